@@ -1,0 +1,41 @@
+# Everything runs inside .venv, made on first use. torch is pinned to the CPU build
+# (a local wheel on these machines); an unpinned torch would pull a multi-GB CUDA build.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+OUT ?= out/sample
+
+.PHONY: setup browser run demo test lint bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[all,dev]'
+	touch $@
+
+# Debian's chromium for the real-browser tests (playwright cannot download browsers here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+
+# The main job on the sample data: curate every sample file into $(OUT).
+run: setup
+	$(BIN)/prefdata filter sample_data/pairs.jsonl --out $(OUT)/pairs
+	$(BIN)/prefdata filter sample_data/hh_transcripts.jsonl --out $(OUT)/hh
+	$(BIN)/prefdata filter sample_data/sharegpt_zh.json --out $(OUT)/sharegpt_zh
+
+lint: setup
+	$(BIN)/ruff check prefdata app tests
+	$(BIN)/ruff format --check prefdata app tests
+	$(BIN)/mypy
+
+test: setup browser lint
+	HF_HUB_OFFLINE=1 $(BIN)/pytest -q -p no:cacheprovider
+
+bench: setup
+	$(PY) tests/benchmarks/bench_filter.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,5 @@
+"""prefdata: curate, validate, annotate and train on preference pairs."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

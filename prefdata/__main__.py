@@ -1,0 +1,3 @@
+from prefdata.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""prefdata's command line: thin typer commands over the library's public API."""
