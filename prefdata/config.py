@@ -48,6 +48,9 @@ class FilterConfig:
     # Check names to skip, e.g. ["too_similar"].
     disable: list[str] = field(default_factory=list)
     batch_size: int = 8192
+    # Processes that parse and check chunks in parallel; 0 picks one per core for
+    # inputs over 8 MiB and works inline for smaller ones.
+    workers: int = 0
 
     def __post_init__(self) -> None:
         for name in ("min_chosen_chars", "min_rejected_chars", "max_response_chars"):
@@ -56,6 +59,8 @@ class FilterConfig:
                 raise ConfigError(f"{name} must be an integer >= 0, got {value!r}")
         if not isinstance(self.batch_size, int) or self.batch_size < 1:
             raise ConfigError(f"batch_size must be an integer >= 1, got {self.batch_size!r}")
+        if not isinstance(self.workers, int) or self.workers < 0:
+            raise ConfigError(f"workers must be 0 (automatic) or >= 1, got {self.workers!r}")
         if not isinstance(self.max_similarity, int | float) or not 0 <= self.max_similarity <= 1:
             raise ConfigError(f"max_similarity must be between 0 and 1, got {self.max_similarity!r}")
         self.max_similarity = float(self.max_similarity)

@@ -60,7 +60,12 @@ def derive_id(prompt: Any, chosen: Any, rejected: Any) -> str:
     >>> derive_id("p", "a", "b") == derive_id("p", "a", "b")
     True
     """
-    blob = json.dumps([prompt, chosen, rejected], ensure_ascii=False, separators=(",", ":"))
+    if isinstance(prompt, str) and isinstance(chosen, str) and isinstance(rejected, str):
+        # the unit separator cannot be confused with text, and joining is far cheaper
+        # than JSON for the common text case
+        blob = "\x1f".join((prompt, chosen, rejected))
+    else:
+        blob = json.dumps([prompt, chosen, rejected], ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 

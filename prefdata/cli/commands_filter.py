@@ -1,9 +1,235 @@
-"""`prefdata filter`, `validate` and `inspect`."""
+"""`prefdata filter`, `validate` and `inspect`: curation from the command line."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import typer
+from rich.markup import escape
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from prefdata.cli.output import EXIT_GATE, console, err_console, errors_to_exit
+from prefdata.config import FilterConfig, ReadOptions, build_configs, load_config_file
+from prefdata.inspection import inspect_input
+from prefdata.pipeline import Report, filter_pairs, validate_pairs
+
+INPUTS = typer.Argument(
+    ..., exists=False, help="Input files or folders: JSONL (.gz), JSON array, CSV, Parquet, "
+    "or a datasets save_to_disk folder. The layout (TRL, HH-RLHF, ShareGPT) is detected.",
+)
+
+# Options shared by filter and validate: each maps to a FilterConfig/ReadOptions field.
+_CHECK_OPTIONS: dict[str, Any] = {
+    "config": typer.Option(None, "--config", "-c", help="YAML or TOML file of settings (keys: "
+                           "the option names with underscores). Flags override it."),
+    "similarity": typer.Option(None, help="Similarity metric: indel (rapidfuzz, default) or "
+                               "difflib (SequenceMatcher.ratio, the reference design's number)."),
+    "min_chosen_chars": typer.Option(None, help="Drop pairs whose chosen response is shorter "
+                                     "(characters; default 50)."),
+    "min_rejected_chars": typer.Option(None, help="Drop pairs whose rejected response is shorter "
+                                       "(characters; default 20)."),
+    "max_similarity": typer.Option(None, help="Drop pairs whose responses are more similar than "
+                                   "this (0-1; default 0.9)."),
+    "max_response_chars": typer.Option(None, help="Drop responses longer than this instead of "
+                                       "comparing them (default 100000)."),
+    "disable": typer.Option(None, "--disable", help="Skip a check by name (repeatable): "
+                            "empty_response, identical_pair, too_short, too_long, too_similar."),
+    "layout": typer.Option(None, "--format", help="Record layout: auto, trl, hh, sharegpt."),
+    "file_type": typer.Option(None, help="Container: auto, jsonl, json, csv, parquet, hf."),
+    "prompt_column": typer.Option(None, help="Column holding the prompt."),
+    "chosen_column": typer.Option(None, help="Column holding the chosen response."),
+    "rejected_column": typer.Option(None, help="Column holding the rejected response."),
+    "id_column": typer.Option(None, help="Column holding a stable pair id (default: id)."),
+    "workers": typer.Option(None, help="Processes for parsing and checking (0: one per core "
+                            "for big inputs)."),
+}
+
+
+def _configs(config: Path | None, **flags: Any) -> tuple[FilterConfig, ReadOptions]:
+    settings = load_config_file(config) if config else {}
+    if flags.get("disable") == []:
+        flags["disable"] = None
+    return build_configs(settings, **flags)
+
+
+def _run_with_progress(quiet: bool, call: Any) -> Report:
+    if quiet:
+        return call(None)
+    columns = (TextColumn("[bold]checking[/]"), BarColumn(), DownloadColumn(),
+               TextColumn("{task.fields[rows]:,} pairs"), TimeRemainingColumn())
+    with Progress(*columns, console=err_console, transient=True) as bar:
+        task = bar.add_task("checking", total=None, rows=0)
+
+        def update(done: int, total: int, rows: int) -> None:
+            bar.update(task, completed=done, total=total, rows=rows)
+
+        return call(update)
+
+
+def _summary(report: Report) -> None:
+    table = Table(title=None, show_edge=False)
+    table.add_column("reason")
+    table.add_column("pairs", justify="right")
+    table.add_column("share", justify="right")
+    for code, count in report.reasons.items():
+        if count:
+            share = count / report.input_rows if report.input_rows else 0
+            table.add_row(code, f"{count:,}", f"{share:.1%}")
+    console.print(
+        f"[bold]{report.input_rows:,}[/] pairs read: [green]{report.kept_rows:,} kept[/], "
+        f"[red]{report.dropped_rows:,} dropped[/] ({report.drop_rate:.1%}) "
+        f"in {report.timings.get('seconds', 0):.2f} s"
+    )
+    if table.row_count:
+        console.print(table)
+    for warning in report.warnings:
+        err_console.print(f"[yellow]warning:[/] {escape(warning)}")
 
 
 def register(app: typer.Typer) -> None:
     """Add the curation commands to the app."""
+
+    @app.command("filter")
+    def filter_command(
+        inputs: list[Path] = INPUTS,
+        out: Path = typer.Option(..., "--out", "-o", help="Output folder: kept.parquet, "
+                                 "dropped.parquet (with reasons) and report.json."),
+        config: Path | None = _CHECK_OPTIONS["config"],
+        similarity: str | None = _CHECK_OPTIONS["similarity"],
+        min_chosen_chars: int | None = _CHECK_OPTIONS["min_chosen_chars"],
+        min_rejected_chars: int | None = _CHECK_OPTIONS["min_rejected_chars"],
+        max_similarity: float | None = _CHECK_OPTIONS["max_similarity"],
+        max_response_chars: int | None = _CHECK_OPTIONS["max_response_chars"],
+        disable: list[str] | None = _CHECK_OPTIONS["disable"],
+        layout: str | None = _CHECK_OPTIONS["layout"],
+        file_type: str | None = _CHECK_OPTIONS["file_type"],
+        prompt_column: str | None = _CHECK_OPTIONS["prompt_column"],
+        chosen_column: str | None = _CHECK_OPTIONS["chosen_column"],
+        rejected_column: str | None = _CHECK_OPTIONS["rejected_column"],
+        id_column: str | None = _CHECK_OPTIONS["id_column"],
+        workers: int | None = _CHECK_OPTIONS["workers"],
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
+    ) -> None:
+        """Check every pair and write the curated set.
+
+        Writes OUT/kept.parquet (canonical columns, ready for TRL), OUT/dropped.parquet
+        (every dropped pair with its reasons and source row) and OUT/report.json. Outputs
+        appear only when complete: report.json is written last.
+
+        Example: `prefdata filter data.jsonl.gz --out curated/ --similarity difflib`
+        """
+        with errors_to_exit():
+            filter_config, read_options = _configs(
+                config, similarity=similarity, min_chosen_chars=min_chosen_chars,
+                min_rejected_chars=min_rejected_chars, max_similarity=max_similarity,
+                max_response_chars=max_response_chars, disable=disable, layout=layout,
+                file_type=file_type, prompt_column=prompt_column, chosen_column=chosen_column,
+                rejected_column=rejected_column, id_column=id_column, workers=workers,
+            )
+            report = _run_with_progress(quiet, lambda progress: filter_pairs(
+                inputs, out, config=filter_config, read_options=read_options, progress=progress))
+        if not quiet:
+            _summary(report)
+            console.print(f"wrote {escape(str(out))}/kept.parquet, dropped.parquet, report.json")
+
+    @app.command("validate")
+    def validate_command(
+        inputs: list[Path] = INPUTS,
+        max_drop_rate: float = typer.Option(1.0, help="Exit with status 1 when more than this "
+                                            "share of pairs would be dropped (a CI gate)."),
+        report_path: Path | None = typer.Option(None, "--report", help="Also write the report "
+                                                "JSON here."),
+        config: Path | None = _CHECK_OPTIONS["config"],
+        similarity: str | None = _CHECK_OPTIONS["similarity"],
+        min_chosen_chars: int | None = _CHECK_OPTIONS["min_chosen_chars"],
+        min_rejected_chars: int | None = _CHECK_OPTIONS["min_rejected_chars"],
+        max_similarity: float | None = _CHECK_OPTIONS["max_similarity"],
+        max_response_chars: int | None = _CHECK_OPTIONS["max_response_chars"],
+        disable: list[str] | None = _CHECK_OPTIONS["disable"],
+        layout: str | None = _CHECK_OPTIONS["layout"],
+        file_type: str | None = _CHECK_OPTIONS["file_type"],
+        prompt_column: str | None = _CHECK_OPTIONS["prompt_column"],
+        chosen_column: str | None = _CHECK_OPTIONS["chosen_column"],
+        rejected_column: str | None = _CHECK_OPTIONS["rejected_column"],
+        id_column: str | None = _CHECK_OPTIONS["id_column"],
+        workers: int | None = _CHECK_OPTIONS["workers"],
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors and "
+                                   "the gate's verdict."),
+    ) -> None:
+        """Run the checks and report only; a gate for data pipelines.
+
+        Exit status: 0 when the drop rate is within --max-drop-rate, 1 when above it,
+        2 for unusable input or settings.
+
+        Example: `prefdata validate data.jsonl --max-drop-rate 0.05`
+        """
+        with errors_to_exit():
+            if not 0 <= max_drop_rate <= 1:
+                from prefdata.errors import ConfigError
+
+                raise ConfigError(f"max_drop_rate must be between 0 and 1, got {max_drop_rate}")
+            filter_config, read_options = _configs(
+                config, similarity=similarity, min_chosen_chars=min_chosen_chars,
+                min_rejected_chars=min_rejected_chars, max_similarity=max_similarity,
+                max_response_chars=max_response_chars, disable=disable, layout=layout,
+                file_type=file_type, prompt_column=prompt_column, chosen_column=chosen_column,
+                rejected_column=rejected_column, id_column=id_column, workers=workers,
+            )
+            report = _run_with_progress(quiet, lambda progress: validate_pairs(
+                inputs, config=filter_config, read_options=read_options, progress=progress))
+            if report_path is not None:
+                from prefdata.writer import write_json_atomic
+
+                write_json_atomic(report_path, report.to_json())
+        if not quiet:
+            _summary(report)
+        if report.drop_rate > max_drop_rate:
+            err_console.print(f"[red]FAIL[/]: drop rate {report.drop_rate:.2%} is above "
+                              f"--max-drop-rate {max_drop_rate:.2%}")
+            raise typer.Exit(EXIT_GATE)
+        if not quiet:
+            console.print(f"[green]OK[/]: drop rate {report.drop_rate:.2%} is within "
+                          f"{max_drop_rate:.2%}")
+
+    @app.command("inspect")
+    def inspect_command(
+        path: Path = typer.Argument(..., help="One input file or folder."),
+        samples: int = typer.Option(3, help="How many pairs to show."),
+        layout: str | None = _CHECK_OPTIONS["layout"],
+        file_type: str | None = _CHECK_OPTIONS["file_type"],
+        prompt_column: str | None = _CHECK_OPTIONS["prompt_column"],
+        chosen_column: str | None = _CHECK_OPTIONS["chosen_column"],
+        rejected_column: str | None = _CHECK_OPTIONS["rejected_column"],
+        id_column: str | None = _CHECK_OPTIONS["id_column"],
+    ) -> None:
+        """Show how prefdata reads a file: type, layout, rows, columns and a few pairs."""
+        with errors_to_exit():
+            _, read_options = _configs(
+                None, layout=layout, file_type=file_type, prompt_column=prompt_column,
+                chosen_column=chosen_column, rejected_column=rejected_column,
+                id_column=id_column,
+            )
+            result = inspect_input(path, read_options, samples=samples)
+        console.print(f"[bold]{escape(result.path)}[/]")
+        console.print(f"  file type: {result.file_type}   layout: {result.layout}   "
+                      f"shape: {result.shape}")
+        console.print(f"  records: {result.rows:,} ({result.readable_rows:,} readable as pairs)")
+        for code, count in result.unreadable.items():
+            console.print(f"    {code}: {count:,}")
+        console.print(f"  columns: id, prompt, chosen, rejected"
+                      + (f" + carried {escape(str(result.carried_columns))}" if result.carried_columns else ""))
+        for i, sample in enumerate(result.samples, 1):
+            console.print(f"\n[bold]pair {i}[/] id={escape(str(sample['id']))}")
+            for key in ("prompt", "chosen", "rejected"):
+                console.print(f"  [cyan]{key}[/]: {escape(_preview(sample[key]))}")
+        for warning in result.warnings:
+            err_console.print(f"[yellow]warning:[/] {escape(warning)}")
+
+
+def _preview(value: Any, limit: int = 160) -> str:
+    if isinstance(value, list):
+        value = " | ".join(f"{m.get('role')}: {m.get('content')}" for m in value)
+    text = str(value).replace("\n", "⏎ ")
+    return text if len(text) <= limit else text[: limit - 1] + "…"

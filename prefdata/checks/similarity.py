@@ -1,0 +1,59 @@
+"""too_similar: the two responses differ too little to teach a preference.
+
+Two metrics:
+
+* ``indel`` (default): rapidfuzz's normalised Indel similarity, ``fuzz.ratio / 100`` =
+  2 * LCS / (len_a + len_b). Symmetric and exact, computed for the whole batch with
+  ``process.cpdist`` in C++.
+* ``difflib``: exactly ``difflib.SequenceMatcher(None, chosen, rejected).ratio()``, the
+  reference design's number, so its decisions can be reproduced pair for pair. That
+  ratio counts matching blocks found greedily, never more than the LCS, so it is never
+  above the Indel similarity: only pairs whose Indel similarity passes the threshold
+  need the slow difflib call at all.
+"""
+
+from __future__ import annotations
+
+from difflib import SequenceMatcher
+
+import numpy as np
+from rapidfuzz import process
+from rapidfuzz.distance import Indel
+
+from prefdata import reasons
+from prefdata.checks.base import Masks, PairView
+from prefdata.config import FilterConfig
+
+# Float slack for the difflib pre-filter: rapidfuzz and difflib compute the same kind of
+# ratio in different orders, so allow for last-bit differences before skipping a pair.
+_BOUND_SLACK = 1e-9
+
+
+def indel_similarity(chosen: list[str], rejected: list[str], *, workers: int = 1) -> np.ndarray:
+    """Normalised Indel similarity of each (chosen[i], rejected[i]), vectorised."""
+    if not chosen:
+        return np.zeros(0, dtype=np.float64)
+    result = process.cpdist(
+        chosen, rejected, scorer=Indel.normalized_similarity, dtype=np.float64, workers=workers
+    )
+    return np.asarray(result, dtype=np.float64)
+
+
+def too_similar(view: PairView, config: FilterConfig) -> Masks:
+    n = len(view)
+    similarity = np.full(n, np.nan)
+    similarity[view.identical] = 1.0
+    longest = np.maximum(view.chosen_chars, view.rejected_chars)
+    todo = np.flatnonzero(~view.identical & (longest <= config.max_response_chars))
+    if len(todo):
+        chosen = view.chosen.take(todo).to_pylist()
+        rejected = view.rejected.take(todo).to_pylist()
+        similarity[todo] = indel_similarity(chosen, rejected)
+        if config.similarity == "difflib":
+            # difflib <= Indel, so pairs below the threshold keep their Indel figure as
+            # an upper bound; only candidates above it pay for SequenceMatcher.
+            for i in np.flatnonzero(similarity[todo] > config.max_similarity - _BOUND_SLACK):
+                similarity[todo[i]] = SequenceMatcher(None, chosen[i], rejected[i]).ratio()
+    view.stats["similarity"] = similarity
+    with np.errstate(invalid="ignore"):
+        return {reasons.TOO_SIMILAR: similarity > config.max_similarity}

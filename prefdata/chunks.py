@@ -1,0 +1,99 @@
+"""The work on one chunk of input, wherever it runs: normalise, check, split.
+
+``process_chunk`` is a pure function of its arguments, so the local engine can run it
+inline or in worker processes (and a distributed engine on any node); results come back
+as Arrow batches plus small counters that the pipeline adds up.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from prefdata.checks import CHECKS, PairView
+from prefdata.config import FilterConfig
+from prefdata.readers import Layout, normalize_chunk
+from prefdata.readers.normalize import Warnings
+from prefdata.readers.sources import RawChunk
+from prefdata.schema import RAW, REASONS, SOURCE_FILE, SOURCE_ROW
+from prefdata.stats import Stats
+from prefdata.writer import conform
+
+
+@dataclass
+class ChunkResult:
+    """One chunk's kept and dropped rows, and what was counted on the way."""
+
+    rows: int
+    kept: pa.RecordBatch
+    dropped: pa.RecordBatch
+    reasons: Counter[str]
+    stats: Stats
+    warnings: list[str] = field(default_factory=list)
+
+
+def reason_lists(codes: list[str], matrix: np.ndarray) -> pa.ListArray:
+    """Per row, the codes whose column is set in a (rows x codes) boolean matrix."""
+    _, cols = np.nonzero(matrix)  # row-major, so each row's codes come out in order
+    offsets = np.zeros(matrix.shape[0] + 1, dtype=np.int32)
+    np.cumsum(matrix.sum(axis=1), out=offsets[1:])
+    values = pa.array(np.asarray(codes, dtype=object)[cols] if len(cols) else [], pa.string())
+    return pa.ListArray.from_arrays(pa.array(offsets), values)
+
+
+def run_checks(batch: pa.RecordBatch, config: FilterConfig) -> tuple[list[str], np.ndarray, PairView]:
+    """Every enabled check on one canonical batch: codes and a rows x codes matrix."""
+    view = PairView(batch)
+    masks: dict[str, np.ndarray] = {}
+    for name, check in CHECKS.items():
+        if name not in config.disable:
+            masks.update(check(view, config))
+    codes = list(masks)
+    matrix = np.column_stack([masks[c] for c in codes]) if codes else np.zeros((len(view), 0), bool)
+    return codes, matrix.reshape(len(view), len(codes)), view
+
+
+def split_rows(
+    good: pa.RecordBatch, bad: pa.RecordBatch | None, codes: list[str], matrix: np.ndarray
+) -> tuple[pa.RecordBatch, pa.RecordBatch]:
+    """Kept rows (no reason), and dropped rows: check reasons plus structural rows."""
+    drop = matrix.any(axis=1)
+    content = good.drop_columns([SOURCE_FILE, SOURCE_ROW])
+    kept = content.filter(pa.array(~drop))
+    picked = good.filter(pa.array(drop))
+    dropped = pa.RecordBatch.from_arrays(
+        [
+            *picked.drop_columns([SOURCE_FILE, SOURCE_ROW]).columns,
+            reason_lists(codes, matrix[drop]),
+            picked.column(SOURCE_FILE),
+            picked.column(SOURCE_ROW),
+            pa.nulls(picked.num_rows, pa.string()),
+        ],
+        names=[*content.schema.names, REASONS, SOURCE_FILE, SOURCE_ROW, RAW],
+    )
+    if bad is not None and bad.num_rows:
+        fitted = conform(bad, dropped.schema)
+        assert fitted is not None  # bad rows carry only id and provenance columns
+        merged = pa.Table.from_batches([dropped, fitted])
+        dropped = merged.take(pc.sort_indices(merged.column(SOURCE_ROW))).combine_chunks().to_batches()[0]
+    return kept, dropped
+
+
+def process_chunk(chunk: RawChunk, layout: Layout | None, config: FilterConfig) -> ChunkResult:
+    """Normalise, check and split one chunk."""
+    warnings = Warnings()
+    normalized = normalize_chunk(chunk, layout, warnings)
+    good, bad = normalized.good, normalized.bad
+    codes, matrix, view = run_checks(good, config)
+    kept, dropped = split_rows(good, bad, codes, matrix)
+    counts: Counter[str] = Counter({code: int(matrix[:, j].sum()) for j, code in enumerate(codes)})
+    if bad is not None:
+        for code_list in bad.column(REASONS).to_pylist():
+            counts.update(code_list)
+    stats = Stats()
+    stats.add(view.chosen_chars, view.rejected_chars, view.stats.get("similarity"))
+    return ChunkResult(len(chunk), kept, dropped, counts, stats, list(warnings))

@@ -1,0 +1,245 @@
+"""The filtering pipeline: read -> checks -> write, streaming, counting every row.
+
+Counting, timing, progress and writing live here and only here; checks just answer
+reason masks. Every input row ends up in exactly one of kept or dropped, and
+``input_rows == kept_rows + dropped_rows`` is checked before anything is published.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow as pa
+
+from prefdata import __version__
+from prefdata.chunks import ChunkResult, process_chunk
+from prefdata.config import FilterConfig, ReadOptions
+from prefdata.errors import InputError
+from prefdata.readers import InputInfo, Layout, iter_chunks
+from prefdata.readers.sources import RawChunk
+from prefdata.schema import canonical_fields, provenance_fields
+from prefdata.stats import Stats
+from prefdata.writer import ParquetSink, make_staging_dir, publish
+
+KEPT, DROPPED, REPORT = "kept.parquet", "dropped.parquet", "report.json"
+
+# Below this much input, starting worker processes costs more than it saves.
+PARALLEL_MIN_BYTES = 8 << 20
+
+# progress(bytes_done, bytes_total, rows_done)
+Progress = Callable[[int, int, int], None]
+
+
+@dataclass
+class Report:
+    """What a run did; ``report.json`` is this, as JSON."""
+
+    input_rows: int = 0
+    kept_rows: int = 0
+    dropped_rows: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+    inputs: list[dict[str, Any]] = field(default_factory=list)
+    config: dict[str, Any] = field(default_factory=dict)
+    read_options: dict[str, Any] = field(default_factory=dict)
+    stats: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    prefdata_version: str = __version__
+    created_at: str = ""
+
+    @property
+    def drop_rate(self) -> float:
+        return self.dropped_rows / self.input_rows if self.input_rows else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dict(self.__dict__)
+        data["drop_rate"] = self.drop_rate
+        return data
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(self.to_dict(), option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY)
+
+
+def _files(path: Path) -> list[Path]:
+    return sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+
+
+def sha256_path(path: Path) -> str:
+    """sha256 of a file, or of a folder's files in name order."""
+    digest = hashlib.sha256()
+    for file in _files(path):
+        with open(file, "rb") as f:
+            while block := f.read(1 << 20):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def worker_count(config: FilterConfig, total_bytes: int) -> int:
+    """Processes for the chunk work: config.workers, or one per core for big inputs."""
+    if config.workers > 0:
+        return config.workers
+    if total_bytes < PARALLEL_MIN_BYTES:
+        return 1
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+Task = tuple[InputInfo, Layout | None, RawChunk]
+
+
+def _execute(tasks: Iterator[Task], config: FilterConfig, workers: int) -> Iterator[tuple[InputInfo, int, ChunkResult]]:
+    """Chunk results in input order, computed inline or by a pool of processes.
+
+    At most two chunks per worker are in flight, so memory stays bounded.
+    """
+    if workers == 1:
+        for info, layout, chunk in tasks:
+            yield info, chunk.bytes_done, process_chunk(chunk, layout, config)
+        return
+    # spawn, not fork: the parent holds Arrow thread pools that fork would copy broken
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        window: deque[tuple[InputInfo, int, Future[ChunkResult]]] = deque()
+        try:
+            for info, layout, chunk in tasks:
+                window.append((info, chunk.bytes_done, pool.submit(process_chunk, chunk, layout, config)))
+                if len(window) >= 2 * workers:
+                    info_, done, future = window.popleft()
+                    yield info_, done, future.result()
+            while window:
+                info_, done, future = window.popleft()
+                yield info_, done, future.result()
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+
+
+def run(
+    inputs: Sequence[str | Path],
+    out_dir: str | Path | None,
+    *,
+    config: FilterConfig | None = None,
+    read_options: ReadOptions | None = None,
+    progress: Progress | None = None,
+) -> Report:
+    """Check every pair of ``inputs``; with ``out_dir``, write kept/dropped/report there."""
+    config = config or FilterConfig()
+    read_options = read_options or ReadOptions()
+    if not inputs:
+        raise InputError("no input given")
+    paths = [Path(p) for p in inputs]
+    for path in paths:
+        if not path.exists():
+            raise InputError(f"no such file or folder: {path}")
+    start = time.perf_counter()
+    report = Report(
+        config=config.to_dict(),
+        read_options=read_options.to_dict(),
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    reasons: Counter[str] = Counter()
+    stats = Stats()
+    warnings: dict[str, None] = {}
+    total_bytes = sum(f.stat().st_size for p in paths for f in _files(p))
+    infos: dict[str, InputInfo] = {}
+    finished_bytes = 0
+    shape: str | None = None
+    out = Path(out_dir) if out_dir is not None else None
+    staging = make_staging_dir(out) if out is not None else None
+    kept_sink = ParquetSink(staging / KEPT) if staging else None
+    dropped_sink = ParquetSink(staging / DROPPED) if staging else None
+    tasks = iter_chunks(paths, read_options, chunk_rows=config.batch_size)
+    workers = worker_count(config, total_bytes)
+    try:
+        for info, bytes_done, result in _execute(tasks, config, workers):
+            if info.path not in infos:
+                if infos:
+                    finished_bytes += list(infos.values())[-1].bytes
+                infos[info.path] = info
+            if info.shape is not None:
+                if shape is None:
+                    shape = info.shape
+                elif info.shape != shape:
+                    raise InputError(
+                        f"{info.path} is {info.shape} but earlier inputs are {shape}: "
+                        "curate them in separate runs"
+                    )
+            info.rows += result.rows
+            reasons.update(result.reasons)
+            stats.merge(result.stats)
+            warnings.update(dict.fromkeys(result.warnings))
+            report.input_rows += result.rows
+            report.kept_rows += result.kept.num_rows
+            report.dropped_rows += result.dropped.num_rows
+            if kept_sink is not None and dropped_sink is not None:
+                kept_sink.write(result.kept)
+                dropped_sink.write(result.dropped)
+            if progress is not None:
+                progress(finished_bytes + bytes_done, total_bytes, report.input_rows)
+        if report.input_rows == 0:
+            raise InputError(f"no records in {', '.join(map(str, paths))}")
+        if report.input_rows != report.kept_rows + report.dropped_rows:  # pragma: no cover
+            raise AssertionError(
+                f"row accounting broke: {report.input_rows} != "
+                f"{report.kept_rows} + {report.dropped_rows}"
+            )
+        report.reasons = dict(reasons.most_common())
+        report.stats = stats.to_dict()
+        report.warnings = list(warnings)
+        for info in infos.values():
+            report.inputs.append({**info.__dict__, "sha256": sha256_path(Path(info.path))})
+        elapsed = time.perf_counter() - start
+        report.timings = {
+            "seconds": round(elapsed, 4),
+            "pairs_per_second": round(report.input_rows / elapsed, 1) if elapsed else 0.0,
+            "workers": workers,
+        }
+        if staging is not None and out is not None and kept_sink and dropped_sink:
+            base = pa.schema(canonical_fields("conversational" if shape == "conversational" else "text"))
+            kept_sink.close(base)
+            dropped_sink.close(pa.schema([*base, *provenance_fields()]))
+            (staging / REPORT).write_bytes(report.to_json())
+            publish(staging, out, [KEPT, DROPPED, REPORT], marker=REPORT)
+    except BaseException:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return report
+
+
+def filter_pairs(
+    inputs: Sequence[str | Path],
+    out_dir: str | Path,
+    *,
+    config: FilterConfig | None = None,
+    read_options: ReadOptions | None = None,
+    progress: Progress | None = None,
+) -> Report:
+    """Curate ``inputs`` into ``out_dir``: kept.parquet, dropped.parquet and report.json.
+
+    >>> report = filter_pairs(["pairs.jsonl"], "out")  # doctest: +SKIP
+    >>> report.input_rows == report.kept_rows + report.dropped_rows  # doctest: +SKIP
+    True
+    """
+    return run(inputs, out_dir, config=config, read_options=read_options, progress=progress)
+
+
+def validate_pairs(
+    inputs: Sequence[str | Path],
+    *,
+    config: FilterConfig | None = None,
+    read_options: ReadOptions | None = None,
+    progress: Progress | None = None,
+) -> Report:
+    """The same checks as ``filter_pairs``, report only: nothing is written."""
+    return run(inputs, None, config=config, read_options=read_options, progress=progress)

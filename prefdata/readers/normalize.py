@@ -1,0 +1,344 @@
+"""Chunks of raw records -> canonical Arrow batches plus structurally bad rows.
+
+``good`` has the canonical columns, the carried columns and the row's provenance
+(``source_file``, ``source_row``); ``bad`` has provenance, ``raw`` and ``reasons`` for
+rows no check can look at. Every record of a chunk lands in exactly one of the two.
+
+Text layouts (TRL explicit prompt, HH transcripts) are reshaped column-wise; the
+conversational layouts go row by row through ``Layout.pair``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pajson
+
+from prefdata import reasons
+from prefdata.readers.hh_split import split_hh_columns
+from prefdata.readers.layouts import BadRecord, Layout
+from prefdata.readers.sources import Malformed, RawChunk
+from prefdata.schema import (
+    CHOSEN,
+    ID,
+    PROMPT,
+    RAW,
+    REASONS,
+    REJECTED,
+    SOURCE_FILE,
+    SOURCE_ROW,
+    derive_id,
+    field_type,
+)
+
+_RESERVED = (ID, PROMPT, CHOSEN, REJECTED, SOURCE_FILE, SOURCE_ROW, REASONS, RAW)
+
+
+@dataclass
+class Normalized:
+    good: pa.RecordBatch
+    bad: pa.RecordBatch | None
+
+
+@dataclass
+class Warnings:
+    """Messages said once per cause, however many rows share it."""
+
+    seen: dict[str, None] = field(default_factory=dict)
+
+    def add(self, message: str) -> None:
+        self.seen.setdefault(message, None)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.seen)
+
+
+def json_text(value: Any) -> str:
+    """A record as JSON text, for the ``raw`` column of rows that could not be read."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return repr(value)
+
+
+def bad_batch(
+    source: str, rows: list[int], raws: list[str], codes: list[str], ids: list[str | None] | None = None
+) -> pa.RecordBatch:
+    """The structural-drop rows of a chunk (with their input id where one could be read)."""
+    return pa.RecordBatch.from_arrays(
+        [
+            pa.array(ids if ids is not None else [None] * len(rows), pa.string()),
+            pa.array([source] * len(rows), pa.string()),
+            pa.array(rows, pa.int64()),
+            pa.array(raws, pa.string()),
+            pa.array([[c] for c in codes], pa.list_(pa.string())),
+        ],
+        names=[ID, SOURCE_FILE, SOURCE_ROW, RAW, REASONS],
+    )
+
+
+def derive_ids(prompt: pa.Array, chosen: pa.Array, rejected: pa.Array) -> pa.Array:
+    """``schema.derive_id`` for whole text columns (same ids, fewer Python steps)."""
+    joined = pc.binary_join_element_wise(prompt, chosen, rejected, "\x1f").cast(pa.binary())
+    return pa.array(
+        [hashlib.sha256(b).hexdigest()[:16] for b in joined.to_pylist()], pa.string()
+    )
+
+
+def _carried(values: list[Any], name: str, warnings: Warnings) -> pa.Array:
+    try:
+        return pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        # Mixed types in one carried column (e.g. numbers and text): keep every value,
+        # as JSON text, rather than lose the column or the row.
+        warnings.add(f"column {name!r} mixes types; carried as JSON text")
+        return pa.array(
+            [v if v is None or isinstance(v, str) else json_text(v) for v in values], pa.string()
+        )
+
+
+class _Bad:
+    """Collects a chunk's structurally bad rows."""
+
+    def __init__(self, id_key: str) -> None:
+        self.id_key = id_key
+        self.rows: list[int] = []
+        self.raws: list[str] = []
+        self.codes: list[str] = []
+        self.ids: list[str | None] = []
+
+    def add(self, row: int, record: Any, code: str) -> None:
+        """Record a bad row; ``record`` is the parsed record, or Malformed."""
+        given = record.get(self.id_key) if isinstance(record, Mapping) else None
+        self.rows.append(row)
+        self.raws.append(record.raw if isinstance(record, Malformed) else json_text(record))
+        self.codes.append(code)
+        self.ids.append(given if given is None or isinstance(given, str) else json_text(given))
+
+    def batch(self, source: str) -> pa.RecordBatch | None:
+        if not self.rows:
+            return None
+        return bad_batch(source, self.rows, self.raws, self.codes, self.ids)
+
+
+def _assemble(
+    columns: dict[str, pa.Array], carried: dict[str, pa.Array], source: str, rows: pa.Array,
+    warnings: Warnings,
+) -> pa.RecordBatch:
+    for name, values in carried.items():
+        if name in _RESERVED:
+            warnings.add(f"input column {name!r} clashes with an output column; dropped from output")
+            continue
+        columns[name] = values
+    columns[SOURCE_FILE] = pa.array([source] * len(rows), pa.string())
+    columns[SOURCE_ROW] = rows
+    return pa.RecordBatch.from_pydict(columns)
+
+
+def _text_triples(
+    layout: Layout,
+    texts: list[pa.Array],
+    record_at: Callable[[int], Any],
+    bad: _Bad,
+    rows: list[int],
+) -> tuple[list[pa.Array], np.ndarray]:
+    """Reshape text columns into (prompt, chosen, rejected); returns them and a keep mask.
+
+    ``texts`` holds the layout's prompt/chosen/rejected inputs (prompt absent for HH and
+    implicit-prompt data). Rows that fail go to ``bad``.
+    """
+    keep = np.ones(len(rows), dtype=bool)
+    if layout.name == "hh":
+        prompt, chosen, rejected, ok = split_hh_columns(texts[1], texts[2])
+        retry = np.flatnonzero(~ok)
+        if len(retry):
+            fixed: list[tuple[Any, Any, Any]] = []
+            for i in retry:
+                record = record_at(i)
+                try:
+                    fixed.append(layout.pair(record))
+                except BadRecord as exc:
+                    keep[i] = False
+                    bad.add(rows[i], record, exc.reason)
+                    fixed.append(("", "", ""))
+            mask = pa.array(~ok)
+            prompt, chosen, rejected = (
+                pc.replace_with_mask(col, mask, pa.array([f[k] for f in fixed], pa.string()))
+                for k, col in enumerate((prompt, chosen, rejected))
+            )
+        return [prompt, chosen, rejected], keep
+    if layout.explicit_prompt:
+        return texts, keep
+    split = [layout.pair(record_at(i)) for i in range(len(rows))]  # implicit prompt: per row
+    return [pa.array([t[k] for t in split], pa.string()) for k in range(3)], keep
+
+
+def normalize_records(chunk: RawChunk, layout: Layout, warnings: Warnings) -> Normalized:
+    """The row path: JSON records (or Arrow rows that need per-row reshaping)."""
+    records = chunk.parsed()
+    row_numbers = chunk.row_numbers()
+    bad = _Bad(layout.id_key)
+    good: list[Any] = []
+    good_rows: list[int] = []
+    triples: list[tuple[Any, Any, Any]] = []
+    text = layout.shape == "text"
+    keys = (layout.prompt_key, layout.chosen_key, layout.rejected_key)
+    needed = keys if layout.explicit_prompt else keys[1:]
+    for row, record in zip(row_numbers, records, strict=True):
+        if isinstance(record, Malformed):
+            bad.add(row, record, reasons.MALFORMED_RECORD)
+            continue
+        if not isinstance(record, Mapping):
+            bad.add(row, record, reasons.MALFORMED_RECORD)
+            continue
+        if text:  # cheap type screen here; the reshaping happens column-wise below
+            values = [record.get(k) for k in needed]
+            if any(v is None for v in values):
+                bad.add(row, record, reasons.MISSING_FIELD)
+                continue
+            if not all(isinstance(v, str) for v in values):
+                bad.add(row, record, reasons.WRONG_TYPE)
+                continue
+        else:
+            try:
+                triples.append(layout.pair(record))
+            except BadRecord as exc:
+                bad.add(row, record, exc.reason)
+                continue
+        good.append(record)
+        good_rows.append(row)
+
+    if text:
+        texts = [
+            pa.array([r[k] for r in good], pa.string()) if k in needed else None
+            for k in keys
+        ]
+        triple_cols, keep = _text_triples(layout, texts, good.__getitem__, bad, good_rows)  # type: ignore[arg-type]
+    else:
+        ftype = field_type(layout.shape)
+        triple_cols = [pa.array([t[k] for t in triples], ftype) for k in range(3)]
+        keep = np.ones(len(good), dtype=bool)
+    if not keep.all():
+        mask = pa.array(keep)
+        triple_cols = [c.filter(mask) for c in triple_cols]
+        good = [r for r, k in zip(good, keep, strict=True) if k]
+        good_rows = [r for r, k in zip(good_rows, keep, strict=True) if k]
+
+    given = [r.get(layout.id_key) for r in good]
+    ids = _ids(given, triple_cols, text)
+    extra_keys: dict[str, None] = {}
+    consumed = layout.consumed
+    for record in good:
+        extra_keys.update(dict.fromkeys(k for k in record if k not in consumed))
+    carried = {key: _carried([r.get(key) for r in good], key, warnings) for key in extra_keys}
+    columns = {ID: ids, PROMPT: triple_cols[0], CHOSEN: triple_cols[1], REJECTED: triple_cols[2]}
+    batch = _assemble(columns, carried, chunk.source, pa.array(good_rows, pa.int64()), warnings)
+    return Normalized(batch, bad.batch(chunk.source))
+
+
+def _derived_ids(triple: list[pa.Array], text: bool) -> pa.Array:
+    if text:
+        return derive_ids(*triple)
+    cols = [c.to_pylist() for c in triple]
+    return pa.array([derive_id(*t) for t in zip(*cols, strict=True)], pa.string())
+
+
+def _ids(given: list[Any], triple: list[pa.Array], text: bool) -> pa.Array:
+    """Ids from the input where it has them, derived from content where not."""
+    if all(g is None for g in given):
+        return _derived_ids(triple, text)
+    ids = [g if g is None or isinstance(g, str) else json_text(g) for g in given]
+    missing = [i for i, g in enumerate(ids) if g is None]
+    if missing:
+        picked = pa.array(missing, pa.int64())
+        derived = _derived_ids([c.take(picked) for c in triple], text).to_pylist()
+        for i, value in zip(missing, derived, strict=True):
+            ids[i] = value
+    return pa.array(ids, pa.string())
+
+
+def _is_text(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or pa.types.is_large_string(t)
+
+
+def normalize_arrow(chunk: RawChunk, layout: Layout, warnings: Warnings) -> Normalized:
+    """The columnar path for Arrow input in a text layout; others go row-wise."""
+    batch = chunk.batch
+    assert batch is not None
+    names = batch.schema.names
+    keys = (layout.prompt_key, layout.chosen_key, layout.rejected_key)
+    needed = keys if layout.explicit_prompt else keys[1:]
+    if not (
+        layout.shape == "text"
+        and (layout.name == "hh" or layout.explicit_prompt)
+        and all(k in names and _is_text(batch.schema.field(k).type) for k in needed)
+    ):
+        return normalize_records(chunk, layout, warnings)
+    rows = pa.array(chunk.row_numbers(), pa.int64())
+    valid = pa.array(np.ones(batch.num_rows, dtype=bool))
+    for k in needed:
+        valid = pc.and_(valid, pc.is_valid(batch.column(k)))
+    bad = _Bad(layout.id_key)
+    if not pc.all(valid).as_py():
+        invalid = pc.invert(valid)
+        for row, record in zip(rows.filter(invalid).to_pylist(), batch.filter(invalid).to_pylist(), strict=True):
+            bad.add(row, record, reasons.MISSING_FIELD)
+        batch, rows = batch.filter(valid), rows.filter(valid)
+    texts = [batch.column(k).cast(pa.string()) if k in needed else None for k in keys]
+    current = batch
+
+    def record_at(i: int) -> Any:
+        return current.slice(i, 1).to_pylist()[0]
+
+    triple, keep = _text_triples(layout, texts, record_at, bad, rows.to_pylist())  # type: ignore[arg-type]
+    if not keep.all():
+        mask = pa.array(keep)
+        triple, batch, rows = [c.filter(mask) for c in triple], batch.filter(mask), rows.filter(mask)
+    if layout.id_key in names:
+        ids = _ids(batch.column(layout.id_key).to_pylist(), triple, True)
+    else:
+        ids = derive_ids(*triple)
+    carried = {n: batch.column(n) for n in names if n not in layout.consumed}
+    columns = {ID: ids, PROMPT: triple[0], CHOSEN: triple[1], REJECTED: triple[2]}
+    return Normalized(_assemble(columns, carried, chunk.source, rows, warnings), bad.batch(chunk.source))
+
+
+def _parse_with_arrow(chunk: RawChunk) -> RawChunk | None:
+    """The chunk's JSON lines parsed by Arrow's reader, or None if any line is amiss.
+
+    Arrow's C++ JSON reader builds the columns directly, about three times faster than
+    parsing rows to Python and converting them. It refuses the whole chunk on one bad
+    line or one type conflict; the row path then finds and reports the culprits.
+    """
+    text = chunk.text
+    assert text is not None
+    try:
+        table = pajson.read_json(
+            io.BytesIO(text),
+            read_options=pajson.ReadOptions(use_threads=False, block_size=len(text) + 1),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return None
+    lines = text.count(b"\n") + (not text.endswith(b"\n"))
+    batch = table.combine_chunks().to_batches()[0] if table.num_rows else None
+    if batch is None or batch.num_rows != lines:  # blank lines: take the slow, exact path
+        return None
+    return RawChunk(chunk.source, chunk.start_row, batch=batch, bytes_done=chunk.bytes_done)
+
+
+def normalize(chunk: RawChunk, layout: Layout, warnings: Warnings) -> Normalized:
+    if chunk.text is not None and layout.shape == "text":
+        parsed = _parse_with_arrow(chunk)
+        if parsed is not None:
+            return normalize_arrow(parsed, layout, warnings)
+    if chunk.batch is not None:
+        return normalize_arrow(chunk, layout, warnings)
+    return normalize_records(chunk, layout, warnings)

@@ -1,0 +1,307 @@
+"""Raw record sources: each file type streamed as chunks of records, memory bounded.
+
+A chunk holds either Python records (JSON inputs: dicts, or ``Malformed`` markers for
+lines that did not parse) or an Arrow record batch (Parquet, CSV, ``save_to_disk``
+folders). Normalising records into the canonical pair schema happens in ``layouts``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import orjson
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from prefdata.errors import InputError
+
+# 4 MiB blocks: large enough that per-block overhead vanishes, small enough that
+# memory stays flat whatever the file size.
+BLOCK_BYTES = 4 << 20
+
+
+@dataclass(frozen=True)
+class Malformed:
+    """A record that could not be parsed; ``raw`` keeps its text so nothing is lost."""
+
+    raw: str
+    error: str
+
+
+@dataclass
+class RawChunk:
+    """One chunk of a source: records start at ``start_row`` (0-based).
+
+    JSON Lines chunks carry their bytes unsplit and unparsed (``text``: whole lines, the
+    first being line ``start_row``), so that splitting and parsing happen where the chunk
+    is processed (possibly another process), not in the reading loop. Blank lines are
+    not records; row numbers stay line numbers.
+    """
+
+    source: str
+    start_row: int
+    records: list[Any] | None = None
+    batch: pa.RecordBatch | None = None
+    text: bytes | None = field(default=None, repr=False)
+    bytes_done: int = 0
+    _lines: list[tuple[int, bytes]] | None = field(default=None, repr=False)
+
+    def lines(self) -> list[tuple[int, bytes]]:
+        """(row number, line) for each non-blank line of a JSON Lines chunk."""
+        if self._lines is None:
+            assert self.text is not None
+            split = self.text.split(b"\n")
+            if split and split[-1] == b"":
+                split.pop()
+            self._lines = [(self.start_row + i, line) for i, line in enumerate(split) if line.strip()]
+        return self._lines
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the split lines are a cache: ship the bytes once, not twice
+        return {**self.__dict__, "_lines": None}
+
+    def __len__(self) -> int:
+        if self.batch is not None:
+            return self.batch.num_rows
+        if self.text is not None:
+            return len(self.lines())
+        return len(self.records or ())
+
+    def row_numbers(self) -> list[int]:
+        if self.text is not None:
+            return [row for row, _ in self.lines()]
+        return list(range(self.start_row, self.start_row + len(self)))
+
+    def parsed(self) -> list[Any]:
+        """The chunk's records as Python objects (parsing JSON lines if needed)."""
+        if self.text is not None:
+            return [parse_line(line) for _, line in self.lines()]
+        if self.batch is not None:
+            return self.batch.to_pylist()
+        return self.records or []
+
+
+def _open_binary(path: Path) -> tuple[BinaryIO, BinaryIO]:
+    """Open a possibly gzipped file; returns (decompressed stream, raw file for progress)."""
+    raw = open(path, "rb")  # noqa: SIM115 - closed by the caller
+    magic = raw.read(2)
+    raw.seek(0)
+    if magic == b"\x1f\x8b":
+        return io.BufferedReader(gzip.GzipFile(fileobj=raw), BLOCK_BYTES), raw
+    return raw, raw
+
+
+def parse_line(line: bytes) -> Any:
+    """One JSON line, or ``Malformed`` keeping its text."""
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        return Malformed(line.decode("utf-8", "backslashreplace"), f"invalid JSON: {exc}")
+
+
+def read_jsonl(path: Path, chunk_rows: int) -> Iterator[RawChunk]:
+    """JSON Lines (also gzipped), in chunks of whole lines: at most ``chunk_rows`` lines
+    and about ``BLOCK_BYTES``, which bounds memory even when responses are megabytes long.
+    """
+    stream, raw = _open_binary(path)
+    with raw:
+        line_no = 0
+        tail = b""
+        while True:
+            block = stream.read(BLOCK_BYTES)
+            if not block:
+                if tail:
+                    yield RawChunk(str(path), line_no, text=tail, bytes_done=raw.tell())
+                return
+            data = tail + block
+            cut = data.rfind(b"\n") + 1
+            if cut == 0:  # one line longer than a block: keep reading
+                tail = data
+                continue
+            text, tail = data[:cut], data[cut:]
+            for part in _split_lines(text, chunk_rows):
+                yield RawChunk(str(path), line_no, text=part, bytes_done=raw.tell())
+                line_no += part.count(b"\n")
+
+
+def _split_lines(text: bytes, most: int) -> Iterator[bytes]:
+    """``text`` (whole lines) in pieces of at most ``most`` lines."""
+    if text.count(b"\n") <= most:
+        yield text
+        return
+    start = 0
+    while start < len(text):
+        end = start
+        for _ in range(most):
+            end = text.find(b"\n", end) + 1
+            if end == 0:
+                end = len(text)
+                break
+        yield text[start:end]
+        start = end
+
+
+def read_json_array(path: Path, chunk_rows: int) -> Iterator[RawChunk]:
+    """A whole-file JSON array (loaded at once: use JSONL for files that do not fit)."""
+    stream, raw = _open_binary(path)
+    with raw:
+        data = stream.read()
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        try:  # orjson refuses lone surrogates that json accepts; give it a second chance
+            value = json.loads(data.decode("utf-8", "surrogatepass"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InputError(
+                f"{path} is not valid JSON ({exc}); for one record per line use JSONL"
+            ) from exc
+    if isinstance(value, dict):
+        lists = [k for k, v in value.items() if isinstance(v, list)]
+        raise InputError(
+            f"{path} holds a JSON object, not an array of records"
+            + (f"; its list field(s) {lists} may hold the records" if lists else "")
+        )
+    if not isinstance(value, list):
+        raise InputError(f"{path} holds a JSON {type(value).__name__}, not an array of records")
+    size = path.stat().st_size
+    for start in range(0, len(value), chunk_rows):
+        part = value[start : start + chunk_rows]
+        done = size if start + chunk_rows >= len(value) else size * (start + len(part)) // len(value)
+        yield RawChunk(str(path), start, records=part, bytes_done=done)
+
+
+def read_csv(path: Path, chunk_rows: int) -> Iterator[RawChunk]:
+    """CSV (or TSV by suffix), every column read as text; unparseable rows are kept."""
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    bad: list[Malformed] = []
+
+    def on_invalid(row: Any) -> str:
+        bad.append(Malformed(row.text or "", f"CSV row {row.number}: expected "
+                             f"{row.expected_columns} columns, got {row.actual_columns}"))
+        return "skip"
+
+    try:
+        with open(path, "rb") as raw:
+            header = pacsv.open_csv(
+                raw, parse_options=pacsv.ParseOptions(delimiter=delimiter)
+            ).schema.names
+        reader = pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(block_size=BLOCK_BYTES),
+            parse_options=pacsv.ParseOptions(
+                delimiter=delimiter, newlines_in_values=True, invalid_row_handler=on_invalid
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.string() for name in header},
+                strings_can_be_null=False,
+            ),
+        )
+    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read {path} as CSV: {exc}") from exc
+    row = 0
+    size = path.stat().st_size
+    for batch in reader:
+        for start in range(0, batch.num_rows, chunk_rows):
+            part = batch.slice(start, chunk_rows)
+            yield RawChunk(str(path), row, batch=part, bytes_done=size)
+            row += part.num_rows
+        if bad:
+            yield RawChunk(str(path), row, records=list(bad), bytes_done=size)
+            row += len(bad)
+            bad.clear()
+
+
+def _parquet_files(path: Path) -> list[Path]:
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*.parquet") if not p.name.startswith("."))
+        if not files:
+            raise InputError(f"no .parquet files in folder {path}")
+        return files
+    return [path]
+
+
+def read_parquet(path: Path, chunk_rows: int) -> Iterator[RawChunk]:
+    """A Parquet file, or every ``*.parquet`` below a folder, batch by batch."""
+    for file in _parquet_files(path):
+        try:
+            pf = pq.ParquetFile(file)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise InputError(f"cannot read {file} as Parquet: {exc}") from exc
+        row = 0
+        size = file.stat().st_size
+        groups = max(pf.num_row_groups, 1)
+        for i in range(pf.num_row_groups):
+            for batch in pf.iter_batches(batch_size=chunk_rows, row_groups=[i]):
+                yield RawChunk(str(file), row, batch=batch, bytes_done=size * (i + 1) // groups)
+                row += batch.num_rows
+
+
+def read_hf_disk(path: Path, chunk_rows: int) -> Iterator[RawChunk]:
+    """A folder written by ``datasets.Dataset.save_to_disk`` (Arrow stream files)."""
+    if (path / "dataset_dict.json").exists():
+        splits = sorted(p.name for p in path.iterdir() if (p / "state.json").exists())
+        raise InputError(
+            f"{path} is a DatasetDict; pass one split folder, e.g. {path / (splits or ['train'])[0]}"
+        )
+    state = json.loads((path / "state.json").read_text())
+    row = 0
+    for entry in state.get("_data_files", []):
+        file = path / entry["filename"]
+        with pa.memory_map(str(file)) as source:
+            reader = pa.ipc.open_stream(source)
+            for batch in reader:
+                for start in range(0, batch.num_rows, chunk_rows):
+                    part = batch.slice(start, chunk_rows)
+                    yield RawChunk(str(path), row, batch=part, bytes_done=0)
+                    row += part.num_rows
+
+
+READERS = {
+    "jsonl": read_jsonl,
+    "json": read_json_array,
+    "csv": read_csv,
+    "parquet": read_parquet,
+    "hf": read_hf_disk,
+}
+
+
+def detect_file_type(path: Path) -> str:
+    """Guess the container from the path and, for JSON, the first byte."""
+    if not path.exists():
+        raise InputError(f"no such file or folder: {path}")
+    if path.is_dir():
+        if (path / "state.json").exists() or (path / "dataset_dict.json").exists():
+            return "hf"
+        if any(path.rglob("*.parquet")):
+            return "parquet"
+        raise InputError(
+            f"{path} is a folder with no .parquet files and no datasets save_to_disk layout"
+        )
+    name = path.name.lower().removesuffix(".gz")
+    if name.endswith((".parquet", ".pq")):
+        return "parquet"
+    if name.endswith((".csv", ".tsv")):
+        return "csv"
+    if name.endswith((".jsonl", ".ndjson")):
+        return "jsonl"
+    stream, raw = _open_binary(path)
+    with raw:
+        head = stream.read(4096).lstrip()
+    if not head:
+        return "jsonl"  # empty: reads as no records, and says so
+    if head[:1] == b"[":
+        return "json"
+    if head[:1] == b"{":
+        return "jsonl"
+    if head[:4] == b"PAR1":
+        return "parquet"
+    raise InputError(
+        f"cannot tell the file type of {path}: pass --file-type (one of {sorted(READERS)})"
+    )

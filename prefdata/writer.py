@@ -1,0 +1,171 @@
+"""Streaming Parquet output that never loses a column and never looks complete early.
+
+``ParquetSink`` writes batches as they come. Inputs such as JSON give no schema up
+front, so a later batch may bring a new column or a type the first batch could not know
+(a column that was all null). The sink then starts a new part with the widened schema;
+on close, parts are merged into the one file with a schema that fits them all.
+Outputs are built in a temporary folder and moved into place by ``publish``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+COMPRESSION = "zstd"
+TMP_PREFIX = ".prefdata-tmp-"
+
+
+def widen(a: pa.Schema, b: pa.Schema) -> pa.Schema:
+    """A schema both fit into: new columns appended; a type clash widens, else becomes text."""
+    fields = {f.name: f for f in a}
+    for f in b:
+        old = fields.get(f.name)
+        if old is None or old.type == f.type:
+            fields.setdefault(f.name, f)
+        elif pa.types.is_null(old.type):
+            fields[f.name] = f
+        elif not pa.types.is_null(f.type):
+            try:
+                fields[f.name] = pa.unify_schemas(
+                    [pa.schema([old]), pa.schema([f])], promote_options="permissive"
+                ).field(0)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+                fields[f.name] = pa.field(f.name, pa.string())
+    return pa.schema(list(fields.values()))
+
+
+def _as_text(column: pa.Array) -> pa.Array:
+    values = column.to_pylist()
+    return pa.array(
+        [v if v is None or isinstance(v, str) else orjson.dumps(v).decode() for v in values],
+        pa.string(),
+    )
+
+
+def conform(batch: pa.RecordBatch, schema: pa.Schema, *, force: bool = False) -> pa.RecordBatch | None:
+    """``batch`` in ``schema`` (missing columns as nulls), or None when it does not fit.
+
+    With ``force``, values that cannot be cast are kept as JSON text instead.
+    """
+    if batch.schema == schema:
+        return batch
+    names = set(batch.schema.names)
+    if names - set(schema.names):
+        return None
+    arrays = []
+    for f in schema:
+        if f.name not in names:
+            arrays.append(pa.nulls(batch.num_rows, f.type))
+            continue
+        column = batch.column(f.name)
+        if column.type != f.type:
+            try:
+                column = column.cast(f.type)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+                if not (force and pa.types.is_string(f.type)):
+                    return None
+                column = _as_text(column)
+        arrays.append(column)
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+class ParquetSink:
+    """One Parquet file written batch by batch, with schema widening when needed."""
+
+    def __init__(self, path: Path, base_schema: pa.Schema | None = None) -> None:
+        self.path = path
+        self.rows = 0
+        self._parts: list[Path] = []
+        self._schema: pa.Schema | None = base_schema
+        self._writer: pq.ParquetWriter | None = None
+
+    def _open(self, schema: pa.Schema) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        part = self.path.with_name(f"{self.path.name}.part{len(self._parts)}")
+        self._parts.append(part)
+        self._schema = schema
+        self._writer = pq.ParquetWriter(part, schema, compression=COMPRESSION)
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        if batch.num_rows == 0 and self._writer is not None:
+            return
+        if self._writer is None:
+            schema = batch.schema if self._schema is None else widen(self._schema, batch.schema)
+            self._open(schema)
+        fitted = conform(batch, self._schema)  # type: ignore[arg-type]
+        if fitted is None:
+            self._open(widen(self._schema, batch.schema))  # type: ignore[arg-type]
+            fitted = conform(batch, self._schema, force=True)  # type: ignore[arg-type]
+            assert fitted is not None
+        self._writer.write_batch(fitted)  # type: ignore[union-attr]
+        self.rows += batch.num_rows
+
+    def close(self, empty_schema: pa.Schema) -> None:
+        """Finish the file; with no batch written, an empty file in ``empty_schema``."""
+        if self._writer is None:
+            self._open(self._schema if self._schema is not None else empty_schema)
+        assert self._writer is not None and self._schema is not None
+        self._writer.close()
+        if len(self._parts) == 1:
+            os.replace(self._parts[0], self.path)
+            return
+        final = self._schema
+        with pq.ParquetWriter(self.path, final, compression=COMPRESSION) as writer:
+            for part in self._parts:
+                for batch in pq.ParquetFile(part).iter_batches():
+                    fitted = conform(batch, final, force=True)
+                    assert fitted is not None
+                    writer.write_batch(fitted)
+                part.unlink()
+
+
+def make_staging_dir(out_dir: Path) -> Path:
+    """A fresh temporary folder inside ``out_dir``; stale ones of dead runs are removed."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for old in out_dir.glob(f"{TMP_PREFIX}*"):
+        pid = old.name.removeprefix(TMP_PREFIX).split("-")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{os.getpid()}-", dir=out_dir))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def publish(staging: Path, out_dir: Path, names: list[str], *, marker: str) -> None:
+    """Move finished files into ``out_dir``; ``marker`` (the report) goes last.
+
+    The marker is removed first, so between the first move and the last no folder looks
+    complete: a crash there leaves no report.json beside partial outputs.
+    """
+    (out_dir / marker).unlink(missing_ok=True)
+    for name in [n for n in names if n != marker] + [marker]:
+        os.replace(staging / name, out_dir / name)
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def write_json_atomic(path: Path, data: bytes) -> None:
+    """Write bytes to ``path`` through a temporary file and a rename."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,126 @@
+"""Throughput of the filtering pipeline against the reference per-row function.
+
+Prints pairs/s for prefdata end to end (read the .jsonl.gz from disk, check, write
+Parquet) and for the reference design's ``validate_preference_data`` on the same pairs,
+pre-split and in memory, the ratio between them, and the pipeline's peak memory.
+
+    python tests/benchmarks/bench_filter.py [--pairs 200000] [--similarity indel]
+
+Uses ../shared/data/hh-rlhf/harmless-base-test.jsonl.gz replicated to --pairs when it is
+there, generated pairs otherwise. Not a test: it asserts nothing and prints figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import multiprocessing as mp
+import random
+import resource
+import sys
+import tempfile
+import time
+from difflib import SequenceMatcher
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+HH = REPO.parent / "shared" / "data" / "hh-rlhf" / "harmless-base-test.jsonl.gz"
+
+
+def validate_preference_data(sample):  # the reference design, verbatim
+    if sample["chosen"] == sample["rejected"]:
+        return False
+    if len(sample["chosen"]) < 50 or len(sample["rejected"]) < 20:
+        return False
+    if SequenceMatcher(None, sample["chosen"], sample["rejected"]).ratio() > 0.9:
+        return False
+    return True
+
+
+def _generated(n: int) -> list[dict[str, str]]:
+    rng = random.Random(0)
+    words = "the a model answer data pair prefer chosen rejected quick brown fox jumps lazy dog".split()
+    rows = []
+    for i in range(n):
+        prompt = " ".join(rng.choices(words, k=20))
+        chosen = " ".join(rng.choices(words, k=rng.randint(5, 80)))
+        rejected = chosen if i % 50 == 0 else " ".join(rng.choices(words, k=rng.randint(3, 60)))
+        rows.append({"chosen": f"\n\nHuman: {prompt}\n\nAssistant: {chosen}",
+                     "rejected": f"\n\nHuman: {prompt}\n\nAssistant: {rejected}"})
+    return rows
+
+
+def make_input(n: int, folder: Path) -> tuple[Path, str]:
+    if HH.exists():
+        with gzip.open(HH, "rt", encoding="utf-8") as f:
+            base = [json.loads(line) for line in f]
+        source = f"{HH.name} replicated"
+    else:
+        base = _generated(min(n, 20000))
+        source = "generated"
+    path = folder / "pairs.jsonl.gz"
+    with gzip.open(path, "wt", encoding="utf-8", compresslevel=1) as f:
+        for i in range(n):
+            f.write(json.dumps(base[i % len(base)], ensure_ascii=False) + "\n")
+    return path, source
+
+
+def _run_pipeline(path: str, out: str, similarity: str, queue) -> None:  # type: ignore[no-untyped-def]
+    from prefdata.config import FilterConfig
+    from prefdata.pipeline import filter_pairs
+
+    start = time.perf_counter()
+    report = filter_pairs([path], out, config=FilterConfig(similarity=similarity))
+    elapsed = time.perf_counter() - start
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    queue.put((report.input_rows, report.kept_rows, elapsed, peak_kib))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pairs", type=int, default=200_000)
+    parser.add_argument("--similarity", choices=["indel", "difflib"], default="indel")
+    parser.add_argument("--reference-sample", type=int, default=20_000,
+                        help="pairs timed for the reference function (its rate is per pair)")
+    args = parser.parse_args()
+
+    from prefdata.readers.layouts import split_hh
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        path, source = make_input(args.pairs, folder)
+        print(f"input: {args.pairs:,} pairs ({source}), {path.stat().st_size / 1e6:.1f} MB gzipped")
+
+        # prefdata end to end, in a fresh process so peak memory is its own
+        queue: mp.Queue = mp.get_context("spawn").Queue()
+        proc = mp.get_context("spawn").Process(
+            target=_run_pipeline, args=(str(path), str(folder / "out"), args.similarity, queue))
+        proc.start()
+        rows, kept, elapsed, peak_kib = queue.get()
+        proc.join()
+        ours = rows / elapsed
+        print(f"prefdata ({args.similarity}) end to end: {rows:,} pairs in {elapsed:.2f} s = "
+              f"{ours:,.0f} pairs/s; kept {kept:,}; peak RSS {peak_kib / 1024:.0f} MiB")
+
+        # the reference on pre-split pairs in memory (splitting is not timed)
+        pairs = []
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            for i, line in enumerate(f):
+                if i >= args.reference_sample:
+                    break
+                record = json.loads(line)
+                _, chosen, rejected = split_hh(record["chosen"], record["rejected"])
+                pairs.append({"chosen": chosen, "rejected": rejected})
+        start = time.perf_counter()
+        kept_ref = sum(validate_preference_data(p) for p in pairs)
+        ref = len(pairs) / (time.perf_counter() - start)
+        print(f"reference function: {len(pairs):,} pairs at {ref:,.0f} pairs/s "
+              f"(kept {kept_ref:,})")
+        print(f"ratio: prefdata / reference = {ours / ref:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
