@@ -24,7 +24,10 @@ browser:
 run: setup
 	$(BIN)/prefdata filter sample_data/pairs.jsonl --out $(OUT)/pairs
 	$(BIN)/prefdata filter sample_data/hh_transcripts.jsonl --out $(OUT)/hh
-	$(BIN)/prefdata filter sample_data/sharegpt_zh.json --out $(OUT)/sharegpt_zh
+	$(BIN)/prefdata filter sample_data/conversational.jsonl --out $(OUT)/conversational
+	$(BIN)/prefdata filter sample_data/sharegpt_zh.json --config sample_data/filter_zh.yaml --out $(OUT)/sharegpt_zh
+	$(BIN)/prefdata filter sample_data/pairs.csv --prompt-column question \
+		--chosen-column good_answer --rejected-column bad_answer --out $(OUT)/csv
 
 lint: setup
 	$(BIN)/ruff check prefdata app tests

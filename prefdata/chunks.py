@@ -45,7 +45,9 @@ def reason_lists(codes: list[str], matrix: np.ndarray) -> pa.ListArray:
     return pa.ListArray.from_arrays(pa.array(offsets), values)
 
 
-def run_checks(batch: pa.RecordBatch, config: FilterConfig) -> tuple[list[str], np.ndarray, PairView]:
+def run_checks(
+    batch: pa.RecordBatch, config: FilterConfig
+) -> tuple[list[str], np.ndarray, PairView]:
     """Every enabled check on one canonical batch: codes and a rows x codes matrix."""
     view = PairView(batch)
     masks: dict[str, np.ndarray] = {}
@@ -79,7 +81,9 @@ def split_rows(
         fitted = conform(bad, dropped.schema)
         assert fitted is not None  # bad rows carry only id and provenance columns
         merged = pa.Table.from_batches([dropped, fitted])
-        dropped = merged.take(pc.sort_indices(merged.column(SOURCE_ROW))).combine_chunks().to_batches()[0]
+        dropped = (
+            merged.take(pc.sort_indices(merged.column(SOURCE_ROW))).combine_chunks().to_batches()[0]
+        )
     return kept, dropped
 
 

@@ -62,12 +62,12 @@ class FilterConfig:
         if not isinstance(self.workers, int) or self.workers < 0:
             raise ConfigError(f"workers must be 0 (automatic) or >= 1, got {self.workers!r}")
         if not isinstance(self.max_similarity, int | float) or not 0 <= self.max_similarity <= 1:
-            raise ConfigError(f"max_similarity must be between 0 and 1, got {self.max_similarity!r}")
+            raise ConfigError(
+                f"max_similarity must be between 0 and 1, got {self.max_similarity!r}"
+            )
         self.max_similarity = float(self.max_similarity)
         if self.similarity not in METRICS:
-            raise ConfigError(
-                f"similarity must be one of {list(METRICS)}, got {self.similarity!r}"
-            )
+            raise ConfigError(f"similarity must be one of {list(METRICS)}, got {self.similarity!r}")
         from prefdata.checks import CHECKS  # the registry names the valid choices
 
         unknown = [name for name in self.disable if name not in CHECKS]
@@ -108,10 +108,7 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"config file not found: {path}")
     text = path.read_text(encoding="utf-8")
     try:
-        if path.suffix == ".toml":
-            data = tomllib.loads(text)
-        else:
-            data = yaml.safe_load(text)
+        data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
     except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
         raise ConfigError(f"cannot parse {path}: {exc}") from exc
     if data is None:
@@ -137,9 +134,7 @@ def build_configs(
         settings["layout"] = settings.pop("format")
     unknown = sorted(set(settings) - filter_keys - read_keys)
     if unknown:
-        raise ConfigError(
-            f"unknown setting(s) {unknown}; valid: {sorted(filter_keys | read_keys)}"
-        )
+        raise ConfigError(f"unknown setting(s) {unknown}; valid: {sorted(filter_keys | read_keys)}")
     try:
         filter_config = FilterConfig(**{k: v for k, v in settings.items() if k in filter_keys})
         read_options = ReadOptions(**{k: v for k, v in settings.items() if k in read_keys})

@@ -6,6 +6,8 @@ The CLI maps each to a one-line message and an exit status; library callers can 
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class PrefdataError(Exception):
     """Base class for every error prefdata raises on purpose."""
@@ -23,14 +25,12 @@ class MissingExtraError(PrefdataError, ImportError):
     """An optional dependency is not installed; the message names the pip extra."""
 
     def __init__(self, package: str, extra: str) -> None:
-        super().__init__(
-            f"{package} is not installed: pip install 'prefdata[{extra}]'"
-        )
+        super().__init__(f"{package} is not installed: pip install 'prefdata[{extra}]'")
         self.package = package
         self.extra = extra
 
 
-def require(module: str, extra: str):  # type: ignore[no-untyped-def]
+def require(module: str, extra: str) -> Any:
     """Import an optional dependency, or raise MissingExtraError naming the extra."""
     import importlib
 

@@ -28,7 +28,9 @@ class Inspection:
     warnings: list[str] = field(default_factory=list)
 
 
-def inspect_input(path: str | Path, options: ReadOptions | None = None, *, samples: int = 3) -> Inspection:
+def inspect_input(
+    path: str | Path, options: ReadOptions | None = None, *, samples: int = 3
+) -> Inspection:
     """Read one input through and describe it; no check runs and nothing is written.
 
     >>> inspect_input("sample_data/pairs.jsonl").layout  # doctest: +SKIP
@@ -49,7 +51,11 @@ def inspect_input(path: str | Path, options: ReadOptions | None = None, *, sampl
                 for code in codes:
                     result.unreadable[code] = result.unreadable.get(code, 0) + 1
         for name in good.schema.names:
-            if name not in CANONICAL and name not in (SOURCE_FILE, SOURCE_ROW) and name not in result.carried_columns:
+            if (
+                name not in CANONICAL
+                and name not in (SOURCE_FILE, SOURCE_ROW)
+                and name not in result.carried_columns
+            ):
                 result.carried_columns.append(name)
         if len(result.samples) < samples and good.num_rows:
             take = good.slice(0, samples - len(result.samples))

@@ -98,7 +98,9 @@ def worker_count(config: FilterConfig, total_bytes: int) -> int:
 Task = tuple[InputInfo, Layout | None, RawChunk]
 
 
-def _execute(tasks: Iterator[Task], config: FilterConfig, workers: int) -> Iterator[tuple[InputInfo, int, ChunkResult]]:
+def _execute(
+    tasks: Iterator[Task], config: FilterConfig, workers: int
+) -> Iterator[tuple[InputInfo, int, ChunkResult]]:
     """Chunk results in input order, computed inline or by a pool of processes.
 
     At most two chunks per worker are in flight, so memory stays bounded.
@@ -112,7 +114,9 @@ def _execute(tasks: Iterator[Task], config: FilterConfig, workers: int) -> Itera
         window: deque[tuple[InputInfo, int, Future[ChunkResult]]] = deque()
         try:
             for info, layout, chunk in tasks:
-                window.append((info, chunk.bytes_done, pool.submit(process_chunk, chunk, layout, config)))
+                window.append(
+                    (info, chunk.bytes_done, pool.submit(process_chunk, chunk, layout, config))
+                )
                 if len(window) >= 2 * workers:
                     info_, done, future = window.popleft()
                     yield info_, done, future.result()
@@ -205,7 +209,9 @@ def run(
             "workers": workers,
         }
         if staging is not None and out is not None and kept_sink and dropped_sink:
-            base = pa.schema(canonical_fields("conversational" if shape == "conversational" else "text"))
+            base = pa.schema(
+                canonical_fields("conversational" if shape == "conversational" else "text")
+            )
             kept_sink.close(base)
             dropped_sink.close(pa.schema([*base, *provenance_fields()]))
             (staging / REPORT).write_bytes(report.to_json())

@@ -6,6 +6,7 @@ too_similar check computed (NaN for pairs it did not compare).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +17,7 @@ LENGTH_EDGES = [0, 1, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 100000
 SIMILARITY_EDGES = [round(x, 2) for x in np.linspace(0.0, 1.0, 21)]
 
 
-def _histogram(values: np.ndarray, edges: list[float]) -> np.ndarray:
+def _histogram(values: np.ndarray, edges: Sequence[float]) -> np.ndarray:
     values = values[~np.isnan(values)] if values.dtype.kind == "f" else values
     # the last bin is open-ended: anything past the last edge lands in it
     clipped = np.minimum(values, edges[-1])
@@ -32,11 +33,19 @@ class Stats:
     chosen_longer: int = 0
     rejected_longer: int = 0
     length_diff_sum: float = 0.0
-    chosen_chars: np.ndarray = field(default_factory=lambda: np.zeros(len(LENGTH_EDGES) - 1, np.int64))
-    rejected_chars: np.ndarray = field(default_factory=lambda: np.zeros(len(LENGTH_EDGES) - 1, np.int64))
-    similarity: np.ndarray = field(default_factory=lambda: np.zeros(len(SIMILARITY_EDGES) - 1, np.int64))
+    chosen_chars: np.ndarray = field(
+        default_factory=lambda: np.zeros(len(LENGTH_EDGES) - 1, np.int64)
+    )
+    rejected_chars: np.ndarray = field(
+        default_factory=lambda: np.zeros(len(LENGTH_EDGES) - 1, np.int64)
+    )
+    similarity: np.ndarray = field(
+        default_factory=lambda: np.zeros(len(SIMILARITY_EDGES) - 1, np.int64)
+    )
 
-    def add(self, chosen_chars: np.ndarray, rejected_chars: np.ndarray, similarity: np.ndarray | None) -> None:
+    def add(
+        self, chosen_chars: np.ndarray, rejected_chars: np.ndarray, similarity: np.ndarray | None
+    ) -> None:
         self.pairs += len(chosen_chars)
         self.chosen_longer += int((chosen_chars > rejected_chars).sum())
         self.rejected_longer += int((chosen_chars < rejected_chars).sum())

@@ -49,7 +49,9 @@ def _as_text(column: pa.Array) -> pa.Array:
     )
 
 
-def conform(batch: pa.RecordBatch, schema: pa.Schema, *, force: bool = False) -> pa.RecordBatch | None:
+def conform(
+    batch: pa.RecordBatch, schema: pa.Schema, *, force: bool = False
+) -> pa.RecordBatch | None:
     """``batch`` in ``schema`` (missing columns as nulls), or None when it does not fit.
 
     With ``force``, values that cannot be cast are kept as JSON text instead.
@@ -100,12 +102,13 @@ class ParquetSink:
         if self._writer is None:
             schema = batch.schema if self._schema is None else widen(self._schema, batch.schema)
             self._open(schema)
-        fitted = conform(batch, self._schema)  # type: ignore[arg-type]
+        assert self._schema is not None and self._writer is not None
+        fitted = conform(batch, self._schema)
         if fitted is None:
-            self._open(widen(self._schema, batch.schema))  # type: ignore[arg-type]
-            fitted = conform(batch, self._schema, force=True)  # type: ignore[arg-type]
-            assert fitted is not None
-        self._writer.write_batch(fitted)  # type: ignore[union-attr]
+            self._open(widen(self._schema, batch.schema))
+            fitted = conform(batch, self._schema, force=True)
+            assert fitted is not None and self._writer is not None
+        self._writer.write_batch(fitted)
         self.rows += batch.num_rows
 
     def close(self, empty_schema: pa.Schema) -> None:

@@ -52,7 +52,12 @@ def test_bad_pairs_table(sample_data: Path, tmp_path: Path) -> None:
 def _batch(chosen: list[str], rejected: list[str]) -> pa.RecordBatch:
     n = len(chosen)
     return pa.RecordBatch.from_pydict(
-        {"id": [str(i) for i in range(n)], "prompt": ["p"] * n, "chosen": chosen, "rejected": rejected}
+        {
+            "id": [str(i) for i in range(n)],
+            "prompt": ["p"] * n,
+            "chosen": chosen,
+            "rejected": rejected,
+        }
     )
 
 
@@ -66,8 +71,10 @@ def test_thresholds_are_configurable() -> None:
 
 
 def test_disable_skips_a_check() -> None:
-    batch = _batch(["same text that is long enough to pass the length rule, surely"] * 2,
-                   ["same text that is long enough to pass the length rule, surely"] * 2)
+    batch = _batch(
+        ["same text that is long enough to pass the length rule, surely"] * 2,
+        ["same text that is long enough to pass the length rule, surely"] * 2,
+    )
     codes, matrix, _ = run_checks(batch, FilterConfig(disable=["too_similar", "identical_pair"]))
     assert "too_similar" not in codes and "identical_pair" not in codes
     assert not matrix.any()
@@ -91,10 +98,27 @@ def test_checks_read_the_final_turn_of_conversations() -> None:
         {
             "id": ["1"],
             "prompt": pa.array([[{"role": "user", "content": "hi"}]], messages),
-            "chosen": pa.array([[{"role": "assistant", "content": long_turn},
-                                 {"role": "assistant", "content": "Short."}]], messages),
-            "rejected": pa.array([[{"role": "assistant", "content": long_turn},
-                                   {"role": "assistant", "content": "A different final answer that is long enough."}]], messages),
+            "chosen": pa.array(
+                [
+                    [
+                        {"role": "assistant", "content": long_turn},
+                        {"role": "assistant", "content": "Short."},
+                    ]
+                ],
+                messages,
+            ),
+            "rejected": pa.array(
+                [
+                    [
+                        {"role": "assistant", "content": long_turn},
+                        {
+                            "role": "assistant",
+                            "content": "A different final answer that is long enough.",
+                        },
+                    ]
+                ],
+                messages,
+            ),
         }
     )
     codes, matrix, view = run_checks(batch, FilterConfig())

@@ -17,23 +17,48 @@ runner = CliRunner()
 def test_help_teaches() -> None:
     result = runner.invoke(app, ["filter", "--help"])
     assert result.exit_code == 0
-    for flag in ("--out", "--similarity", "--max-similarity", "--format", "--chosen-column", "--quiet"):
+    for flag in (
+        "--out",
+        "--similarity",
+        "--max-similarity",
+        "--format",
+        "--chosen-column",
+        "--quiet",
+    ):
         assert flag in result.output
 
 
 def test_filter_writes_outputs_and_summary(tmp_path: Path, sample_data: Path) -> None:
-    result = runner.invoke(app, ["filter", str(sample_data / "bad_pairs.jsonl"), "--out", str(tmp_path)])
+    result = runner.invoke(
+        app, ["filter", str(sample_data / "bad_pairs.jsonl"), "--out", str(tmp_path)]
+    )
     assert result.exit_code == 0, result.output
     assert "14 pairs read" in result.output and "malformed_record" in result.output
-    assert {p.name for p in tmp_path.iterdir()} == {"kept.parquet", "dropped.parquet", "report.json"}
+    assert {p.name for p in tmp_path.iterdir()} == {
+        "kept.parquet",
+        "dropped.parquet",
+        "report.json",
+    }
 
 
 def test_flags_override_the_config_file(tmp_path: Path, sample_data: Path) -> None:
     config = tmp_path / "c.yaml"
     config.write_text("min_chosen_chars: 0\nmin_rejected_chars: 0\nsimilarity: difflib\n")
     out = tmp_path / "out"
-    result = runner.invoke(app, ["filter", str(sample_data / "bad_pairs.jsonl"), "-o", str(out),
-                                 "-c", str(config), "--min-rejected-chars", "20", "-q"])
+    result = runner.invoke(
+        app,
+        [
+            "filter",
+            str(sample_data / "bad_pairs.jsonl"),
+            "-o",
+            str(out),
+            "-c",
+            str(config),
+            "--min-rejected-chars",
+            "20",
+            "-q",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert result.output == ""
     report = json.loads((out / "report.json").read_text())
@@ -48,12 +73,32 @@ def test_usage_errors_are_one_line_with_status_2(tmp_path: Path, sample_data: Pa
     bad_config.write_text("min_chosen_char = 5\n")
     for args, message in [
         (["filter", str(tmp_path / "missing.jsonl"), "-o", str(tmp_path)], "no such file"),
-        (["filter", str(sample_data / "bad_pairs.jsonl"), "-o", str(tmp_path), "--similarity", "cosine"],
-         "similarity must be one of"),
-        (["filter", str(sample_data / "bad_pairs.jsonl"), "-o", str(tmp_path), "-c", str(bad_config)],
-         "unknown setting(s) ['min_chosen_char']"),
-        (["validate", str(sample_data / "bad_pairs.jsonl"), "--min-chosen-chars", "-5"],
-         "min_chosen_chars must be an integer >= 0, got -5"),
+        (
+            [
+                "filter",
+                str(sample_data / "bad_pairs.jsonl"),
+                "-o",
+                str(tmp_path),
+                "--similarity",
+                "cosine",
+            ],
+            "similarity must be one of",
+        ),
+        (
+            [
+                "filter",
+                str(sample_data / "bad_pairs.jsonl"),
+                "-o",
+                str(tmp_path),
+                "-c",
+                str(bad_config),
+            ],
+            "unknown setting(s) ['min_chosen_char']",
+        ),
+        (
+            ["validate", str(sample_data / "bad_pairs.jsonl"), "--min-chosen-chars", "-5"],
+            "min_chosen_chars must be an integer >= 0, got -5",
+        ),
     ]:
         result = runner.invoke(app, args)
         assert result.exit_code == 2, (args, result.output)
@@ -65,7 +110,9 @@ def test_validate_gate(sample_data: Path, tmp_path: Path) -> None:
     data = str(sample_data / "bad_pairs.jsonl")
     assert runner.invoke(app, ["validate", data, "--max-drop-rate", "0.99"]).exit_code == 0
     report = tmp_path / "r.json"
-    failed = runner.invoke(app, ["validate", data, "--max-drop-rate", "0.5", "--report", str(report)])
+    failed = runner.invoke(
+        app, ["validate", data, "--max-drop-rate", "0.5", "--report", str(report)]
+    )
     assert failed.exit_code == 1 and "FAIL" in failed.output
     # with the default max_response_chars the 1,500-character row is kept: 12 of 14 dropped
     assert json.loads(report.read_text())["dropped_rows"] == 12
@@ -79,6 +126,11 @@ def test_inspect(sample_data: Path) -> None:
 
 
 def test_module_entry_point_runs() -> None:
-    result = subprocess.run([sys.executable, "-m", "prefdata", "--version"], capture_output=True,
-                            text=True, check=False, cwd=Path(__file__).parent.parent)
+    result = subprocess.run(
+        [sys.executable, "-m", "prefdata", "--version"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).parent.parent,
+    )
     assert result.returncode == 0 and result.stdout.startswith("prefdata ")

@@ -40,7 +40,9 @@ def test_yaml_and_toml_files(tmp_path: Path) -> None:
 
 
 def test_unknown_keys_list_the_valid_ones(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"unknown setting\(s\) \['max_sim'\]; valid: .*max_similarity"):
+    with pytest.raises(
+        ConfigError, match=r"unknown setting\(s\) \['max_sim'\]; valid: .*max_similarity"
+    ):
         build_configs({"max_sim": 0.5})
     (tmp_path / "bad.yaml").write_text("- a list\n")
     with pytest.raises(ConfigError, match="must hold a mapping"):

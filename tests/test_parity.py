@@ -27,13 +27,15 @@ def validate_preference_data(sample):  # type: ignore[no-untyped-def]
         return False
     if len(sample["chosen"]) < 50 or len(sample["rejected"]) < 20:
         return False
-    if SequenceMatcher(None, sample["chosen"], sample["rejected"]).ratio() > 0.9:
+    if SequenceMatcher(None, sample["chosen"], sample["rejected"]).ratio() > 0.9:  # noqa: SIM103
         return False
     return True
 
 
 def _kept_rows(out: Path) -> set[int]:
-    dropped = set(pq.read_table(out / "dropped.parquet", columns=["source_row"]).column(0).to_pylist())
+    dropped = set(
+        pq.read_table(out / "dropped.parquet", columns=["source_row"]).column(0).to_pylist()
+    )
     total = pq.read_metadata(out / "kept.parquet").num_rows + len(dropped)
     return set(range(total)) - dropped
 
@@ -56,8 +58,11 @@ def test_difflib_parity_on_llamafactory(tmp_path: Path) -> None:
     path = shared_file("llamafactory/dpo_en_demo.json")
     records = json.loads(path.read_text(encoding="utf-8"))
     expected = {
-        row for row, r in enumerate(records)
-        if validate_preference_data({"chosen": r["chosen"]["value"], "rejected": r["rejected"]["value"]})
+        row
+        for row, r in enumerate(records)
+        if validate_preference_data(
+            {"chosen": r["chosen"]["value"], "rejected": r["rejected"]["value"]}
+        )
     }
     filter_pairs([path], tmp_path, config=FilterConfig(similarity="difflib"))
     assert _kept_rows(tmp_path) == expected
@@ -70,7 +75,9 @@ texts = st.text(alphabet=st.sampled_from("ab cdé\n"), max_size=300)
 @given(chosen=texts, rejected=texts)
 def test_difflib_never_exceeds_indel(chosen: str, rejected: str) -> None:
     # the pre-filter's premise: only pairs above the threshold in Indel need difflib
-    assert SequenceMatcher(None, chosen, rejected).ratio() <= fuzz.ratio(chosen, rejected) / 100 + 1e-9
+    assert (
+        SequenceMatcher(None, chosen, rejected).ratio() <= fuzz.ratio(chosen, rejected) / 100 + 1e-9
+    )
 
 
 @settings(max_examples=30, deadline=None)
@@ -83,5 +90,9 @@ def test_difflib_mode_matches_reference_on_generated_pairs(tmp_path_factory, pai
             f.write(json.dumps({"prompt": "p", "chosen": chosen, "rejected": rejected}) + "\n")
     config = FilterConfig(similarity="difflib", disable=["empty_response"])
     filter_pairs([data], folder / "out", config=config)
-    expected = {i for i, (c, r) in enumerate(pairs) if validate_preference_data({"chosen": c, "rejected": r})}
+    expected = {
+        i
+        for i, (c, r) in enumerate(pairs)
+        if validate_preference_data({"chosen": c, "rejected": r})
+    }
     assert _kept_rows(folder / "out") == expected

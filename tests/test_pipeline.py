@@ -14,9 +14,12 @@ from prefdata.config import FilterConfig
 from prefdata.errors import InputError
 from prefdata.pipeline import filter_pairs, validate_pairs
 
-GOOD = {"prompt": "How do I centre a div?", "chosen": "Use a flex container: display: flex; "
-        "justify-content: center; align-items: center on the parent element.",
-        "rejected": "You can't really, CSS is broken and nobody knows how to do it."}
+GOOD = {
+    "prompt": "How do I centre a div?",
+    "chosen": "Use a flex container: display: flex; "
+    "justify-content: center; align-items: center on the parent element.",
+    "rejected": "You can't really, CSS is broken and nobody knows how to do it.",
+}
 
 
 def _write(path: Path, lines: list[bytes | str | dict]) -> Path:
@@ -30,23 +33,29 @@ def _write(path: Path, lines: list[bytes | str | dict]) -> Path:
 
 
 def _outputs(out: Path) -> tuple[pa.Table, pa.Table, dict]:
-    return (pq.read_table(out / "kept.parquet"), pq.read_table(out / "dropped.parquet"),
-            json.loads((out / "report.json").read_text()))
+    return (
+        pq.read_table(out / "kept.parquet"),
+        pq.read_table(out / "dropped.parquet"),
+        json.loads((out / "report.json").read_text()),
+    )
 
 
 def test_every_kind_of_bad_input_is_accounted_for(tmp_path: Path) -> None:
     huge = "x" * 5_000_000
-    path = _write(tmp_path / "messy.jsonl", [
-        GOOD,
-        b'{"prompt": "truncated", "chosen": "abc',
-        {**GOOD, "chosen": None},
-        {**GOOD, "chosen": 12},
-        {**GOOD, "rejected": ["a", "list"]},
-        b'{"prompt": "\xff\xfe bad bytes", "chosen": "x", "rejected": "y"}',
-        {**GOOD, "chosen": huge, "rejected": huge[:-1] + "y"},
-        {"prompt": "only a prompt"},
-        "[1, 2, 3]",
-    ])
+    path = _write(
+        tmp_path / "messy.jsonl",
+        [
+            GOOD,
+            b'{"prompt": "truncated", "chosen": "abc',
+            {**GOOD, "chosen": None},
+            {**GOOD, "chosen": 12},
+            {**GOOD, "rejected": ["a", "list"]},
+            b'{"prompt": "\xff\xfe bad bytes", "chosen": "x", "rejected": "y"}',
+            {**GOOD, "chosen": huge, "rejected": huge[:-1] + "y"},
+            {"prompt": "only a prompt"},
+            "[1, 2, 3]",
+        ],
+    )
     report = filter_pairs([path], tmp_path / "out")
     kept, dropped, data = _outputs(tmp_path / "out")
     assert report.input_rows == 9 == data["input_rows"]
@@ -54,11 +63,19 @@ def test_every_kind_of_bad_input_is_accounted_for(tmp_path: Path) -> None:
     assert kept.num_rows == report.kept_rows == 1
     by_row = {r["source_row"]: r["reasons"] for r in dropped.to_pylist()}
     assert by_row == {
-        1: ["malformed_record"], 2: ["missing_field"], 3: ["wrong_type"], 4: ["wrong_type"],
-        5: ["malformed_record"], 6: ["response_too_long"], 7: ["missing_field"], 8: ["malformed_record"],
+        1: ["malformed_record"],
+        2: ["missing_field"],
+        3: ["wrong_type"],
+        4: ["wrong_type"],
+        5: ["malformed_record"],
+        6: ["response_too_long"],
+        7: ["missing_field"],
+        8: ["malformed_record"],
     }
     raw = {r["source_row"]: r["raw"] for r in dropped.to_pylist()}
-    assert raw[1] == '{"prompt": "truncated", "chosen": "abc'  # nothing lost, not even the broken line
+    assert (
+        raw[1] == '{"prompt": "truncated", "chosen": "abc'
+    )  # nothing lost, not even the broken line
     assert "12" in raw[3]
 
 
@@ -108,9 +125,16 @@ def test_carried_columns_survive_type_surprises(tmp_path: Path) -> None:
 
 def test_inputs_of_different_shapes_are_refused(tmp_path: Path) -> None:
     text = _write(tmp_path / "t.jsonl", [GOOD])
-    conv = _write(tmp_path / "c.jsonl", [{"prompt": [{"role": "user", "content": "q"}],
-                                          "chosen": [{"role": "assistant", "content": "a"}],
-                                          "rejected": [{"role": "assistant", "content": "b"}]}])
+    conv = _write(
+        tmp_path / "c.jsonl",
+        [
+            {
+                "prompt": [{"role": "user", "content": "q"}],
+                "chosen": [{"role": "assistant", "content": "a"}],
+                "rejected": [{"role": "assistant", "content": "b"}],
+            }
+        ],
+    )
     with pytest.raises(InputError, match="separate runs"):
         filter_pairs([text, conv], tmp_path / "out")
 

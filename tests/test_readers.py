@@ -18,8 +18,11 @@ from prefdata.readers.layouts import BadRecord, split_hh
 from prefdata.schema import derive_id
 from tests.conftest import shared_file
 
-PAIR = {"prompt": "Name a prime.", "chosen": "Seven is a prime number: its only divisors are 1 and 7.",
-        "rejected": "Nine, I believe, though I am not sure about that."}
+PAIR = {
+    "prompt": "Name a prime.",
+    "chosen": "Seven is a prime number: its only divisors are 1 and 7.",
+    "rejected": "Nine, I believe, though I am not sure about that.",
+}
 
 
 def _rows(paths: list[Path], **options: object) -> tuple[list[dict], list[dict]]:
@@ -32,7 +35,9 @@ def _rows(paths: list[Path], **options: object) -> tuple[list[dict], list[dict]]
 
 
 def _jsonl(path: Path, rows: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    path.write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
+    )
     return path
 
 
@@ -47,7 +52,11 @@ def test_jsonl_trl_explicit_keeps_other_columns(tmp_path: Path) -> None:
 def test_ids_are_derived_from_content_when_absent(tmp_path: Path) -> None:
     path = _jsonl(tmp_path / "a.jsonl", [PAIR, PAIR])
     good, _ = _rows([path])
-    assert good[0]["id"] == good[1]["id"] == derive_id(PAIR["prompt"], PAIR["chosen"], PAIR["rejected"])
+    assert (
+        good[0]["id"]
+        == good[1]["id"]
+        == derive_id(PAIR["prompt"], PAIR["chosen"], PAIR["rejected"])
+    )
 
 
 def test_gzip_json_array_csv_parquet_and_hf_folder_read_alike(tmp_path: Path) -> None:
@@ -79,8 +88,12 @@ def test_gzip_json_array_csv_parquet_and_hf_folder_read_alike(tmp_path: Path) ->
 
 
 def test_hh_prompt_ends_at_the_last_shared_assistant_marker() -> None:
-    chosen = "\n\nHuman: hi\n\nAssistant: Hello there\n\nHuman: tell me a joke\n\nAssistant: Why did the"
-    rejected = "\n\nHuman: hi\n\nAssistant: Hello there\n\nHuman: tell me a joke\n\nAssistant: Why not"
+    chosen = (
+        "\n\nHuman: hi\n\nAssistant: Hello there\n\nHuman: tell me a joke\n\nAssistant: Why did the"
+    )
+    rejected = (
+        "\n\nHuman: hi\n\nAssistant: Hello there\n\nHuman: tell me a joke\n\nAssistant: Why not"
+    )
     prompt, c, r = split_hh(chosen, rejected)
     # a character-level common prefix would end at "Why " mid-answer; whole turns do not
     assert prompt.endswith("tell me a joke\n\nAssistant:")
@@ -99,10 +112,18 @@ def test_hh_diverging_conversations_split_at_the_earlier_turn() -> None:
 
 def test_hh_columnar_split_matches_the_row_rule(tmp_path: Path) -> None:
     rows = [
-        {"chosen": "\n\nHuman: q\n\nAssistant: yes indeed", "rejected": "\n\nHuman: q\n\nAssistant: no"},
-        {"chosen": "\n\nHuman: a\n\nAssistant: x\n\nHuman: b\n\nAssistant: y",
-         "rejected": "\n\nHuman: a\n\nAssistant: x\n\nHuman: c\n\nAssistant: z"},
-        {"chosen": "\n\nHuman: é 漢字\n\nAssistant:  two spaces", "rejected": "\n\nHuman: é 漢字\n\nAssistant:"},
+        {
+            "chosen": "\n\nHuman: q\n\nAssistant: yes indeed",
+            "rejected": "\n\nHuman: q\n\nAssistant: no",
+        },
+        {
+            "chosen": "\n\nHuman: a\n\nAssistant: x\n\nHuman: b\n\nAssistant: y",
+            "rejected": "\n\nHuman: a\n\nAssistant: x\n\nHuman: c\n\nAssistant: z",
+        },
+        {
+            "chosen": "\n\nHuman: é 漢字\n\nAssistant:  two spaces",
+            "rejected": "\n\nHuman: é 漢字\n\nAssistant:",
+        },
         {"chosen": "\n\nHuman: no marker", "rejected": "\n\nHuman: none"},
     ]
     good, bad = _rows([_jsonl(tmp_path / "hh.jsonl", rows)])
@@ -120,13 +141,22 @@ def test_hh_real_file_splits(tmp_path: Path) -> None:
 
 
 def test_sharegpt_becomes_conversational_with_system(tmp_path: Path) -> None:
-    record = {"conversations": [{"from": "system", "value": "Be brief."}, {"from": "human", "value": "Hi"}],
-              "chosen": {"from": "gpt", "value": "Hello!"}, "rejected": {"from": "gpt", "value": "Go."},
-              "system": "Extra system", "lang": "en"}
+    record = {
+        "conversations": [
+            {"from": "system", "value": "Be brief."},
+            {"from": "human", "value": "Hi"},
+        ],
+        "chosen": {"from": "gpt", "value": "Hello!"},
+        "rejected": {"from": "gpt", "value": "Go."},
+        "system": "Extra system",
+        "lang": "en",
+    }
     good, _ = _rows([_jsonl(tmp_path / "s.jsonl", [record])])
-    assert good[0]["prompt"] == [{"role": "system", "content": "Extra system"},
-                                 {"role": "system", "content": "Be brief."},
-                                 {"role": "user", "content": "Hi"}]
+    assert good[0]["prompt"] == [
+        {"role": "system", "content": "Extra system"},
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Hi"},
+    ]
     assert good[0]["chosen"] == [{"role": "assistant", "content": "Hello!"}]
     assert good[0]["lang"] == "en"
 
@@ -139,23 +169,32 @@ def test_llamafactory_real_file(tmp_path: Path) -> None:
 
 def test_trl_conversational_implicit_prompt(tmp_path: Path) -> None:
     convo = [{"role": "user", "content": "2+2?"}]
-    record = {"chosen": [*convo, {"role": "assistant", "content": "4"}],
-              "rejected": [*convo, {"role": "assistant", "content": "5"}]}
+    record = {
+        "chosen": [*convo, {"role": "assistant", "content": "4"}],
+        "rejected": [*convo, {"role": "assistant", "content": "5"}],
+    }
     good, _ = _rows([_jsonl(tmp_path / "c.jsonl", [record])])
     assert good[0]["prompt"] == convo
     assert good[0]["chosen"] == [{"role": "assistant", "content": "4"}]
 
 
 def test_trl_implicit_text_prompt_never_ends_mid_word(tmp_path: Path) -> None:
-    record = {"chosen": "Question: colour of sky? Answer: blue", "rejected": "Question: colour of sky? Answer: black"}
+    record = {
+        "chosen": "Question: colour of sky? Answer: blue",
+        "rejected": "Question: colour of sky? Answer: black",
+    }
     good, _ = _rows([_jsonl(tmp_path / "t.jsonl", [record])])
     assert good[0]["prompt"] == "Question: colour of sky? Answer: "
     assert (good[0]["chosen"], good[0]["rejected"]) == ("blue", "black")
 
 
 def test_column_mapping(sample_data: Path) -> None:
-    good, bad = _rows([sample_data / "pairs.csv"], prompt_column="question",
-                      chosen_column="good_answer", rejected_column="bad_answer")
+    good, bad = _rows(
+        [sample_data / "pairs.csv"],
+        prompt_column="question",
+        chosen_column="good_answer",
+        rejected_column="bad_answer",
+    )
     assert good and bad == []
     assert "topic" in good[0]
 

@@ -16,34 +16,53 @@ from prefdata.inspection import inspect_input
 from prefdata.pipeline import Report, filter_pairs, validate_pairs
 
 INPUTS = typer.Argument(
-    ..., exists=False, help="Input files or folders: JSONL (.gz), JSON array, CSV, Parquet, "
+    ...,
+    exists=False,
+    help="Input files or folders: JSONL (.gz), JSON array, CSV, Parquet, "
     "or a datasets save_to_disk folder. The layout (TRL, HH-RLHF, ShareGPT) is detected.",
 )
 
 # Options shared by filter and validate: each maps to a FilterConfig/ReadOptions field.
 _CHECK_OPTIONS: dict[str, Any] = {
-    "config": typer.Option(None, "--config", "-c", help="YAML or TOML file of settings (keys: "
-                           "the option names with underscores). Flags override it."),
-    "similarity": typer.Option(None, help="Similarity metric: indel (rapidfuzz, default) or "
-                               "difflib (SequenceMatcher.ratio, the reference design's number)."),
-    "min_chosen_chars": typer.Option(None, help="Drop pairs whose chosen response is shorter "
-                                     "(characters; default 50)."),
-    "min_rejected_chars": typer.Option(None, help="Drop pairs whose rejected response is shorter "
-                                       "(characters; default 20)."),
-    "max_similarity": typer.Option(None, help="Drop pairs whose responses are more similar than "
-                                   "this (0-1; default 0.9)."),
-    "max_response_chars": typer.Option(None, help="Drop responses longer than this instead of "
-                                       "comparing them (default 100000)."),
-    "disable": typer.Option(None, "--disable", help="Skip a check by name (repeatable): "
-                            "empty_response, identical_pair, too_short, too_long, too_similar."),
+    "config": typer.Option(
+        None,
+        "--config",
+        "-c",
+        help="YAML or TOML file of settings (keys: "
+        "the option names with underscores). Flags override it.",
+    ),
+    "similarity": typer.Option(
+        None,
+        help="Similarity metric: indel (rapidfuzz, default) or "
+        "difflib (SequenceMatcher.ratio, the reference design's number).",
+    ),
+    "min_chosen_chars": typer.Option(
+        None, help="Drop pairs whose chosen response is shorter (characters; default 50)."
+    ),
+    "min_rejected_chars": typer.Option(
+        None, help="Drop pairs whose rejected response is shorter (characters; default 20)."
+    ),
+    "max_similarity": typer.Option(
+        None, help="Drop pairs whose responses are more similar than this (0-1; default 0.9)."
+    ),
+    "max_response_chars": typer.Option(
+        None, help="Drop responses longer than this instead of comparing them (default 100000)."
+    ),
+    "disable": typer.Option(
+        None,
+        "--disable",
+        help="Skip a check by name (repeatable): "
+        "empty_response, identical_pair, too_short, too_long, too_similar.",
+    ),
     "layout": typer.Option(None, "--format", help="Record layout: auto, trl, hh, sharegpt."),
     "file_type": typer.Option(None, help="Container: auto, jsonl, json, csv, parquet, hf."),
     "prompt_column": typer.Option(None, help="Column holding the prompt."),
     "chosen_column": typer.Option(None, help="Column holding the chosen response."),
     "rejected_column": typer.Option(None, help="Column holding the rejected response."),
     "id_column": typer.Option(None, help="Column holding a stable pair id (default: id)."),
-    "workers": typer.Option(None, help="Processes for parsing and checking (0: one per core "
-                            "for big inputs)."),
+    "workers": typer.Option(
+        None, help="Processes for parsing and checking (0: one per core for big inputs)."
+    ),
 }
 
 
@@ -57,8 +76,13 @@ def _configs(config: Path | None, **flags: Any) -> tuple[FilterConfig, ReadOptio
 def _run_with_progress(quiet: bool, call: Any) -> Report:
     if quiet:
         return call(None)
-    columns = (TextColumn("[bold]checking[/]"), BarColumn(), DownloadColumn(),
-               TextColumn("{task.fields[rows]:,} pairs"), TimeRemainingColumn())
+    columns = (
+        TextColumn("[bold]checking[/]"),
+        BarColumn(),
+        DownloadColumn(),
+        TextColumn("{task.fields[rows]:,} pairs"),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, console=err_console, transient=True) as bar:
         task = bar.add_task("checking", total=None, rows=0)
 
@@ -94,8 +118,12 @@ def register(app: typer.Typer) -> None:
     @app.command("filter")
     def filter_command(
         inputs: list[Path] = INPUTS,
-        out: Path = typer.Option(..., "--out", "-o", help="Output folder: kept.parquet, "
-                                 "dropped.parquet (with reasons) and report.json."),
+        out: Path = typer.Option(
+            ...,
+            "--out",
+            "-o",
+            help="Output folder: kept.parquet, dropped.parquet (with reasons) and report.json.",
+        ),
         config: Path | None = _CHECK_OPTIONS["config"],
         similarity: str | None = _CHECK_OPTIONS["similarity"],
         min_chosen_chars: int | None = _CHECK_OPTIONS["min_chosen_chars"],
@@ -122,14 +150,27 @@ def register(app: typer.Typer) -> None:
         """
         with errors_to_exit():
             filter_config, read_options = _configs(
-                config, similarity=similarity, min_chosen_chars=min_chosen_chars,
-                min_rejected_chars=min_rejected_chars, max_similarity=max_similarity,
-                max_response_chars=max_response_chars, disable=disable, layout=layout,
-                file_type=file_type, prompt_column=prompt_column, chosen_column=chosen_column,
-                rejected_column=rejected_column, id_column=id_column, workers=workers,
+                config,
+                similarity=similarity,
+                min_chosen_chars=min_chosen_chars,
+                min_rejected_chars=min_rejected_chars,
+                max_similarity=max_similarity,
+                max_response_chars=max_response_chars,
+                disable=disable,
+                layout=layout,
+                file_type=file_type,
+                prompt_column=prompt_column,
+                chosen_column=chosen_column,
+                rejected_column=rejected_column,
+                id_column=id_column,
+                workers=workers,
             )
-            report = _run_with_progress(quiet, lambda progress: filter_pairs(
-                inputs, out, config=filter_config, read_options=read_options, progress=progress))
+            report = _run_with_progress(
+                quiet,
+                lambda progress: filter_pairs(
+                    inputs, out, config=filter_config, read_options=read_options, progress=progress
+                ),
+            )
         if not quiet:
             _summary(report)
             console.print(f"wrote {escape(str(out))}/kept.parquet, dropped.parquet, report.json")
@@ -137,10 +178,14 @@ def register(app: typer.Typer) -> None:
     @app.command("validate")
     def validate_command(
         inputs: list[Path] = INPUTS,
-        max_drop_rate: float = typer.Option(1.0, help="Exit with status 1 when more than this "
-                                            "share of pairs would be dropped (a CI gate)."),
-        report_path: Path | None = typer.Option(None, "--report", help="Also write the report "
-                                                "JSON here."),
+        max_drop_rate: float = typer.Option(
+            1.0,
+            help="Exit with status 1 when more than this "
+            "share of pairs would be dropped (a CI gate).",
+        ),
+        report_path: Path | None = typer.Option(
+            None, "--report", help="Also write the report JSON here."
+        ),
         config: Path | None = _CHECK_OPTIONS["config"],
         similarity: str | None = _CHECK_OPTIONS["similarity"],
         min_chosen_chars: int | None = _CHECK_OPTIONS["min_chosen_chars"],
@@ -155,8 +200,9 @@ def register(app: typer.Typer) -> None:
         rejected_column: str | None = _CHECK_OPTIONS["rejected_column"],
         id_column: str | None = _CHECK_OPTIONS["id_column"],
         workers: int | None = _CHECK_OPTIONS["workers"],
-        quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors and "
-                                   "the gate's verdict."),
+        quiet: bool = typer.Option(
+            False, "--quiet", "-q", help="Print nothing but errors and the gate's verdict."
+        ),
     ) -> None:
         """Run the checks and report only; a gate for data pipelines.
 
@@ -171,14 +217,27 @@ def register(app: typer.Typer) -> None:
 
                 raise ConfigError(f"max_drop_rate must be between 0 and 1, got {max_drop_rate}")
             filter_config, read_options = _configs(
-                config, similarity=similarity, min_chosen_chars=min_chosen_chars,
-                min_rejected_chars=min_rejected_chars, max_similarity=max_similarity,
-                max_response_chars=max_response_chars, disable=disable, layout=layout,
-                file_type=file_type, prompt_column=prompt_column, chosen_column=chosen_column,
-                rejected_column=rejected_column, id_column=id_column, workers=workers,
+                config,
+                similarity=similarity,
+                min_chosen_chars=min_chosen_chars,
+                min_rejected_chars=min_rejected_chars,
+                max_similarity=max_similarity,
+                max_response_chars=max_response_chars,
+                disable=disable,
+                layout=layout,
+                file_type=file_type,
+                prompt_column=prompt_column,
+                chosen_column=chosen_column,
+                rejected_column=rejected_column,
+                id_column=id_column,
+                workers=workers,
             )
-            report = _run_with_progress(quiet, lambda progress: validate_pairs(
-                inputs, config=filter_config, read_options=read_options, progress=progress))
+            report = _run_with_progress(
+                quiet,
+                lambda progress: validate_pairs(
+                    inputs, config=filter_config, read_options=read_options, progress=progress
+                ),
+            )
             if report_path is not None:
                 from prefdata.writer import write_json_atomic
 
@@ -186,12 +245,15 @@ def register(app: typer.Typer) -> None:
         if not quiet:
             _summary(report)
         if report.drop_rate > max_drop_rate:
-            err_console.print(f"[red]FAIL[/]: drop rate {report.drop_rate:.2%} is above "
-                              f"--max-drop-rate {max_drop_rate:.2%}")
+            err_console.print(
+                f"[red]FAIL[/]: drop rate {report.drop_rate:.2%} is above "
+                f"--max-drop-rate {max_drop_rate:.2%}"
+            )
             raise typer.Exit(EXIT_GATE)
         if not quiet:
-            console.print(f"[green]OK[/]: drop rate {report.drop_rate:.2%} is within "
-                          f"{max_drop_rate:.2%}")
+            console.print(
+                f"[green]OK[/]: drop rate {report.drop_rate:.2%} is within {max_drop_rate:.2%}"
+            )
 
     @app.command("inspect")
     def inspect_command(
@@ -207,19 +269,30 @@ def register(app: typer.Typer) -> None:
         """Show how prefdata reads a file: type, layout, rows, columns and a few pairs."""
         with errors_to_exit():
             _, read_options = _configs(
-                None, layout=layout, file_type=file_type, prompt_column=prompt_column,
-                chosen_column=chosen_column, rejected_column=rejected_column,
+                None,
+                layout=layout,
+                file_type=file_type,
+                prompt_column=prompt_column,
+                chosen_column=chosen_column,
+                rejected_column=rejected_column,
                 id_column=id_column,
             )
             result = inspect_input(path, read_options, samples=samples)
         console.print(f"[bold]{escape(result.path)}[/]")
-        console.print(f"  file type: {result.file_type}   layout: {result.layout}   "
-                      f"shape: {result.shape}")
+        console.print(
+            f"  file type: {result.file_type}   layout: {result.layout}   shape: {result.shape}"
+        )
         console.print(f"  records: {result.rows:,} ({result.readable_rows:,} readable as pairs)")
         for code, count in result.unreadable.items():
             console.print(f"    {code}: {count:,}")
-        console.print(f"  columns: id, prompt, chosen, rejected"
-                      + (f" + carried {escape(str(result.carried_columns))}" if result.carried_columns else ""))
+        console.print(
+            "  columns: id, prompt, chosen, rejected"
+            + (
+                f" + carried {escape(str(result.carried_columns))}"
+                if result.carried_columns
+                else ""
+            )
+        )
         for i, sample in enumerate(result.samples, 1):
             console.print(f"\n[bold]pair {i}[/] id={escape(str(sample['id']))}")
             for key in ("prompt", "chosen", "rejected"):

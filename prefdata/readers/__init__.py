@@ -18,8 +18,8 @@ from prefdata import reasons
 from prefdata.config import ReadOptions
 from prefdata.readers.layouts import Layout, detect_layout
 from prefdata.readers.normalize import Normalized, Warnings, bad_batch, json_text, normalize
-from prefdata.schema import canonical_fields, provenance_fields
 from prefdata.readers.sources import READERS, Malformed, RawChunk, detect_file_type, parse_line
+from prefdata.schema import canonical_fields, provenance_fields
 
 __all__ = [
     "InputInfo",
@@ -75,7 +75,9 @@ def _all_malformed(chunk: RawChunk) -> Normalized:
     raws = [r.raw if isinstance(r, Malformed) else json_text(r) for r in records]
     schema = pa.schema([*canonical_fields("text"), *provenance_fields()[1:3]])
     good = pa.RecordBatch.from_pylist([], schema)
-    return Normalized(good, bad_batch(chunk.source, rows, raws, [reasons.MALFORMED_RECORD] * len(rows)))
+    return Normalized(
+        good, bad_batch(chunk.source, rows, raws, [reasons.MALFORMED_RECORD] * len(rows))
+    )
 
 
 def _path_size(path: Path) -> int:
@@ -84,7 +86,9 @@ def _path_size(path: Path) -> int:
     return path.stat().st_size
 
 
-def detect_input(path: str | Path, options: ReadOptions | None = None) -> tuple[InputInfo, Layout | None]:
+def detect_input(
+    path: str | Path, options: ReadOptions | None = None
+) -> tuple[InputInfo, Layout | None]:
     """File type and layout of one input, from its first records."""
     options = options or ReadOptions()
     path = Path(path)

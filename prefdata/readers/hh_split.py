@@ -29,7 +29,9 @@ def _cut(texts: pa.StringArray) -> tuple[pa.Array, pa.Array, np.ndarray]:
     starts, ends = offsets[:-1], offsets[1:]
     has = from_end >= 0
     cut = np.where(has, ends - from_end, starts)
-    data = np.frombuffer(texts.buffers()[2], dtype=np.uint8) if len(texts) else np.zeros(0, np.uint8)
+    data = (
+        np.frombuffer(texts.buffers()[2], dtype=np.uint8) if len(texts) else np.zeros(0, np.uint8)
+    )
     space = np.zeros(len(texts), dtype=bool)
     inside = has & (cut < ends)
     space[inside] = data[cut[inside]] == _SPACE

@@ -74,7 +74,9 @@ def split_hh(chosen: str, rejected: str) -> Triple:
         if rejected.startswith(chosen[:end]):
             return chosen[:end], _strip_one_space(chosen[end:]), _strip_one_space(rejected[end:])
         at = chosen.rfind(HH_ASSISTANT, 0, at)
-    raise BadRecord(reasons.MALFORMED_RECORD, "chosen and rejected share no '\\n\\nAssistant:' turn")
+    raise BadRecord(
+        reasons.MALFORMED_RECORD, "chosen and rejected share no '\\n\\nAssistant:' turn"
+    )
 
 
 def _split_implicit_text(chosen: str, rejected: str) -> Triple:
@@ -137,7 +139,7 @@ class Layout:
                 return _messages(prompt, self.prompt_key), chosen, rejected
             return _split_implicit_messages(chosen, rejected)
         wrong = [k for k, v in needed if not isinstance(v, str)]
-        if wrong:
+        if wrong or not isinstance(chosen, str) or not isinstance(rejected, str):
             raise BadRecord(reasons.WRONG_TYPE, f"{wrong} must be text")
         if self.name == "hh":
             return split_hh(chosen, rejected)
@@ -145,13 +147,20 @@ class Layout:
             return prompt, chosen, rejected
         return _split_implicit_text(chosen, rejected)
 
-    def _sharegpt(self, record: Mapping[str, Any], turns: Any, chosen: Any, rejected: Any) -> Triple:
+    def _sharegpt(
+        self, record: Mapping[str, Any], turns: Any, chosen: Any, rejected: Any
+    ) -> Triple:
         if not isinstance(turns, list) or not all(
             isinstance(t, Mapping) and isinstance(t.get("value"), str) for t in turns
         ):
-            raise BadRecord(reasons.WRONG_TYPE, f"{self.prompt_key} is not a list of {{from, value}}")
+            raise BadRecord(
+                reasons.WRONG_TYPE, f"{self.prompt_key} is not a list of {{from, value}}"
+            )
         prompt = [
-            {"role": SHAREGPT_ROLES.get(str(t.get("from")), str(t.get("from"))), "content": t["value"]}
+            {
+                "role": SHAREGPT_ROLES.get(str(t.get("from")), str(t.get("from"))),
+                "content": t["value"],
+            }
             for t in turns
         ]
         system = record.get("system")
@@ -188,8 +197,10 @@ def detect_layout(record: Mapping[str, Any], options: ReadOptions, *, source: st
         "chosen_key": options.chosen_column or CHOSEN,
         "rejected_key": options.rejected_column or REJECTED,
     }
-    for flag, key in (("--chosen-column", layout_keys["chosen_key"]),
-                      ("--rejected-column", layout_keys["rejected_key"])):
+    for flag, key in (
+        ("--chosen-column", layout_keys["chosen_key"]),
+        ("--rejected-column", layout_keys["rejected_key"]),
+    ):
         if key not in record:
             raise InputError(f"no column {key!r} in {source}; found {keys}: pass {flag}")
     if options.prompt_column and options.prompt_column not in record:

@@ -70,7 +70,11 @@ def json_text(value: Any) -> str:
 
 
 def bad_batch(
-    source: str, rows: list[int], raws: list[str], codes: list[str], ids: list[str | None] | None = None
+    source: str,
+    rows: list[int],
+    raws: list[str],
+    codes: list[str],
+    ids: list[str | None] | None = None,
 ) -> pa.RecordBatch:
     """The structural-drop rows of a chunk (with their input id where one could be read)."""
     return pa.RecordBatch.from_arrays(
@@ -88,9 +92,7 @@ def bad_batch(
 def derive_ids(prompt: pa.Array, chosen: pa.Array, rejected: pa.Array) -> pa.Array:
     """``schema.derive_id`` for whole text columns (same ids, fewer Python steps)."""
     joined = pc.binary_join_element_wise(prompt, chosen, rejected, "\x1f").cast(pa.binary())
-    return pa.array(
-        [hashlib.sha256(b).hexdigest()[:16] for b in joined.to_pylist()], pa.string()
-    )
+    return pa.array([hashlib.sha256(b).hexdigest()[:16] for b in joined.to_pylist()], pa.string())
 
 
 def _carried(values: list[Any], name: str, warnings: Warnings) -> pa.Array:
@@ -130,12 +132,17 @@ class _Bad:
 
 
 def _assemble(
-    columns: dict[str, pa.Array], carried: dict[str, pa.Array], source: str, rows: pa.Array,
+    columns: dict[str, pa.Array],
+    carried: dict[str, pa.Array],
+    source: str,
+    rows: pa.Array,
     warnings: Warnings,
 ) -> pa.RecordBatch:
     for name, values in carried.items():
         if name in _RESERVED:
-            warnings.add(f"input column {name!r} clashes with an output column; dropped from output")
+            warnings.add(
+                f"input column {name!r} clashes with an output column; dropped from output"
+            )
             continue
         columns[name] = values
     columns[SOURCE_FILE] = pa.array([source] * len(rows), pa.string())
@@ -161,7 +168,7 @@ def _text_triples(
         retry = np.flatnonzero(~ok)
         if len(retry):
             fixed: list[tuple[Any, Any, Any]] = []
-            for i in retry:
+            for i in retry.tolist():
                 record = record_at(i)
                 try:
                     fixed.append(layout.pair(record))
@@ -217,11 +224,8 @@ def normalize_records(chunk: RawChunk, layout: Layout, warnings: Warnings) -> No
         good_rows.append(row)
 
     if text:
-        texts = [
-            pa.array([r[k] for r in good], pa.string()) if k in needed else None
-            for k in keys
-        ]
-        triple_cols, keep = _text_triples(layout, texts, good.__getitem__, bad, good_rows)  # type: ignore[arg-type]
+        texts = [pa.array([r[k] for r in good], pa.string()) if k in needed else None for k in keys]
+        triple_cols, keep = _text_triples(layout, texts, good.__getitem__, bad, good_rows)
     else:
         ftype = field_type(layout.shape)
         triple_cols = [pa.array([t[k] for t in triples], ftype) for k in range(3)]
@@ -289,7 +293,9 @@ def normalize_arrow(chunk: RawChunk, layout: Layout, warnings: Warnings) -> Norm
     bad = _Bad(layout.id_key)
     if not pc.all(valid).as_py():
         invalid = pc.invert(valid)
-        for row, record in zip(rows.filter(invalid).to_pylist(), batch.filter(invalid).to_pylist(), strict=True):
+        for row, record in zip(
+            rows.filter(invalid).to_pylist(), batch.filter(invalid).to_pylist(), strict=True
+        ):
             bad.add(row, record, reasons.MISSING_FIELD)
         batch, rows = batch.filter(valid), rows.filter(valid)
     texts = [batch.column(k).cast(pa.string()) if k in needed else None for k in keys]
@@ -298,17 +304,23 @@ def normalize_arrow(chunk: RawChunk, layout: Layout, warnings: Warnings) -> Norm
     def record_at(i: int) -> Any:
         return current.slice(i, 1).to_pylist()[0]
 
-    triple, keep = _text_triples(layout, texts, record_at, bad, rows.to_pylist())  # type: ignore[arg-type]
+    triple, keep = _text_triples(layout, texts, record_at, bad, rows.to_pylist())
     if not keep.all():
         mask = pa.array(keep)
-        triple, batch, rows = [c.filter(mask) for c in triple], batch.filter(mask), rows.filter(mask)
+        triple, batch, rows = (
+            [c.filter(mask) for c in triple],
+            batch.filter(mask),
+            rows.filter(mask),
+        )
     if layout.id_key in names:
         ids = _ids(batch.column(layout.id_key).to_pylist(), triple, True)
     else:
         ids = derive_ids(*triple)
     carried = {n: batch.column(n) for n in names if n not in layout.consumed}
     columns = {ID: ids, PROMPT: triple[0], CHOSEN: triple[1], REJECTED: triple[2]}
-    return Normalized(_assemble(columns, carried, chunk.source, rows, warnings), bad.batch(chunk.source))
+    return Normalized(
+        _assemble(columns, carried, chunk.source, rows, warnings), bad.batch(chunk.source)
+    )
 
 
 def _parse_with_arrow(chunk: RawChunk) -> RawChunk | None:

@@ -60,7 +60,9 @@ class RawChunk:
             split = self.text.split(b"\n")
             if split and split[-1] == b"":
                 split.pop()
-            self._lines = [(self.start_row + i, line) for i, line in enumerate(split) if line.strip()]
+            self._lines = [
+                (self.start_row + i, line) for i, line in enumerate(split) if line.strip()
+            ]
         return self._lines
 
     def __getstate__(self) -> dict[str, Any]:
@@ -173,7 +175,9 @@ def read_json_array(path: Path, chunk_rows: int) -> Iterator[RawChunk]:
     size = path.stat().st_size
     for start in range(0, len(value), chunk_rows):
         part = value[start : start + chunk_rows]
-        done = size if start + chunk_rows >= len(value) else size * (start + len(part)) // len(value)
+        done = (
+            size if start + chunk_rows >= len(value) else size * (start + len(part)) // len(value)
+        )
         yield RawChunk(str(path), start, records=part, bytes_done=done)
 
 
@@ -183,8 +187,13 @@ def read_csv(path: Path, chunk_rows: int) -> Iterator[RawChunk]:
     bad: list[Malformed] = []
 
     def on_invalid(row: Any) -> str:
-        bad.append(Malformed(row.text or "", f"CSV row {row.number}: expected "
-                             f"{row.expected_columns} columns, got {row.actual_columns}"))
+        bad.append(
+            Malformed(
+                row.text or "",
+                f"CSV row {row.number}: expected "
+                f"{row.expected_columns} columns, got {row.actual_columns}",
+            )
+        )
         return "skip"
 
     try:

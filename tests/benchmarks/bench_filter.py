@@ -30,26 +30,46 @@ sys.path.insert(0, str(REPO))
 HH = REPO.parent / "shared" / "data" / "hh-rlhf" / "harmless-base-test.jsonl.gz"
 
 
-def validate_preference_data(sample):  # the reference design, verbatim
+def validate_preference_data(sample):
     if sample["chosen"] == sample["rejected"]:
         return False
     if len(sample["chosen"]) < 50 or len(sample["rejected"]) < 20:
         return False
-    if SequenceMatcher(None, sample["chosen"], sample["rejected"]).ratio() > 0.9:
+    if SequenceMatcher(None, sample["chosen"], sample["rejected"]).ratio() > 0.9:  # noqa: SIM103
         return False
     return True
 
 
 def _generated(n: int) -> list[dict[str, str]]:
     rng = random.Random(0)
-    words = "the a model answer data pair prefer chosen rejected quick brown fox jumps lazy dog".split()
+    words = [
+        "the",
+        "a",
+        "model",
+        "answer",
+        "data",
+        "pair",
+        "prefer",
+        "chosen",
+        "rejected",
+        "quick",
+        "brown",
+        "fox",
+        "jumps",
+        "lazy",
+        "dog",
+    ]
     rows = []
     for i in range(n):
         prompt = " ".join(rng.choices(words, k=20))
         chosen = " ".join(rng.choices(words, k=rng.randint(5, 80)))
         rejected = chosen if i % 50 == 0 else " ".join(rng.choices(words, k=rng.randint(3, 60)))
-        rows.append({"chosen": f"\n\nHuman: {prompt}\n\nAssistant: {chosen}",
-                     "rejected": f"\n\nHuman: {prompt}\n\nAssistant: {rejected}"})
+        rows.append(
+            {
+                "chosen": f"\n\nHuman: {prompt}\n\nAssistant: {chosen}",
+                "rejected": f"\n\nHuman: {prompt}\n\nAssistant: {rejected}",
+            }
+        )
     return rows
 
 
@@ -80,11 +100,17 @@ def _run_pipeline(path: str, out: str, similarity: str, queue) -> None:  # type:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--pairs", type=int, default=200_000)
     parser.add_argument("--similarity", choices=["indel", "difflib"], default="indel")
-    parser.add_argument("--reference-sample", type=int, default=20_000,
-                        help="pairs timed for the reference function (its rate is per pair)")
+    parser.add_argument(
+        "--reference-sample",
+        type=int,
+        default=20_000,
+        help="pairs timed for the reference function (its rate is per pair)",
+    )
     args = parser.parse_args()
 
     from prefdata.readers.layouts import split_hh
@@ -97,13 +123,16 @@ def main() -> None:
         # prefdata end to end, in a fresh process so peak memory is its own
         queue: mp.Queue = mp.get_context("spawn").Queue()
         proc = mp.get_context("spawn").Process(
-            target=_run_pipeline, args=(str(path), str(folder / "out"), args.similarity, queue))
+            target=_run_pipeline, args=(str(path), str(folder / "out"), args.similarity, queue)
+        )
         proc.start()
         rows, kept, elapsed, peak_kib = queue.get()
         proc.join()
         ours = rows / elapsed
-        print(f"prefdata ({args.similarity}) end to end: {rows:,} pairs in {elapsed:.2f} s = "
-              f"{ours:,.0f} pairs/s; kept {kept:,}; peak RSS {peak_kib / 1024:.0f} MiB")
+        print(
+            f"prefdata ({args.similarity}) end to end: {rows:,} pairs in {elapsed:.2f} s = "
+            f"{ours:,.0f} pairs/s; kept {kept:,}; peak RSS {peak_kib / 1024:.0f} MiB"
+        )
 
         # the reference on pre-split pairs in memory (splitting is not timed)
         pairs = []
@@ -117,8 +146,7 @@ def main() -> None:
         start = time.perf_counter()
         kept_ref = sum(validate_preference_data(p) for p in pairs)
         ref = len(pairs) / (time.perf_counter() - start)
-        print(f"reference function: {len(pairs):,} pairs at {ref:,.0f} pairs/s "
-              f"(kept {kept_ref:,})")
+        print(f"reference function: {len(pairs):,} pairs at {ref:,.0f} pairs/s (kept {kept_ref:,})")
         print(f"ratio: prefdata / reference = {ours / ref:.1f}x")
 
 
