@@ -18,7 +18,11 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-COMPRESSION = "zstd"
+# snappy: about twice as fast as zstd to write for 1.5x the size; writing sits on the
+# pipeline's one sequential path, so speed wins. Free text gains nothing from dictionary
+# encoding, which pyarrow would try and abandon page by page.
+COMPRESSION = "snappy"
+NO_DICTIONARY = frozenset({"id", "prompt", "chosen", "rejected", "raw"})
 TMP_PREFIX = ".prefdata-tmp-"
 
 
@@ -78,6 +82,11 @@ def conform(
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
+def _parquet_writer(path: Path, schema: pa.Schema) -> pq.ParquetWriter:
+    dictionary = [f.name for f in schema if f.name not in NO_DICTIONARY]
+    return pq.ParquetWriter(path, schema, compression=COMPRESSION, use_dictionary=dictionary)
+
+
 class ParquetSink:
     """One Parquet file written batch by batch, with schema widening when needed."""
 
@@ -94,7 +103,7 @@ class ParquetSink:
         part = self.path.with_name(f"{self.path.name}.part{len(self._parts)}")
         self._parts.append(part)
         self._schema = schema
-        self._writer = pq.ParquetWriter(part, schema, compression=COMPRESSION)
+        self._writer = _parquet_writer(part, schema)
 
     def write(self, batch: pa.RecordBatch) -> None:
         if batch.num_rows == 0 and self._writer is not None:
@@ -121,7 +130,7 @@ class ParquetSink:
             os.replace(self._parts[0], self.path)
             return
         final = self._schema
-        with pq.ParquetWriter(self.path, final, compression=COMPRESSION) as writer:
+        with _parquet_writer(self.path, final) as writer:
             for part in self._parts:
                 for batch in pq.ParquetFile(part).iter_batches():
                     fitted = conform(batch, final, force=True)

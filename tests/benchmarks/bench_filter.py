@@ -95,8 +95,11 @@ def _run_pipeline(path: str, out: str, similarity: str, queue) -> None:  # type:
     start = time.perf_counter()
     report = filter_pairs([path], out, config=FilterConfig(similarity=similarity))
     elapsed = time.perf_counter() - start
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    queue.put((report.input_rows, report.kept_rows, elapsed, peak_kib))
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+    # peak: this process plus the largest worker, times the worker count (an upper bound)
+    peak_kib = me.ru_maxrss + kids.ru_maxrss * report.timings["workers"] * (kids.ru_maxrss > 0)
+    queue.put((report.input_rows, report.kept_rows, elapsed, peak_kib, cpu, report.timings["workers"]))
 
 
 def main() -> None:
@@ -126,12 +129,14 @@ def main() -> None:
             target=_run_pipeline, args=(str(path), str(folder / "out"), args.similarity, queue)
         )
         proc.start()
-        rows, kept, elapsed, peak_kib = queue.get()
+        rows, kept, elapsed, peak_kib, cpu, workers = queue.get()
         proc.join()
         ours = rows / elapsed
         print(
             f"prefdata ({args.similarity}) end to end: {rows:,} pairs in {elapsed:.2f} s = "
-            f"{ours:,.0f} pairs/s; kept {kept:,}; peak RSS {peak_kib / 1024:.0f} MiB"
+            f"{ours:,.0f} pairs/s; kept {kept:,}; {workers} worker(s); "
+            f"CPU {cpu:.1f} s ({cpu / rows * 1e6:.1f} us/pair); "
+            f"peak RSS (main + workers) {peak_kib / 1024:.0f} MiB"
         )
 
         # the reference on pre-split pairs in memory (splitting is not timed)
