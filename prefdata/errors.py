@@ -6,6 +6,8 @@ The CLI maps each to a one-line message and an exit status; library callers can 
 
 from __future__ import annotations
 
+from types import ModuleType
+
 
 class PrefdataError(Exception):
     """Base class for every error prefdata raises on purpose."""
@@ -30,7 +32,7 @@ class MissingExtraError(PrefdataError, ImportError):
         self.extra = extra
 
 
-def require(module: str, extra: str):  # type: ignore[no-untyped-def]
+def require(module: str, extra: str) -> ModuleType:
     """Import an optional dependency, or raise MissingExtraError naming the extra."""
     import importlib
 
