@@ -298,7 +298,7 @@ class LabelStore:
             )
 
     def labels(self, *, annotator: str | None = None, pair_id: str | None = None) -> list[Label]:
-        """Current labels (skips included), oldest first."""
+        """Current labels (skips included), in the order they were first given."""
         clauses, params = [], []
         if annotator is not None:
             clauses.append("annotator = ?")
@@ -309,7 +309,7 @@ class LabelStore:
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         rows = (
             self.connection()
-            .execute(f"SELECT * FROM labels{where} ORDER BY updated_at, rowid", params)
+            .execute(f"SELECT * FROM labels{where} ORDER BY created_at, rowid", params)
             .fetchall()
         )
         return [Label(**{**dict(r), "flagged": bool(r["flagged"])}) for r in rows]
