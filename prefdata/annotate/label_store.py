@@ -124,15 +124,22 @@ class LabelStore:
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """One writer transaction, taking the write lock at BEGIN."""
+        """One writer transaction, taking the write lock at BEGIN.
+
+        Threads of one process (the sessions of one Streamlit server) first queue on a
+        Python lock: SQLite's busy handler polls with sleeps of up to 100 ms, which under
+        contention gives some writers second-long stalls, while a lock hands over at
+        once. The busy timeout still covers writers in other processes.
+        """
         conn = self.connection()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        with _process_lock(self.path):
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
     def close(self) -> None:
         """Close this thread's connection (other threads close theirs on exit)."""
@@ -328,6 +335,17 @@ class LabelStore:
         )
         rows = self.connection().execute(sql, (annotator,) if annotator else ())
         return [dict(r) for r in rows]
+
+
+_LOCKS: dict[str, threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def _process_lock(path: Path) -> threading.Lock:
+    """One lock per database file in this process, shared by every LabelStore on it."""
+    key = str(path.resolve()) if str(path) != ":memory:" else str(id(path))
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(key, threading.Lock())
 
 
 def check_annotator(name: str) -> str:
