@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from prefdata.annotate.app_launch import AppSettings, streamlit_command
+from prefdata.annotate.app_launch import AppSettings, app_environment, streamlit_command
 from prefdata.annotate.label_store import LabelStore
 from prefdata.annotate.pair_import import import_parquet
 from prefdata.annotate.side_order import screen_to_choice
@@ -69,7 +69,10 @@ def served_app(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     port = _free_port()
     command = streamlit_command(AppSettings(db=db), port=port, address="127.0.0.1")
     log = (tmp_path / "streamlit.log").open("wb")
-    server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    # Run from elsewhere: the app must not depend on the working directory to import.
+    server = subprocess.Popen(
+        command, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path, env=app_environment()
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(url, server)

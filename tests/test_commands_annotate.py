@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -68,7 +69,10 @@ def test_app_imports_the_data_then_runs_streamlit_with_its_settings(
     guide = tmp_path / "guide.md"
     guide.write_text("# Be kind")
     seen: list[list[str]] = []
-    monkeypatch.setattr(subprocess, "call", lambda cmd: seen.append(cmd) or 0)
+    envs: list[dict[str, str]] = []
+    monkeypatch.setattr(
+        subprocess, "call", lambda cmd, env: seen.append(cmd) or envs.append(env) or 0
+    )
     result = runner.invoke(
         app,
         [
@@ -104,6 +108,11 @@ def test_app_imports_the_data_then_runs_streamlit_with_its_settings(
         "ann,bob",
     ]
     assert LabelStore(tmp_path / "labels.sqlite").pair_count() == 2
+    # The app imports the same prefdata as this command, wherever it is started from.
+    import prefdata
+
+    root = str(Path(prefdata.__file__).resolve().parent.parent)
+    assert envs[0]["PYTHONPATH"].split(os.pathsep)[0] == root
 
 
 def test_app_refuses_an_empty_database(tmp_path: Path) -> None:

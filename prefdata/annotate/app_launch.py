@@ -9,6 +9,7 @@ as script arguments (after ``--``) and reads nothing else: no page accepts a pat
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,3 +120,14 @@ def streamlit_command(
     if port is not None:
         command += ["--server.port", str(port)]
     return [*command, "--", *settings.script_args()]
+
+
+def app_environment(base: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment for the Streamlit process: it must import the same ``prefdata`` as
+    the command that starts it, even from a checkout that is not installed and a
+    working directory elsewhere, so that package's folder goes first on PYTHONPATH."""
+    env = dict(os.environ if base is None else base)
+    root = str(Path(__file__).resolve().parents[2])
+    paths = [root, *[p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != root]]
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    return env

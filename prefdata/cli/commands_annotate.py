@@ -112,6 +112,7 @@ def app_command(
     with errors_to_exit():
         from prefdata.annotate.app_launch import (
             AppSettings,
+            app_environment,
             default_db,
             expand_data,
             parse_annotators,
@@ -140,7 +141,7 @@ def app_command(
         )
         command = streamlit_command(settings, port=port, address=address)
     console.print(f"serving {store.pair_count()} pairs from {db_path}", highlight=False)
-    raise typer.Exit(subprocess.call(command))
+    raise typer.Exit(subprocess.call(command, env=app_environment()))
 
 
 def register(app: typer.Typer) -> None:
