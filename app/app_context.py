@@ -82,7 +82,9 @@ def annotator_sidebar(ctx: AppContext) -> str | None:
         if current:
             st.markdown(f"Annotating as **{_escape_md(current)}**")
             if st.button("Switch annotator", key="switch_annotator"):
-                del st.session_state[ANNOTATOR_KEY]
+                # The pages' navigation state (pair on screen, history) was this person's.
+                for key in [k for k in st.session_state if k != "annotator_pick"]:
+                    del st.session_state[key]
                 st.rerun()
             return str(current)
         if ctx.annotators:

@@ -68,7 +68,11 @@ with right:
         .mark_bar()
         .encode(x="annotator:N", y=alt.Y("left wins:Q", scale=alt.Scale(domain=[0, 1])))
     )
-    rule = alt.Chart(pd.DataFrame({"y": [0.5]})).mark_rule(strokeDash=[4, 4]).encode(y="y:Q")
+    rule = (
+        alt.Chart(pd.DataFrame({"left wins": [0.5]}))
+        .mark_rule(strokeDash=[4, 4])
+        .encode(y="left wins:Q")
+    )
     st.altair_chart(bars + rule, width="stretch")
     st.caption(f"Overall: {_fmt(report.position_bias_left_wins, '{:.0%}')} (50% = no bias)")
 
@@ -76,7 +80,9 @@ st.markdown("##### Annotators")
 people = pd.DataFrame([vars(a) for a in report.annotators])
 st.dataframe(people, hide_index=True, width="stretch")
 st.altair_chart(
-    alt.Chart(people).mark_bar().encode(x="annotator:N", y=alt.Y("labelled:Q", title="votes")),
+    alt.Chart(people, height=220)
+    .mark_bar()
+    .encode(x="annotator:N", y=alt.Y("labelled:Q", title="votes")),
     width="stretch",
 )
 if report.cohen_kappa:

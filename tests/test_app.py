@@ -190,3 +190,18 @@ def test_export_button_writes_beside_the_database(
     assert (row["id"], row["flipped"]) == ("p0002", True)
     assert (out / "annotations.parquet").is_file() and (out / "agreement.json").is_file()
     assert "1 labelled pairs" in at.success[0].value
+
+
+def test_switching_annotator_starts_from_their_own_queue(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = _start(db, monkeypatch)
+    shown_to_ann = _pair_on_screen(at)
+    at.sidebar.button(key="switch_annotator").click().run()
+    assert "annotator" not in at.session_state
+    at.sidebar.text_input(key="annotator_pick").input("zed")
+    at.sidebar.button(key="sign_in").click().run()
+    # ann's claim holds their pair (overlap 1), so zed gets a different one
+    assert _pair_on_screen(at) != shown_to_ann
+    at.button(key="answer_tie").click().run()
+    assert [label.annotator for label in LabelStore(db).labels()] == ["zed"]
