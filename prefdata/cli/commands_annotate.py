@@ -141,7 +141,11 @@ def app_command(
         )
         command = streamlit_command(settings, port=port, address=address)
     console.print(f"serving {store.pair_count()} pairs from {db_path}", highlight=False)
-    raise typer.Exit(subprocess.call(command, env=app_environment()))
+    try:
+        status = subprocess.call(command, env=app_environment())
+    except KeyboardInterrupt:  # Ctrl-C reaches streamlit too; it stops on its own
+        status = 130
+    raise typer.Exit(status)
 
 
 def register(app: typer.Typer) -> None:
