@@ -27,3 +27,15 @@ def shared_file(relative: str) -> Path:
     if not path.exists():
         pytest.skip(f"{path} not present (../shared/data is optional)")
     return path
+
+
+@pytest.fixture(autouse=True)
+def _restore_main_module():  # type: ignore[no-untyped-def]
+    """Streamlit's script runner (AppTest) installs its own ``__main__`` and keeps it;
+    worker processes started with ``spawn`` would then re-import the app script."""
+    import sys
+
+    main = sys.modules.get("__main__")
+    yield
+    if main is not None:
+        sys.modules["__main__"] = main

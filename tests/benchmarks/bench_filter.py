@@ -95,11 +95,16 @@ def _run_pipeline(path: str, out: str, similarity: str, queue) -> None:  # type:
     start = time.perf_counter()
     report = filter_pairs([path], out, config=FilterConfig(similarity=similarity))
     elapsed = time.perf_counter() - start
-    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    me, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
     cpu = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
     # peak: this process plus the largest worker, times the worker count (an upper bound)
     peak_kib = me.ru_maxrss + kids.ru_maxrss * report.timings["workers"] * (kids.ru_maxrss > 0)
-    queue.put((report.input_rows, report.kept_rows, elapsed, peak_kib, cpu, report.timings["workers"]))
+    queue.put(
+        (report.input_rows, report.kept_rows, elapsed, peak_kib, cpu, report.timings["workers"])
+    )
 
 
 def main() -> None:

@@ -1,0 +1,133 @@
+"""How ``prefdata app`` finds and starts the Streamlit app.
+
+The pages live in the top-level ``app/`` folder, installed as the package
+``prefdata_app``; from a source checkout that package is not importable, so the
+folder next to ``prefdata/`` is used instead. The app is given its data and database
+as script arguments (after ``--``) and reads nothing else: no page accepts a path.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from prefdata.errors import ConfigError, InputError
+
+SCRIPT_NAME = "streamlit_app.py"
+DATA_FILES = ("kept.parquet", "dropped.parquet")  # what `prefdata filter` writes
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    """Everything the app is started with; passed to the script as arguments."""
+
+    db: Path
+    data: list[Path] = field(default_factory=list)
+    guidelines: Path | None = None
+    annotators: list[str] = field(default_factory=list)
+    overlap: int = 1
+
+    def __post_init__(self) -> None:
+        if self.overlap < 1:
+            raise ConfigError(f"overlap must be >= 1, got {self.overlap}")
+        if self.guidelines is not None and not self.guidelines.is_file():
+            raise InputError(f"guidelines file not found: {self.guidelines}")
+
+    def script_args(self) -> list[str]:
+        args = ["--db", str(self.db), "--overlap", str(self.overlap)]
+        for path in self.data:
+            args += ["--data", str(path)]
+        if self.guidelines is not None:
+            args += ["--guidelines", str(self.guidelines)]
+        if self.annotators:
+            args += ["--annotators", ",".join(self.annotators)]
+        return args
+
+
+def expand_data(paths: list[Path]) -> list[Path]:
+    """Files to import: each given file, or a filter output folder's kept/dropped sets."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = [path / name for name in DATA_FILES if (path / name).is_file()]
+            if not found:
+                raise InputError(
+                    f"{path} holds neither {' nor '.join(DATA_FILES)}: pass a Parquet file"
+                )
+            files += found
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise InputError(f"no such file or folder: {path}")
+    return files
+
+
+def default_db(data: list[Path]) -> Path:
+    """The database beside the dataset: ``labels.sqlite`` in the data's folder."""
+    if not data:
+        raise ConfigError("pass --db, or --data so the database can sit beside it")
+    first = data[0]
+    return (first if first.is_dir() else first.parent) / "labels.sqlite"
+
+
+def parse_annotators(values: list[str]) -> list[str]:
+    """Names from repeated and/or comma-separated options, trimmed, order kept."""
+    names: list[str] = []
+    for value in values:
+        names += [n.strip() for n in value.split(",") if n.strip()]
+    return list(dict.fromkeys(names))
+
+
+def app_script() -> Path:
+    """The Streamlit entry script, from the installed package or the checkout."""
+    spec = importlib.util.find_spec("prefdata_app")
+    if spec is not None and spec.submodule_search_locations:
+        candidate = Path(next(iter(spec.submodule_search_locations))) / SCRIPT_NAME
+        if candidate.is_file():
+            return candidate
+    checkout = Path(__file__).resolve().parents[2] / "app" / SCRIPT_NAME
+    if checkout.is_file():
+        return checkout
+    raise InputError(
+        f"cannot find the app's {SCRIPT_NAME}: reinstall prefdata with the 'app' extra"
+    )
+
+
+def streamlit_command(
+    settings: AppSettings,
+    *,
+    port: int | None = None,
+    address: str = "localhost",
+    headless: bool = True,
+) -> list[str]:
+    """The ``streamlit run`` command line that starts the app with these settings."""
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app_script()),
+        "--server.address",
+        address,
+        "--server.headless",
+        str(headless).lower(),
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+    if port is not None:
+        command += ["--server.port", str(port)]
+    return [*command, "--", *settings.script_args()]
+
+
+def app_environment(base: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment for the Streamlit process: it must import the same ``prefdata`` as
+    the command that starts it, even from a checkout that is not installed and a
+    working directory elsewhere, so that package's folder goes first on PYTHONPATH."""
+    env = dict(os.environ if base is None else base)
+    root = str(Path(__file__).resolve().parents[2])
+    paths = [root, *[p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != root]]
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    return env

@@ -1,0 +1,125 @@
+"""Which pair an annotator sees next.
+
+Least-annotated first (in import order within a count), never a pair the annotator
+has already labelled or skipped, and never past ``overlap`` votes per pair. A pair
+handed out is *claimed* for ``claim_seconds`` so two annotators working at the same
+moment do not both take the last open slot; reloading the page returns the same
+claimed pair instead of a new one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+
+from prefdata.annotate.label_store import LabelStore, check_annotator
+from prefdata.errors import ConfigError
+
+# Long enough to read a long pair and think; short enough that an abandoned tab does
+# not hide a pair from everyone else for the rest of the session.
+DEFAULT_CLAIM_SECONDS = 600.0
+
+_NEXT_SQL = """
+SELECT p.pair_id FROM pairs p INDEXED BY pairs_queue
+WHERE p.queueable = 1 AND p.n_votes < :overlap
+  AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.pair_id = p.pair_id AND l.annotator = :who)
+  AND p.n_votes + (SELECT count(*) FROM claims c WHERE c.pair_id = p.pair_id
+                   AND c.annotator != :who AND c.expires_at > :now) < :overlap
+ORDER BY p.n_votes, p.rowid
+LIMIT 1
+"""
+
+
+def next_pair(
+    store: LabelStore,
+    annotator: str,
+    *,
+    overlap: int = 1,
+    claim_seconds: float = DEFAULT_CLAIM_SECONDS,
+    exclude: tuple[str, ...] = (),
+) -> str | None:
+    """Claim and return the next pair id for ``annotator``, or None when none is left.
+
+    ``exclude`` names pairs not to return even if claimed (e.g. the one just passed
+    over with "next"), so moving on never hands back the same pair.
+    """
+    annotator = check_annotator(annotator)
+    if overlap < 1:
+        raise ConfigError(f"overlap must be >= 1, got {overlap}")
+    now = time.time()
+    with store.write() as conn:
+        conn.execute("DELETE FROM claims WHERE expires_at <= ?", (now,))
+        marks = ",".join("?" * len(exclude))
+        held = conn.execute(
+            "SELECT c.pair_id FROM claims c WHERE c.annotator = ? AND NOT EXISTS (SELECT 1 FROM"
+            " labels l WHERE l.pair_id = c.pair_id AND l.annotator = c.annotator)"
+            " AND (SELECT n_votes FROM pairs p WHERE p.pair_id = c.pair_id) < ?"
+            + (f" AND c.pair_id NOT IN ({marks})" if exclude else "")
+            + " ORDER BY c.rowid LIMIT 1",
+            (annotator, overlap, *exclude),
+        ).fetchone()
+        if held is not None:
+            pair_id = str(held[0])
+        else:
+            found = _run_next(conn, overlap, annotator, now, exclude)
+            if found is None:
+                return None
+            pair_id = found
+        conn.execute(
+            "INSERT INTO claims (pair_id, annotator, expires_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (pair_id, annotator) DO UPDATE SET expires_at = excluded.expires_at",
+            (pair_id, annotator, now + claim_seconds),
+        )
+    return pair_id
+
+
+def _run_next(
+    conn: sqlite3.Connection, overlap: int, annotator: str, now: float, exclude: tuple[str, ...]
+) -> str | None:
+    sql = _NEXT_SQL
+    params: dict[str, object] = {"overlap": overlap, "who": annotator, "now": now}
+    if exclude:
+        names = [f":x{i}" for i in range(len(exclude))]
+        sql = sql.replace("ORDER BY", f"AND p.pair_id NOT IN ({', '.join(names)})\nORDER BY")
+        params.update({f"x{i}": v for i, v in enumerate(exclude)})
+    row = conn.execute(sql, params).fetchone()
+    return None if row is None else str(row[0])
+
+
+def release(store: LabelStore, annotator: str, pair_id: str) -> None:
+    """Give a claimed pair back (the annotator moved on without labelling it)."""
+    with store.write() as conn:
+        conn.execute("DELETE FROM claims WHERE pair_id = ? AND annotator = ?", (pair_id, annotator))
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One annotator's standing: labelled and skipped pairs, and how many are still
+    open to them under the overlap (``remaining``)."""
+
+    labelled: int
+    skipped: int
+    remaining: int
+
+    @property
+    def done(self) -> int:
+        return self.labelled + self.skipped
+
+
+def progress(store: LabelStore, annotator: str, *, overlap: int = 1) -> Progress:
+    conn = store.connection()
+    counts = dict(
+        conn.execute(
+            "SELECT choice = 'skip', count(*) FROM labels WHERE annotator = ? GROUP BY 1",
+            (annotator,),
+        ).fetchall()
+    )
+    remaining = conn.execute(
+        "SELECT count(*) FROM pairs p WHERE p.queueable = 1 AND p.n_votes < ? AND NOT EXISTS"
+        " (SELECT 1 FROM labels l WHERE l.pair_id = p.pair_id AND l.annotator = ?)",
+        (overlap, annotator),
+    ).fetchone()[0]
+    return Progress(
+        labelled=int(counts.get(0, 0)), skipped=int(counts.get(1, 0)), remaining=int(remaining)
+    )
