@@ -29,6 +29,10 @@ run: setup
 	$(BIN)/prefdata filter sample_data/pairs.csv --prompt-column question \
 		--chosen-column good_answer --rejected-column bad_answer --out $(OUT)/csv
 
+# The main job, then the annotation app serving the curated English pairs (Ctrl-C stops it).
+demo: run
+	$(BIN)/prefdata app --data $(OUT)/pairs --db $(OUT)/labels.sqlite --overlap 2
+
 lint: setup
 	$(BIN)/ruff check prefdata app tests
 	$(BIN)/ruff format --check prefdata app tests
