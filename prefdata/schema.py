@@ -15,13 +15,13 @@ The dropped set adds ``reasons`` (every reason code that applied), ``source_file
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import xxhash
 
 ID, PROMPT, CHOSEN, REJECTED = "id", "prompt", "chosen", "rejected"
 CANONICAL = (ID, PROMPT, CHOSEN, REJECTED)
@@ -70,7 +70,9 @@ def derive_id(prompt: Any, chosen: Any, rejected: Any) -> str:
         blob = "\x1f".join((prompt, chosen, rejected))
     else:
         blob = json.dumps([prompt, chosen, rejected], ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    # XXH3 (64-bit) is stable across versions and ~20x faster than SHA-256; ids name
+    # pairs, they do not protect anything
+    return xxhash.xxh3_64_hexdigest(blob.encode("utf-8", "surrogatepass"))
 
 
 def final_text(column: pa.Array | pa.ChunkedArray) -> pa.Array:

@@ -96,8 +96,18 @@ def _open_binary(path: Path) -> tuple[BinaryIO, BinaryIO]:
     magic = raw.read(2)
     raw.seek(0)
     if magic == b"\x1f\x8b":
-        return io.BufferedReader(gzip.GzipFile(fileobj=raw), BLOCK_BYTES), raw
+        return io.BufferedReader(_gzip_reader(raw), BLOCK_BYTES), raw
     return raw, raw
+
+
+def _gzip_reader(raw: BinaryIO) -> Any:
+    # ISA-L's inflate is about 3x faster than zlib's; decompression is the one part of
+    # reading that cannot be spread over processes
+    try:
+        from isal import igzip
+    except ImportError:  # pragma: no cover - isal ships wheels for the common platforms
+        return gzip.GzipFile(fileobj=raw)
+    return igzip.IGzipFile(fileobj=raw)
 
 
 def parse_line(line: bytes) -> Any:
