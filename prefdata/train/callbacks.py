@@ -22,7 +22,7 @@ def _clean(value: Any) -> Any:
     return value
 
 
-class MetricsFileCallback(transformers.TrainerCallback):  # type: ignore[misc,name-defined]
+class MetricsFileCallback(transformers.TrainerCallback):  # type: ignore[name-defined]
     """Append each log record (step, epoch and TRL's metrics) as one JSON line."""
 
     def __init__(self, output_dir: str | Path) -> None:
@@ -50,7 +50,7 @@ class MetricsFileCallback(transformers.TrainerCallback):  # type: ignore[misc,na
             handle.write(json.dumps(record) + "\n")
 
 
-class RichProgressCallback(transformers.TrainerCallback):  # type: ignore[misc,name-defined]
+class RichProgressCallback(transformers.TrainerCallback):  # type: ignore[name-defined]
     """A rich progress bar with the latest loss, reward accuracy and margin."""
 
     def __init__(self) -> None:

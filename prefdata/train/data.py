@@ -104,9 +104,7 @@ def split_eval(pairs: Pairs, fraction: float, *, seed: int) -> tuple[Pairs, Pair
         raise ConfigError(f"eval_split must be between 0 and 1 (exclusive), got {fraction!r}")
     n_eval = max(1, round(len(pairs) * fraction))
     if n_eval >= len(pairs):
-        raise ConfigError(
-            f"eval_split {fraction} of {len(pairs)} pairs leaves nothing to train on"
-        )
+        raise ConfigError(f"eval_split {fraction} of {len(pairs)} pairs leaves nothing to train on")
     order = np.random.default_rng(seed).permutation(len(pairs))
     return pairs.take(np.sort(order[n_eval:])), pairs.take(np.sort(order[:n_eval]))
 

@@ -15,10 +15,28 @@ import pyarrow.parquet as pq
 
 from prefdata.schema import MESSAGES, Shape, derive_id
 
-WORDS = (
-    "apple river stone cloud music garden window paper silver forest candle bridge "
-    "tiger ocean pencil mountain lemon rocket violet planet"
-).split()
+WORDS = [
+    "apple",
+    "river",
+    "stone",
+    "cloud",
+    "music",
+    "garden",
+    "window",
+    "paper",
+    "silver",
+    "forest",
+    "candle",
+    "bridge",
+    "tiger",
+    "ocean",
+    "pencil",
+    "mountain",
+    "lemon",
+    "rocket",
+    "violet",
+    "planet",
+]
 
 
 def learnable_pairs(n: int, *, shape: Shape = "text", seed: int = 0) -> pa.Table:

@@ -139,7 +139,9 @@ def limit_prompts(pairs: Pairs, tokenizer: Any, limit: int | None, mode: str) ->
     return PromptLimit(Pairs(kept, pairs.shape, pairs.path), truncated, dropped, counts)
 
 
-def check_lengths(pairs: Pairs, tokenizer: Any, max_length: int | None, *, name: str) -> dict[str, Any]:
+def check_lengths(
+    pairs: Pairs, tokenizer: Any, max_length: int | None, *, name: str
+) -> dict[str, Any]:
     """Token-length statistics, warning about pairs TRL would drop or truncate."""
     rows = pairs.table.select(["prompt", "chosen", "rejected"]).to_pylist()
     prompt_lens, longest = [], []

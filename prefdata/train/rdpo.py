@@ -21,8 +21,10 @@ from prefdata.errors import require
 trl = require("trl", "train")
 
 
-class RDPOTrainer(trl.DPOTrainer):  # type: ignore[misc,name-defined]
+class RDPOTrainer(trl.DPOTrainer):  # type: ignore[name-defined]
     """DPOTrainer with R-DPO's length regulariser ``rdpo_alpha``."""
+
+    precompute_ref_logps: bool  # set by DPOTrainer.__init__
 
     def __init__(self, *args: Any, rdpo_alpha: float = 0.01, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

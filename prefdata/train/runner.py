@@ -218,7 +218,11 @@ def _manifest(
     return {
         "prefdata_version": library_versions()["prefdata"],
         "method": method.name,
-        "model": {"base": recipe.model, "adapter": recipe.lora is not None, "dtype": prep.model_dtype},
+        "model": {
+            "base": recipe.model,
+            "adapter": recipe.lora is not None,
+            "dtype": prep.model_dtype,
+        },
         "reference_model": reference,
         "beta": getattr(prep.config, "beta", None),
         "data": {**describe_data(prep.train), "rows_trained": len(prep.train)},
