@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
+
 from prefdata import __version__
 from prefdata.train.data import Pairs, curation_report, file_sha256
 
@@ -26,9 +28,11 @@ def library_versions() -> dict[str, str | None]:
 
 def describe_data(pairs: Pairs) -> dict[str, Any]:
     """sha256, row count and shape of a data file, with its curation report if beside it."""
-    info: dict[str, Any] = {"rows": len(pairs), "shape": pairs.shape}
+    info: dict[str, Any] = {"rows_used": len(pairs), "shape": pairs.shape}
     if pairs.path is not None:
-        info.update(path=str(pairs.path), sha256=file_sha256(pairs.path))
+        info["path"] = str(pairs.path)
+        info["sha256"] = file_sha256(pairs.path)
+        info["rows"] = pq.ParquetFile(pairs.path).metadata.num_rows
         info["curation_report"] = curation_report(pairs.path)
     return info
 

@@ -98,7 +98,9 @@ def _truncate_messages(tokenizer: Any, messages: list[dict[str, Any]], limit: in
     return None
 
 
-def limit_prompts(pairs: Pairs, tokenizer: Any, limit: int | None, mode: str) -> PromptLimit:
+def limit_prompts(
+    pairs: Pairs, tokenizer: Any, limit: int | None, mode: str, *, name: str = "train"
+) -> PromptLimit:
     """Apply max_prompt_length: cut prompts from the left (keep their end) or drop the pair."""
     if limit is None:
         return PromptLimit(pairs)
@@ -132,9 +134,9 @@ def limit_prompts(pairs: Pairs, tokenizer: Any, limit: int | None, mode: str) ->
         dropped = dropped.append_column(
             REASONS, pa.array([[PROMPT_TOO_LONG]] * len(drop), pa.list_(pa.string()))
         )
-        warn(f"{len(drop)} pair(s) dropped: prompt over max_prompt_length={limit} tokens")
+        warn(f"{len(drop)} {name} pair(s) dropped: prompt over max_prompt_length={limit} tokens")
     if truncated:
-        warn(f"{truncated} prompt(s) cut from the left to max_prompt_length={limit} tokens")
+        warn(f"{truncated} {name} prompt(s) cut from the left to max_prompt_length={limit} tokens")
     counts = {"truncated": truncated, "dropped": len(drop), "limit": limit}
     return PromptLimit(Pairs(kept, pairs.shape, pairs.path), truncated, dropped, counts)
 

@@ -88,8 +88,13 @@ def prepare(recipe: Recipe | str | Path | dict[str, Any], **overrides: Any) -> P
         raise ConfigError(f"invalid recipe for method {method.name!r}: {exc}") from exc
     warn_unusual(settings, method)
 
-    limited = limit_prompts(pairs, tokenizer, recipe.max_prompt_length, recipe.prompt_overflow)
-    report: dict[str, Any] = {"prompt_overflow": limited.counts, "dropped": limited.dropped}
+    limited = limit_prompts(
+        pairs, tokenizer, recipe.max_prompt_length, recipe.prompt_overflow, name="train"
+    )
+    report: dict[str, Any] = {
+        "prompt_overflow": {"train": limited.counts},
+        "dropped": limited.dropped,
+    }
     if len(limited.pairs) == 0:
         raise InputError(
             f"no pairs left to train on: all {len(pairs)} prompts are over "
@@ -99,8 +104,9 @@ def prepare(recipe: Recipe | str | Path | dict[str, Any], **overrides: Any) -> P
     report["lengths"] = {"train": check_lengths(limited.pairs, tokenizer, max_length, name="train")}
     if eval_pairs is not None:
         eval_limited = limit_prompts(
-            eval_pairs, tokenizer, recipe.max_prompt_length, recipe.prompt_overflow
+            eval_pairs, tokenizer, recipe.max_prompt_length, recipe.prompt_overflow, name="eval"
         )
+        report["prompt_overflow"]["eval"] = eval_limited.counts
         if len(eval_limited.pairs) == 0:
             raise InputError("no eval pairs left after max_prompt_length")
         eval_pairs = eval_limited.pairs
@@ -225,7 +231,7 @@ def _manifest(
         },
         "reference_model": reference,
         "beta": getattr(prep.config, "beta", None),
-        "data": {**describe_data(prep.train), "rows_trained": len(prep.train)},
+        "data": describe_data(prep.train),
         "eval_data": describe_data(prep.eval) if prep.eval is not None else None,
         "prompt_overflow": prep.report["prompt_overflow"],
         "lengths": prep.report["lengths"],
