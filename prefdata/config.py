@@ -57,12 +57,12 @@ class FilterConfig:
         if not isinstance(self.batch_size, int) or self.batch_size < 1:
             raise ConfigError(f"batch_size must be an integer >= 1, got {self.batch_size!r}")
         if not isinstance(self.max_similarity, int | float) or not 0 <= self.max_similarity <= 1:
-            raise ConfigError(
-                f"max_similarity must be between 0 and 1, got {self.max_similarity!r}"
-            )
+            raise ConfigError(f"max_similarity must be between 0 and 1, got {self.max_similarity!r}")
         self.max_similarity = float(self.max_similarity)
         if self.similarity not in METRICS:
-            raise ConfigError(f"similarity must be one of {list(METRICS)}, got {self.similarity!r}")
+            raise ConfigError(
+                f"similarity must be one of {list(METRICS)}, got {self.similarity!r}"
+            )
         from prefdata.checks import CHECKS  # the registry names the valid choices
 
         unknown = [name for name in self.disable if name not in CHECKS]
@@ -132,7 +132,9 @@ def build_configs(
         settings["layout"] = settings.pop("format")
     unknown = sorted(set(settings) - filter_keys - read_keys)
     if unknown:
-        raise ConfigError(f"unknown setting(s) {unknown}; valid: {sorted(filter_keys | read_keys)}")
+        raise ConfigError(
+            f"unknown setting(s) {unknown}; valid: {sorted(filter_keys | read_keys)}"
+        )
     try:
         filter_config = FilterConfig(**{k: v for k, v in settings.items() if k in filter_keys})
         read_options = ReadOptions(**{k: v for k, v in settings.items() if k in read_keys})

@@ -23,7 +23,9 @@ class MissingExtraError(PrefdataError, ImportError):
     """An optional dependency is not installed; the message names the pip extra."""
 
     def __init__(self, package: str, extra: str) -> None:
-        super().__init__(f"{package} is not installed: pip install 'prefdata[{extra}]'")
+        super().__init__(
+            f"{package} is not installed: pip install 'prefdata[{extra}]'"
+        )
         self.package = package
         self.extra = extra
 

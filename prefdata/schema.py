@@ -41,12 +41,8 @@ def field_type(shape: Shape) -> pa.DataType:
 
 def canonical_fields(shape: Shape) -> list[pa.Field]:
     t = field_type(shape)
-    return [
-        pa.field(ID, pa.string()),
-        pa.field(PROMPT, t),
-        pa.field(CHOSEN, t),
-        pa.field(REJECTED, t),
-    ]
+    return [pa.field(ID, pa.string()), pa.field(PROMPT, t), pa.field(CHOSEN, t),
+            pa.field(REJECTED, t)]
 
 
 def provenance_fields() -> list[pa.Field]:
