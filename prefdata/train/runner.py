@@ -68,6 +68,8 @@ def prepare(recipe: Recipe | str | Path | dict[str, Any], **overrides: Any) -> P
     elif recipe.eval_split is not None:
         pairs, eval_pairs = split_eval(pairs, recipe.eval_split, seed=seed)
 
+    if Path(recipe.output_dir).exists() and not Path(recipe.output_dir).is_dir():
+        raise InputError(f"output_dir {recipe.output_dir} exists and is not a folder")
     check_model_folder(recipe.model)
     tokenizer = load_tokenizer(recipe.model)
     check_tokenizer(tokenizer, pairs, model=recipe.model)

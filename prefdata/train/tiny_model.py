@@ -61,7 +61,7 @@ def make_tiny_model(
     # byte-level BPE starts from 256 byte symbols; below that nothing is learned
     if vocab_size < 300:
         raise ConfigError(f"vocab_size must be >= 300, got {vocab_size}")
-    tokenizers = require("tokenizers", "dev")
+    tokenizers = require("tokenizers", "train")  # a transformers dependency
     transformers = require("transformers", "train")
     torch = require("torch", "train")
 
