@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from prefdata.errors import ConfigError
@@ -85,3 +87,12 @@ def test_usual_values_are_silent(recwarn):
     method = load_recipe(BASE).method_spec
     warn_unusual({"beta": 0.1, "learning_rate": 5e-7, "num_train_epochs": 1}, method)
     assert not [w for w in recwarn if issubclass(w.category, TrainingWarning)]
+
+
+EXAMPLES = sorted((Path(__file__).parent.parent / "prefdata" / "train" / "examples").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", [p for p in EXAMPLES if not p.name.startswith("accelerate")])
+def test_shipped_example_recipes_are_valid(path):
+    r = load_recipe(path)
+    assert r.output_dir.startswith("out/")
