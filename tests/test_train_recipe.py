@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -96,3 +98,15 @@ EXAMPLES = sorted((Path(__file__).parent.parent / "prefdata" / "train" / "exampl
 def test_shipped_example_recipes_are_valid(path):
     r = load_recipe(path)
     assert r.output_dir.startswith("out/")
+
+
+def test_importing_the_package_and_cli_loads_no_heavy_library():
+    code = (
+        "import sys, prefdata.train, prefdata.cli.main; "
+        "print([m for m in ('torch', 'transformers', 'trl', 'peft') if m in sys.modules])"
+    )
+    repo = Path(__file__).parent.parent  # `-c` puts the working directory on sys.path
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=repo
+    )
+    assert out.stdout.strip() == "[]"

@@ -74,8 +74,12 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=256)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     args = parser.parse_args()
     import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     OUT.mkdir(parents=True, exist_ok=True)
     data = write_learnable_pairs(OUT / "pairs.parquet", args.pairs, seed=0)
