@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -72,3 +73,20 @@ def test_resume_without_checkpoint_is_one_clear_error(tiny, tmp_path):
     result = CliRunner().invoke(app, ["train", str(path), "--resume"])
     assert result.exit_code == 2
     assert "nothing to resume: no checkpoint-*" in " ".join(result.stderr.split())
+
+
+def test_progress_display_shows_the_headline_metrics():
+    from prefdata.train.callbacks import RichProgressCallback
+
+    state = SimpleNamespace(is_world_process_zero=True, max_steps=4, global_step=0)
+    callback = RichProgressCallback()
+    callback.on_train_begin(None, state, None)
+    progress = callback.progress
+    state.global_step = 2
+    callback.on_step_end(None, state, None)
+    callback.on_log(None, state, None, logs={"loss": 0.5, "rewards/accuracies": 0.75})
+    task = progress.tasks[0]
+    assert task.completed == 2 and task.total == 4
+    assert task.fields["metrics"] == "loss 0.5  accuracies 0.75"
+    callback.on_train_end(None, state, None)
+    assert callback.progress is None
