@@ -1,0 +1,114 @@
+"""Trainer callbacks: every logged step to metrics.jsonl, and a rich progress display."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from prefdata.errors import require
+
+transformers = require("transformers", "train")
+
+METRICS_FILE = "metrics.jsonl"
+# the curves a reviewer looks at first, in TRL's own names
+HEADLINE = ("loss", "rewards/accuracies", "rewards/margins")
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # JSON has no NaN; a gap in the curve says the same
+    return value
+
+
+class MetricsFileCallback(transformers.TrainerCallback):  # type: ignore[name-defined]
+    """Append each log record (step, epoch and TRL's metrics) as one JSON line."""
+
+    def __init__(self, output_dir: str | Path) -> None:
+        self.path = Path(output_dir) / METRICS_FILE
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if not state.is_world_process_zero:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if state.global_step and self.path.exists():
+            # resumed: forget steps logged after the checkpoint, they will be logged again
+            lines = self.path.read_text(encoding="utf-8").splitlines()
+            kept = [line for line in lines if json.loads(line).get("step", 0) <= state.global_step]
+            self.path.write_text("".join(f"{line}\n" for line in kept), encoding="utf-8")
+        elif not state.global_step:
+            self.path.write_text("", encoding="utf-8")
+
+    def on_log(
+        self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any
+    ) -> None:
+        if not state.is_world_process_zero or not logs:
+            return
+        record = {"step": state.global_step, **{k: _clean(v) for k, v in logs.items()}}
+        with self.path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record) + "\n")
+
+
+class RichProgressCallback(transformers.TrainerCallback):  # type: ignore[name-defined]
+    """A rich progress bar with the latest loss, reward accuracy and margin."""
+
+    def __init__(self) -> None:
+        self.progress: Any = None
+        self.task: Any = None
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if not state.is_world_process_zero:
+            return
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self.progress = Progress(
+            TextColumn("[bold]training"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[metrics]}"),
+            transient=False,
+        )
+        self.progress.start()
+        self.task = self.progress.add_task(
+            "train", total=state.max_steps, completed=state.global_step, metrics=""
+        )
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if self.progress is not None:
+            self.progress.update(self.task, completed=state.global_step)
+
+    def on_log(
+        self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any
+    ) -> None:
+        if self.progress is None or not logs:
+            return
+        shown = [
+            f"{name.split('/')[-1]} {logs[name]:.3g}"
+            for name in HEADLINE
+            if isinstance(logs.get(name), int | float)
+        ]
+        if shown:
+            self.progress.update(self.task, metrics="  ".join(shown))
+
+    def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
+
+
+def read_metrics(output_dir: str | Path) -> list[dict[str, Any]]:
+    """The records of a handoff folder's metrics.jsonl."""
+    path = Path(output_dir) / METRICS_FILE
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]

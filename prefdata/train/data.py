@@ -1,0 +1,129 @@
+"""Load curated preference pairs for training: canonical Parquet, checked before any model."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from prefdata.errors import ConfigError, InputError
+from prefdata.schema import CANONICAL, CHOSEN, ID, PROMPT, REJECTED, Shape
+
+KEPT_FILE = "kept.parquet"  # what `prefdata filter --out DIR` writes
+REPORT_FILE = "report.json"
+
+
+@dataclass
+class Pairs:
+    """A canonical pair table with where it came from."""
+
+    table: pa.Table
+    shape: Shape
+    path: Path | None = None
+
+    def __len__(self) -> int:
+        return self.table.num_rows
+
+    def take(self, indices: Any) -> Pairs:
+        return Pairs(self.table.take(pa.array(indices, pa.int64())), self.shape, self.path)
+
+    def to_trl_rows(self) -> dict[str, list[Any]]:
+        """Columns TRL reads; extra columns are left out because TRL gives some names
+        (``tools``, ``images``, ``label``) a meaning of their own."""
+        return {name: self.table.column(name).to_pylist() for name in (PROMPT, CHOSEN, REJECTED)}
+
+
+def resolve_data_path(path: str | Path) -> Path:
+    """The Parquet file a recipe's ``data`` names: a file, or a folder's kept.parquet."""
+    path = Path(path)
+    if path.is_dir():
+        kept = path / KEPT_FILE
+        if kept.is_file():
+            return kept
+        found = sorted(p.name for p in path.glob("*.parquet"))
+        raise InputError(
+            f"no {KEPT_FILE} in folder {path}; found {found}: name the Parquet file itself"
+        )
+    if not path.is_file():
+        raise InputError(f"data file not found: {path}")
+    return path
+
+
+def _shape_of(table: pa.Table, path: Path | str) -> Shape:
+    types = {name: table.schema.field(name).type for name in (PROMPT, CHOSEN, REJECTED)}
+    if all(pa.types.is_string(t) or pa.types.is_large_string(t) for t in types.values()):
+        return "text"
+
+    def is_messages(t: pa.DataType) -> bool:
+        if not (pa.types.is_list(t) or pa.types.is_large_list(t)):
+            return False
+        item = t.value_type
+        return pa.types.is_struct(item) and {"role", "content"} <= {f.name for f in item}
+
+    if all(is_messages(t) for t in types.values()):
+        return "conversational"
+    shown = {name: str(t) for name, t in types.items()}
+    raise InputError(
+        f"{path} is not canonical: prompt/chosen/rejected must be all strings or all lists of "
+        f"{{role, content}} messages, got {shown}; run `prefdata filter` on it first"
+    )
+
+
+def load_pairs(path: str | Path) -> Pairs:
+    """Read curated pairs, checking the canonical columns and that there is at least one."""
+    file = resolve_data_path(path)
+    try:
+        table = pq.read_table(file)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputError(f"cannot read {file} as Parquet: {exc}") from exc
+    missing = [name for name in CANONICAL if name not in table.column_names]
+    if missing:
+        raise InputError(
+            f"{file} is not canonical: no column(s) {missing}; found {table.column_names}. "
+            "Run `prefdata filter` on it first"
+        )
+    if table.num_rows == 0:
+        raise InputError(f"no pairs in {file}: the dataset is empty")
+    shape = _shape_of(table, file)
+    if table.schema.field(ID).type != pa.string():
+        table = table.set_column(
+            table.column_names.index(ID), ID, table.column(ID).cast(pa.string())
+        )
+    return Pairs(table, shape, file)
+
+
+def split_eval(pairs: Pairs, fraction: float, *, seed: int) -> tuple[Pairs, Pairs]:
+    """Hold out a random ``fraction`` of pairs (at least one) as the eval set."""
+    if not 0 < fraction < 1:
+        raise ConfigError(f"eval_split must be between 0 and 1 (exclusive), got {fraction!r}")
+    n_eval = max(1, round(len(pairs) * fraction))
+    if n_eval >= len(pairs):
+        raise ConfigError(f"eval_split {fraction} of {len(pairs)} pairs leaves nothing to train on")
+    order = np.random.default_rng(seed).permutation(len(pairs))
+    return pairs.take(np.sort(order[n_eval:])), pairs.take(np.sort(order[:n_eval]))
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def curation_report(data_file: Path) -> dict[str, Any] | None:
+    """The ``report.json`` that ``prefdata filter`` wrote beside the data, if any."""
+    report = data_file.parent / REPORT_FILE
+    if not report.is_file():
+        return None
+    try:
+        loaded = json.loads(report.read_text(encoding="utf-8"))
+    except json.JSONDecodeError:
+        return {"unreadable": str(report)}
+    return loaded if isinstance(loaded, dict) else {"value": loaded}

@@ -1,0 +1,249 @@
+"""``train(recipe)``: pre-flight, then one TRL trainer, then the handoff folder."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from prefdata.errors import ConfigError, InputError, require
+from prefdata.train.data import Pairs, load_pairs, split_eval
+from prefdata.train.hardware import detect_hardware, precision_defaults
+from prefdata.train.manifest import describe_data, library_versions, write_manifest
+from prefdata.train.preflight import (
+    check_lengths,
+    check_model_folder,
+    check_tokenizer,
+    limit_prompts,
+    load_tokenizer,
+)
+from prefdata.train.recipe import Recipe, load_recipe, method_defaults, warn_unusual
+
+DROPPED_FILE = "dropped.parquet"  # pairs max_prompt_length dropped, with their reason
+
+
+@dataclass
+class TrainResult:
+    """Where the handoff folder is and the run's headline figures."""
+
+    output_dir: Path
+    train_metrics: dict[str, Any] = field(default_factory=dict)
+    eval_metrics: dict[str, Any] = field(default_factory=dict)
+    duration_s: float = 0.0
+
+
+@dataclass
+class Prepared:
+    """Everything pre-flight settled; nothing here has loaded a model yet."""
+
+    recipe: Recipe
+    config: Any
+    tokenizer: Any
+    train: Pairs
+    eval: Pairs | None
+    model_dtype: str
+    model_init_kwargs: dict[str, Any]
+    hardware: dict[str, Any]
+    report: dict[str, Any]
+
+
+def prepare(recipe: Recipe | str | Path | dict[str, Any], **overrides: Any) -> Prepared:
+    """Run every pre-flight check and build the TRL config, without loading the model."""
+    if not isinstance(recipe, Recipe):
+        recipe = load_recipe(recipe, **overrides)
+    method = recipe.method_spec
+    pairs = load_pairs(recipe.data)
+    eval_pairs: Pairs | None = None
+    seed = int(recipe.settings.get("seed", 42))
+    if recipe.eval_data is not None:
+        eval_pairs = load_pairs(recipe.eval_data)
+        if eval_pairs.shape != pairs.shape:
+            raise InputError(
+                f"eval_data is {eval_pairs.shape} but data is {pairs.shape}: use one shape"
+            )
+    elif recipe.eval_split is not None:
+        pairs, eval_pairs = split_eval(pairs, recipe.eval_split, seed=seed)
+
+    if Path(recipe.output_dir).exists() and not Path(recipe.output_dir).is_dir():
+        raise InputError(f"output_dir {recipe.output_dir} exists and is not a folder")
+    check_model_folder(recipe.model)
+    tokenizer = load_tokenizer(recipe.model)
+    check_tokenizer(tokenizer, pairs, model=recipe.model)
+
+    hardware = detect_hardware()
+    precision, dtype = precision_defaults(hardware)
+    settings = {**method_defaults(recipe), **precision, **recipe.settings}
+    model_init_kwargs = dict(settings.pop("model_init_kwargs", None) or {})
+    if not (hardware["device"] == "cuda" and settings.get("bf16")):
+        dtype = "float32"  # CPU, fp16 mixed precision or bf16 switched off: fp32 weights
+    settings["output_dir"] = recipe.output_dir
+    if eval_pairs is None:
+        settings.setdefault("eval_strategy", "no")
+    config_class = method.load_config_class()
+    try:
+        config = config_class(**settings)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"invalid recipe for method {method.name!r}: {exc}") from exc
+    warn_unusual(settings, method)
+
+    limited = limit_prompts(
+        pairs, tokenizer, recipe.max_prompt_length, recipe.prompt_overflow, name="train"
+    )
+    report: dict[str, Any] = {
+        "prompt_overflow": {"train": limited.counts},
+        "dropped": limited.dropped,
+    }
+    if len(limited.pairs) == 0:
+        raise InputError(
+            f"no pairs left to train on: all {len(pairs)} prompts are over "
+            f"max_prompt_length={recipe.max_prompt_length}"
+        )
+    max_length = getattr(config, "max_length", None)
+    report["lengths"] = {"train": check_lengths(limited.pairs, tokenizer, max_length, name="train")}
+    if eval_pairs is not None:
+        eval_limited = limit_prompts(
+            eval_pairs, tokenizer, recipe.max_prompt_length, recipe.prompt_overflow, name="eval"
+        )
+        report["prompt_overflow"]["eval"] = eval_limited.counts
+        if len(eval_limited.pairs) == 0:
+            raise InputError("no eval pairs left after max_prompt_length")
+        eval_pairs = eval_limited.pairs
+        report["lengths"]["eval"] = check_lengths(eval_pairs, tokenizer, max_length, name="eval")
+    return Prepared(
+        recipe, config, tokenizer, limited.pairs, eval_pairs, dtype, model_init_kwargs,
+        hardware, report,
+    )  # fmt: skip
+
+
+def _lora_config(settings: dict[str, Any]) -> Any:
+    peft = require("peft", "train")
+    try:
+        return peft.LoraConfig(**{"task_type": "CAUSAL_LM", **settings})
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"invalid lora settings {settings}: {exc}") from exc
+
+
+def _last_checkpoint(output_dir: str) -> str:
+    transformers = require("transformers", "train")
+    folder = Path(output_dir)
+    last = transformers.trainer_utils.get_last_checkpoint(str(folder)) if folder.is_dir() else None
+    if last is None:
+        raise InputError(f"nothing to resume: no checkpoint-* folder in {folder}")
+    return str(last)
+
+
+def build_trainer(prep: Prepared, *, callbacks: list[Any] | None = None) -> Any:
+    """Load the model and wrap it in the method's TRL trainer."""
+    torch = require("torch", "train")
+    transformers = require("transformers", "train")
+    datasets = require("datasets", "train")
+    recipe, method = prep.recipe, prep.recipe.method_spec
+    init_kwargs = {"dtype": getattr(torch, prep.model_dtype), **prep.model_init_kwargs}
+    model = transformers.AutoModelForCausalLM.from_pretrained(
+        recipe.model, local_files_only=True, **init_kwargs
+    )
+    kwargs: dict[str, Any] = {
+        "model": model,
+        "args": prep.config,
+        "train_dataset": datasets.Dataset.from_dict(prep.train.to_trl_rows()),
+        "processing_class": prep.tokenizer,
+        "callbacks": callbacks or [],
+    }
+    if prep.eval is not None:
+        kwargs["eval_dataset"] = datasets.Dataset.from_dict(prep.eval.to_trl_rows())
+    if recipe.lora is not None:
+        kwargs["peft_config"] = _lora_config(recipe.lora)
+    if method.name == "rdpo":
+        kwargs["rdpo_alpha"] = recipe.rdpo_alpha
+    return method.load_trainer_class()(**kwargs)
+
+
+def train(
+    recipe: Recipe | str | Path | dict[str, Any],
+    *,
+    resume: bool = False,
+    progress: bool = True,
+    **overrides: Any,
+) -> TrainResult:
+    """Train on curated pairs as a recipe says and write the handoff folder.
+
+    >>> train("recipes/dpo.yaml")  # doctest: +SKIP
+    """
+    from prefdata.train.callbacks import (
+        MetricsFileCallback,
+        RichProgressCallback,
+        read_metrics,
+    )
+    from prefdata.train.plots import plot_metrics
+
+    started = datetime.now(UTC)
+    clock = time.perf_counter()
+    prep = prepare(recipe, **overrides)
+    checkpoint = _last_checkpoint(prep.recipe.output_dir) if resume else None
+    out = Path(prep.recipe.output_dir)
+    callbacks: list[Any] = [MetricsFileCallback(out)]
+    if progress:
+        prep.config.disable_tqdm = True  # the rich display replaces tqdm
+        callbacks.append(RichProgressCallback())
+    trainer = build_trainer(prep, callbacks=callbacks)
+    if progress:
+        # with tqdm off, transformers prints every log dict; the rich line shows them instead
+        from transformers import PrinterCallback
+
+        trainer.remove_callback(PrinterCallback)
+    output = trainer.train(resume_from_checkpoint=checkpoint)
+    eval_metrics = trainer.evaluate() if prep.eval is not None else {}
+    trainer.save_model(str(out))
+    result = TrainResult(out, dict(output.metrics), dict(eval_metrics))
+    result.duration_s = round(time.perf_counter() - clock, 2)
+    if trainer.is_world_process_zero():
+        prep.tokenizer.save_pretrained(str(out))
+        plot_metrics(read_metrics(out), out / "plots")
+        if prep.report["dropped"] is not None:
+            pq.write_table(prep.report["dropped"], out / DROPPED_FILE)
+        write_manifest(out, _manifest(prep, result, started, resumed_from=checkpoint))
+    return result
+
+
+def _manifest(
+    prep: Prepared, result: TrainResult, started: datetime, *, resumed_from: str | None
+) -> dict[str, Any]:
+    recipe, method = prep.recipe, prep.recipe.method_spec
+    if recipe.lora is not None:
+        reference = "base model (adapter disabled)"
+    elif not method.uses_reference:
+        reference = None
+    else:
+        reference = recipe.model
+    resolved = recipe.to_dict()
+    config_dict = prep.config.to_dict()
+    resolved.update({k: config_dict[k] for k in method_defaults(recipe) if k in config_dict})
+    resolved.update({k: config_dict.get(k) for k in ("bf16", "fp16", "use_cpu")})
+    return {
+        "prefdata_version": library_versions()["prefdata"],
+        "method": method.name,
+        "model": {
+            "base": recipe.model,
+            "adapter": recipe.lora is not None,
+            "dtype": prep.model_dtype,
+        },
+        "reference_model": reference,
+        "beta": getattr(prep.config, "beta", None),
+        "data": describe_data(prep.train),
+        "eval_data": describe_data(prep.eval) if prep.eval is not None else None,
+        "prompt_overflow": prep.report["prompt_overflow"],
+        "lengths": prep.report["lengths"],
+        "recipe": resolved,
+        "trainer_config": config_dict,
+        "libraries": library_versions(),
+        "hardware": prep.hardware,
+        "started_at": started.isoformat(timespec="seconds"),
+        "duration_s": result.duration_s,
+        "resumed_from": resumed_from,
+        "train_metrics": result.train_metrics,
+        "eval_metrics": result.eval_metrics,
+    }

@@ -1,0 +1,92 @@
+"""The handoff folder: model, tokenizer, metrics.jsonl, plots, manifest; and resuming."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from types import SimpleNamespace
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from prefdata.cli.main import app
+from prefdata.train import train
+from prefdata.train.callbacks import read_metrics
+from tests.train_support import recipe, tiny
+
+__all__ = ["tiny"]
+
+
+@pytest.mark.slow
+def test_handoff_folder_holds_everything_a_reviewer_needs(tiny, tmp_path):
+    curated = tmp_path / "curated"
+    curated.mkdir()
+    shutil.copy(tiny["text"], curated / "kept.parquet")
+    report = {"input_rows": 70, "kept_rows": 64, "dropped_rows": 6, "reasons": {"x": 6}}
+    (curated / "report.json").write_text(json.dumps(report))
+    out = tmp_path / "out"
+    train(recipe(tiny, out, data=str(curated), num_train_epochs=1, beta=0.2), progress=False)
+
+    manifest = json.loads((out / "manifest.json").read_text())
+    data = manifest["data"]
+    assert data["sha256"] == hashlib.sha256((curated / "kept.parquet").read_bytes()).hexdigest()
+    assert data["rows"] == 64 and data["curation_report"] == report
+    assert manifest["recipe"]["beta"] == 0.2 and manifest["beta"] == 0.2
+    assert manifest["recipe"]["warmup_steps"] == 0.1  # prefdata default recorded
+    assert manifest["hardware"]["device"] == "cpu" and manifest["recipe"]["use_cpu"] is True
+    assert manifest["libraries"]["trl"] and manifest["duration_s"] > 0
+    assert manifest["reference_model"] == str(tiny["model"])
+
+    records = read_metrics(out)
+    assert [r["step"] for r in records if "loss" in r] == list(range(1, 9))
+    plots = {p.name for p in (out / "plots").iterdir()}
+    assert {"loss.png", "rewards_accuracies.png", "rewards_margins.png"} <= plots
+    assert (out / "model.safetensors").is_file() and (out / "tokenizer.json").is_file()
+
+
+@pytest.mark.slow
+def test_resume_continues_from_the_last_checkpoint(tiny, tmp_path):
+    out = tmp_path / "out"
+    settings = recipe(tiny, out, save_strategy="steps", save_steps=2, max_steps=4)
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(settings))
+    runner = CliRunner()
+    first = runner.invoke(app, ["train", str(path)])
+    assert first.exit_code == 0, first.output
+    assert (out / "checkpoint-4").is_dir()
+
+    settings["max_steps"] = 6
+    path.write_text(yaml.safe_dump(settings))
+    second = runner.invoke(app, ["train", str(path), "--resume"])
+    assert second.exit_code == 0, second.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["resumed_from"].endswith("checkpoint-4")
+    steps = [r["step"] for r in read_metrics(out) if "loss" in r]
+    assert steps == [1, 2, 3, 4, 5, 6]  # nothing logged twice, nothing lost
+
+
+def test_resume_without_checkpoint_is_one_clear_error(tiny, tmp_path):
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe(tiny, tmp_path / "out")))
+    result = CliRunner().invoke(app, ["train", str(path), "--resume"])
+    assert result.exit_code == 2
+    assert "nothing to resume: no checkpoint-*" in " ".join(result.stderr.split())
+
+
+def test_progress_display_shows_the_headline_metrics():
+    from prefdata.train.callbacks import RichProgressCallback
+
+    state = SimpleNamespace(is_world_process_zero=True, max_steps=4, global_step=0)
+    callback = RichProgressCallback()
+    callback.on_train_begin(None, state, None)
+    progress = callback.progress
+    state.global_step = 2
+    callback.on_step_end(None, state, None)
+    callback.on_log(None, state, None, logs={"loss": 0.5, "rewards/accuracies": 0.75})
+    task = progress.tasks[0]
+    assert task.completed == 2 and task.total == 4
+    assert task.fields["metrics"] == "loss 0.5  accuracies 0.75"
+    callback.on_train_end(None, state, None)
+    assert callback.progress is None
