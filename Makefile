@@ -3,7 +3,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
-OUT ?= out/sample
+OUT := out/sample  # sample_data/train_demo.yaml names these paths
 
 .PHONY: setup browser run demo test lint bench clean
 
@@ -20,7 +20,8 @@ $(VENV)/.installed: pyproject.toml
 browser:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
-# The main job on the sample data: curate every sample file into $(OUT).
+# The main job on the sample data: curate every sample file into $(OUT), then build a
+# tiny offline model and train it a few DPO steps on the curated English pairs (CPU).
 run: setup
 	$(BIN)/prefdata filter sample_data/pairs.jsonl --out $(OUT)/pairs
 	$(BIN)/prefdata filter sample_data/hh_transcripts.jsonl --out $(OUT)/hh
@@ -28,6 +29,9 @@ run: setup
 	$(BIN)/prefdata filter sample_data/sharegpt_zh.json --config sample_data/filter_zh.yaml --out $(OUT)/sharegpt_zh
 	$(BIN)/prefdata filter sample_data/pairs.csv --prompt-column question \
 		--chosen-column good_answer --rejected-column bad_answer --out $(OUT)/csv
+	$(BIN)/prefdata make-tiny-model --data $(OUT)/pairs --out $(OUT)/tiny-model
+	$(BIN)/prefdata train sample_data/train_demo.yaml
+	$(BIN)/prefdata evaluate --model $(OUT)/dpo --data $(OUT)/pairs
 
 # The main job, then the annotation app serving the curated English pairs (Ctrl-C stops it).
 demo: run
