@@ -3,7 +3,8 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
-OUT := out/sample  # sample_data/train_demo.yaml names these paths
+# fixed: sample_data/train_demo.yaml names these paths
+OUT := out/sample
 
 .PHONY: setup browser run demo test lint bench clean
 
