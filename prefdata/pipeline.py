@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import signal
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
@@ -98,6 +99,12 @@ def worker_count(config: FilterConfig, total_bytes: int) -> int:
 Task = tuple[InputInfo, Layout | None, RawChunk]
 
 
+def _ignore_interrupts() -> None:
+    # Ctrl-C is the parent's to handle: it cancels the pool and removes the staging
+    # folder; workers printing their own tracebacks would only bury that message
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _execute(
     tasks: Iterator[Task], config: FilterConfig, workers: int
 ) -> Iterator[tuple[InputInfo, int, ChunkResult]]:
@@ -110,7 +117,9 @@ def _execute(
             yield info, chunk.bytes_done, process_chunk(chunk, layout, config)
         return
     # spawn, not fork: the parent holds Arrow thread pools that fork would copy broken
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+    with ProcessPoolExecutor(
+        workers, mp_context=get_context("spawn"), initializer=_ignore_interrupts
+    ) as pool:
         window: deque[tuple[InputInfo, int, Future[ChunkResult]]] = deque()
         try:
             for info, layout, chunk in tasks:
