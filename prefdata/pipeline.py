@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import tempfile
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
@@ -26,6 +27,7 @@ import pyarrow as pa
 from prefdata import __version__
 from prefdata.chunks import ChunkResult, process_chunk
 from prefdata.config import FilterConfig, ReadOptions
+from prefdata.dataset.scan import DatasetPlan, dataset_pass_needed, scan
 from prefdata.errors import InputError
 from prefdata.readers import InputInfo, Layout, iter_chunks
 from prefdata.readers.sources import RawChunk
@@ -95,7 +97,7 @@ def worker_count(config: FilterConfig, total_bytes: int) -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
-Task = tuple[InputInfo, Layout | None, RawChunk]
+Task = tuple[InputInfo, Layout | None, RawChunk, dict[str, Any]]
 
 
 def _execute(tasks: Iterator[Task], config: FilterConfig, workers: int) -> Iterator[tuple[InputInfo, int, ChunkResult]]:
@@ -104,15 +106,16 @@ def _execute(tasks: Iterator[Task], config: FilterConfig, workers: int) -> Itera
     At most two chunks per worker are in flight, so memory stays bounded.
     """
     if workers == 1:
-        for info, layout, chunk in tasks:
-            yield info, chunk.bytes_done, process_chunk(chunk, layout, config)
+        for info, layout, chunk, decided in tasks:
+            yield info, chunk.bytes_done, process_chunk(chunk, layout, config, decided)
         return
     # spawn, not fork: the parent holds Arrow thread pools that fork would copy broken
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
         window: deque[tuple[InputInfo, int, Future[ChunkResult]]] = deque()
         try:
-            for info, layout, chunk in tasks:
-                window.append((info, chunk.bytes_done, pool.submit(process_chunk, chunk, layout, config)))
+            for info, layout, chunk, decided in tasks:
+                window.append((info, chunk.bytes_done,
+                               pool.submit(process_chunk, chunk, layout, config, decided)))
                 if len(window) >= 2 * workers:
                     info_, done, future = window.popleft()
                     yield info_, done, future.result()
@@ -122,6 +125,17 @@ def _execute(tasks: Iterator[Task], config: FilterConfig, workers: int) -> Itera
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
+
+
+def _with_decisions(
+    chunks: Iterator[tuple[InputInfo, Layout | None, RawChunk]], plan: DatasetPlan | None
+) -> Iterator[Task]:
+    """Each chunk with the dataset-level decisions about its rows (inputs in read order)."""
+    index, last = -1, None
+    for info, layout, chunk in chunks:
+        if info is not last:
+            index, last = index + 1, info
+        yield info, layout, chunk, plan.for_chunk(index, chunk) if plan is not None else {}
 
 
 def run(
@@ -158,9 +172,13 @@ def run(
     staging = make_staging_dir(out) if out is not None else None
     kept_sink = ParquetSink(staging / KEPT) if staging else None
     dropped_sink = ParquetSink(staging / DROPPED) if staging else None
-    tasks = iter_chunks(paths, read_options, chunk_rows=config.batch_size)
     workers = worker_count(config, total_bytes)
     try:
+        plan = None
+        if dataset_pass_needed(config):
+            with tempfile.TemporaryDirectory(prefix="prefdata-scan-", dir=staging) as work:
+                plan = scan(paths, read_options, config, workers=workers, work_dir=Path(work))
+        tasks = _with_decisions(iter_chunks(paths, read_options, chunk_rows=config.batch_size), plan)
         for info, bytes_done, result in _execute(tasks, config, workers):
             if info.path not in infos:
                 if infos:
@@ -195,6 +213,8 @@ def run(
             )
         report.reasons = dict(reasons.most_common())
         report.stats = stats.to_dict()
+        if plan is not None:
+            report.stats["dataset"] = plan.summary
         report.warnings = list(warnings)
         for info in infos.values():
             report.inputs.append({**info.__dict__, "sha256": sha256_path(Path(info.path))})
