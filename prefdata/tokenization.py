@@ -74,7 +74,7 @@ def pair_tokens(view: PairView, config: FilterConfig) -> PairTokens:
     """Token ids for a batch, computed once per batch and shared by the checks that need them."""
     cached = view.shared.get("tokens")
     if cached is not None:
-        return cached  # type: ignore[no-any-return]
+        return cached
     assert config.tokenizer is not None
     tokenizer = load_tokenizer(config.tokenizer)
     batch = view.batch

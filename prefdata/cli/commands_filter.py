@@ -35,7 +35,25 @@ _CHECK_OPTIONS: dict[str, Any] = {
     "max_response_chars": typer.Option(None, help="Drop responses longer than this instead of "
                                        "comparing them (default 100000)."),
     "disable": typer.Option(None, "--disable", help="Skip a check by name (repeatable): "
-                            "empty_response, identical_pair, too_short, too_long, too_similar."),
+                            "empty_response, identical_pair, too_short, too_long, too_similar, "
+                            "token_limits, duplicate_pair, contradictory_pair, "
+                            "near_duplicate_prompt, contaminated_prompt."),
+    "eval_sets": typer.Option(None, "--eval-set", help="Evaluation set (any readable file; "
+                              "repeatable): training pairs whose prompt matches one of its "
+                              "prompts, exactly or by MinHash, are dropped as contaminated_prompt."),
+    "drop_near_duplicates": typer.Option(None, "--drop-near-duplicates/--keep-near-duplicates",
+                                         help="Drop prompts near-duplicating an earlier one "
+                                         "(counted in the report either way; default keep)."),
+    "near_duplicate_threshold": typer.Option(None, help="MinHash Jaccard similarity of 3-word "
+                                             "shingles at which prompts are near (default 0.8)."),
+    "balance_length": typer.Option(None, "--balance-length/--no-balance-length", help="Subsample "
+                                   "so chosen is longer as often as rejected (length_balance)."),
+    "seed": typer.Option(None, help="Seed of --balance-length's sampling (default 0)."),
+    "tokenizer": typer.Option(None, help="Local Hugging Face tokenizer folder: turns on the "
+                              "token checks (prompt_boundary_merge; with --max-length the rest)."),
+    "max_length": typer.Option(None, help="TRL's max_length: prompt + completion tokens."),
+    "length_unit": typer.Option(None, help="Unit of the minimum lengths: chars (default) or "
+                                "tokens (needs --tokenizer)."),
     "layout": typer.Option(None, "--format", help="Record layout: auto, trl, hh, sharegpt."),
     "file_type": typer.Option(None, help="Container: auto, jsonl, json, csv, parquet, hf."),
     "prompt_column": typer.Option(None, help="Column holding the prompt."),
@@ -110,6 +128,14 @@ def register(app: typer.Typer) -> None:
         rejected_column: str | None = _CHECK_OPTIONS["rejected_column"],
         id_column: str | None = _CHECK_OPTIONS["id_column"],
         workers: int | None = _CHECK_OPTIONS["workers"],
+        eval_sets: list[Path] | None = _CHECK_OPTIONS["eval_sets"],
+        drop_near_duplicates: bool | None = _CHECK_OPTIONS["drop_near_duplicates"],
+        near_duplicate_threshold: float | None = _CHECK_OPTIONS["near_duplicate_threshold"],
+        balance_length: bool | None = _CHECK_OPTIONS["balance_length"],
+        seed: int | None = _CHECK_OPTIONS["seed"],
+        tokenizer: Path | None = _CHECK_OPTIONS["tokenizer"],
+        max_length: int | None = _CHECK_OPTIONS["max_length"],
+        length_unit: str | None = _CHECK_OPTIONS["length_unit"],
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
     ) -> None:
         """Check every pair and write the curated set.
@@ -127,6 +153,11 @@ def register(app: typer.Typer) -> None:
                 max_response_chars=max_response_chars, disable=disable, layout=layout,
                 file_type=file_type, prompt_column=prompt_column, chosen_column=chosen_column,
                 rejected_column=rejected_column, id_column=id_column, workers=workers,
+                eval_sets=[str(p) for p in eval_sets] if eval_sets else None,
+                drop_near_duplicates=drop_near_duplicates,
+                near_duplicate_threshold=near_duplicate_threshold, balance_length=balance_length,
+                seed=seed, tokenizer=str(tokenizer) if tokenizer else None, max_length=max_length,
+                length_unit=length_unit,
             )
             report = _run_with_progress(quiet, lambda progress: filter_pairs(
                 inputs, out, config=filter_config, read_options=read_options, progress=progress))
@@ -155,6 +186,14 @@ def register(app: typer.Typer) -> None:
         rejected_column: str | None = _CHECK_OPTIONS["rejected_column"],
         id_column: str | None = _CHECK_OPTIONS["id_column"],
         workers: int | None = _CHECK_OPTIONS["workers"],
+        eval_sets: list[Path] | None = _CHECK_OPTIONS["eval_sets"],
+        drop_near_duplicates: bool | None = _CHECK_OPTIONS["drop_near_duplicates"],
+        near_duplicate_threshold: float | None = _CHECK_OPTIONS["near_duplicate_threshold"],
+        balance_length: bool | None = _CHECK_OPTIONS["balance_length"],
+        seed: int | None = _CHECK_OPTIONS["seed"],
+        tokenizer: Path | None = _CHECK_OPTIONS["tokenizer"],
+        max_length: int | None = _CHECK_OPTIONS["max_length"],
+        length_unit: str | None = _CHECK_OPTIONS["length_unit"],
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors and "
                                    "the gate's verdict."),
     ) -> None:
@@ -176,6 +215,11 @@ def register(app: typer.Typer) -> None:
                 max_response_chars=max_response_chars, disable=disable, layout=layout,
                 file_type=file_type, prompt_column=prompt_column, chosen_column=chosen_column,
                 rejected_column=rejected_column, id_column=id_column, workers=workers,
+                eval_sets=[str(p) for p in eval_sets] if eval_sets else None,
+                drop_near_duplicates=drop_near_duplicates,
+                near_duplicate_threshold=near_duplicate_threshold, balance_length=balance_length,
+                seed=seed, tokenizer=str(tokenizer) if tokenizer else None, max_length=max_length,
+                length_unit=length_unit,
             )
             report = _run_with_progress(quiet, lambda progress: validate_pairs(
                 inputs, config=filter_config, read_options=read_options, progress=progress))
