@@ -30,6 +30,7 @@ from prefdata.config import FilterConfig, ReadOptions
 from prefdata.dataset.scan import DatasetPlan, dataset_pass_needed, scan
 from prefdata.errors import InputError
 from prefdata.readers import InputInfo, Layout, iter_chunks
+from prefdata.reporting import write_extras
 from prefdata.readers.sources import RawChunk
 from prefdata.schema import canonical_fields, provenance_fields
 from prefdata.stats import Stats
@@ -229,7 +230,8 @@ def run(
             kept_sink.close(base)
             dropped_sink.close(pa.schema([*base, *provenance_fields()]))
             (staging / REPORT).write_bytes(report.to_json())
-            publish(staging, out, [KEPT, DROPPED, REPORT], marker=REPORT)
+            extras = write_extras(staging, orjson.loads(report.to_json()))
+            publish(staging, out, [KEPT, DROPPED, *extras, REPORT], marker=REPORT)
     except BaseException:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 
 from prefdata import __version__
-from prefdata.cli import commands_filter
+from prefdata.cli import commands_filter, commands_report
 
 app = typer.Typer(
     name="prefdata",
@@ -27,6 +27,7 @@ app = typer.Typer(
 
 # One line per command module: each module's register() adds its commands.
 commands_filter.register(app)
+commands_report.register(app)
 
 
 def _version(value: bool) -> None:
