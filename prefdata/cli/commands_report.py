@@ -10,11 +10,13 @@ from rich.markup import escape
 from prefdata.cli.output import console, errors_to_exit
 from prefdata.reporting import write_extras
 
+FOLDER = typer.Argument(..., help="An output folder of `prefdata filter`.")
+
 
 def register(app: typer.Typer) -> None:
     @app.command("report")
     def report_command(
-        folder: Path = typer.Argument(..., help="An output folder of `prefdata filter`."),
+        folder: Path = FOLDER,
     ) -> None:
         """Rebuild OUT/report.html and the dataset card OUT/README.md from report.json.
 

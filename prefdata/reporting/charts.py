@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from html import escape
+from itertools import pairwise
 
 WIDTH, HEIGHT, PAD_LEFT, PAD_BOTTOM, PAD_TOP = 640, 220, 48, 44, 16
 COLORS = ("#2b6cb0", "#dd6b20", "#38a169", "#805ad5")
@@ -72,5 +73,5 @@ def _fmt(value: float) -> str:
 
 def edge_labels(edges: Sequence[float]) -> list[str]:
     """'lo-hi' labels for histogram bins; the last bin is open-ended ('lo+')."""
-    labels = [f"{_fmt(lo)}-{_fmt(hi)}" for lo, hi in zip(edges[:-2], edges[1:-1], strict=True)]
+    labels = [f"{_fmt(lo)}-{_fmt(hi)}" for lo, hi in pairwise(edges[:-1])]
     return [*labels, f"{_fmt(edges[-2])}+"]
