@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 
 from prefdata import __version__
-from prefdata.cli import commands_filter, commands_report
+from prefdata.cli import commands_convert, commands_filter, commands_report
 
 app = typer.Typer(
     name="prefdata",
@@ -28,6 +28,7 @@ app = typer.Typer(
 # One line per command module: each module's register() adds its commands.
 commands_filter.register(app)
 commands_report.register(app)
+commands_convert.register(app)
 
 
 def _version(value: bool) -> None:

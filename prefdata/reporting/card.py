@@ -29,7 +29,8 @@ def features_yaml(schema: pa.Schema) -> list[dict[str, Any]] | None:
     try:
         import datasets
 
-        return datasets.Features.from_arrow_schema(schema)._to_yaml_list()  # type: ignore[no-any-return]
+        features: list[dict[str, Any]] = datasets.Features.from_arrow_schema(schema)._to_yaml_list()
+        return features
     except Exception:  # a type datasets has no feature for: leave the card without it
         return None
 
