@@ -43,6 +43,7 @@ class Columns:
     rejected_chars: np.ndarray
     bands: np.ndarray | None = None  # (rows x bands)
     minhash: np.ndarray | None = None  # (rows x num_perm), usually a memmap on disk
+    blank: np.ndarray | None = None  # prompt without words: no MinHash to compare
 
 
 @dataclass
@@ -123,7 +124,7 @@ def near_duplicate_rows(cols: Columns, lsh: LshParams) -> tuple[np.ndarray, int]
     heads = first[order]
     rank = np.empty_like(order)
     rank[order] = np.arange(len(order))
-    blank = (cols.minhash[heads, 0] == np.uint32(0xFFFFFFFF)) if len(heads) else np.zeros(0, bool)
+    blank = cols.blank[heads] if cols.blank is not None else np.zeros(len(heads), bool)
     usable = heads[~blank]
     row_ids, rep_ids = _bucket_pairs(cols.bands[usable])
     ok = _verified(cols.minhash, usable[row_ids], cols.minhash, usable[rep_ids], lsh.threshold)

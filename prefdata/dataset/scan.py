@@ -105,6 +105,7 @@ def scan(
             "rejected",
             "chosen_chars",
             "rejected_chars",
+            "blank",
             "bands",
         )
     }
@@ -117,10 +118,11 @@ def scan(
             if info is not last:
                 inputs, last = inputs + (last is not None), info
             parts["input"].append(np.full(len(sig), inputs, np.int32))
-            for name in list(parts)[1:-1]:
+            for name in list(parts)[1:-2]:
                 parts[name].append(getattr(sig, name))
             if sig.bands is not None and sig.minhash is not None:
                 parts["bands"].append(sig.bands)
+                parts["blank"].append(sig.blank)
                 sink.write(np.ascontiguousarray(sig.minhash).tobytes())
     merged = {k: np.concatenate(v) for k, v in parts.items() if k != "bands" and v}
     n = len(merged.get("source_row", ()))
@@ -141,6 +143,7 @@ def scan(
         }
     )
     if lsh is not None:
+        cols.blank = merged.get("blank")
         cols.bands = (
             np.concatenate(parts["bands"])
             if parts["bands"]

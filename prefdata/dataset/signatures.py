@@ -71,6 +71,9 @@ class Signatures:
     rejected_chars: np.ndarray  # int64
     minhash: np.ndarray | None = None  # (rows x num_perm) uint32, of the prompt's last turn
     bands: np.ndarray | None = None  # (rows x bands) uint64
+    # prompt has no words (no shingles): kept apart so that deciding never pages in the
+    # whole MinHash file just to look at its first column
+    blank: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.source_row)
@@ -91,6 +94,7 @@ def batch_signatures(batch: pa.RecordBatch, lsh: LshParams | None) -> Signatures
     if lsh is not None:
         sig.minhash = signatures(prompt_text, lsh)
         sig.bands = band_keys(sig.minhash, lsh)
+        sig.blank = sig.minhash[:, 0] == np.uint32(0xFFFFFFFF)
     return sig
 
 
