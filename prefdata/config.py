@@ -130,9 +130,17 @@ class FilterConfig:
         if not self.near_duplicates_wanted():
             return None
         from prefdata.dataset.minhash import lsh_params
+        from prefdata.errors import MissingExtraError
 
-        return lsh_params(self.near_duplicate_threshold, self.minhash_permutations,
-                          self.shingle_words)
+        try:
+            return lsh_params(self.near_duplicate_threshold, self.minhash_permutations,
+                              self.shingle_words)
+        except MissingExtraError:
+            # the statistic is on by default: without datasketch it is skipped (and the
+            # report says so); an explicit drop cannot be honoured, so it fails
+            if self.drop_near_duplicates:
+                raise
+            return None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

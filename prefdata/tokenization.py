@@ -25,7 +25,7 @@ from prefdata.schema import CHOSEN, PROMPT, REJECTED
 @lru_cache(maxsize=4)
 def load_tokenizer(path: str) -> Any:
     """A fast tokenizer from a local folder, loaded once per process."""
-    transformers = require("transformers", "train")
+    transformers = require("transformers", "tokens")
     try:
         tokenizer = transformers.AutoTokenizer.from_pretrained(path, local_files_only=True)
     except (OSError, ValueError) as exc:

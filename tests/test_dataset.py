@@ -148,3 +148,45 @@ def test_dataset_checks_with_workers_and_many_chunks(tmp_path: Path) -> None:
     assert one.kept_rows == 1000 and one.input_rows == 3006
     for name in ("kept.parquet", "dropped.parquet"):
         assert pq.read_table(tmp_path / "one" / name).equals(pq.read_table(tmp_path / "two" / name))
+
+
+def _independent_figures(rows: list[tuple[str, str, str]]) -> tuple[int, int, float]:
+    """Duplicates, contradictory rows and chosen-longer share, computed the slow plain way."""
+    norm = [tuple(" ".join(t.split()) for t in row) for row in rows]
+    seen: set[tuple[str, ...]] = set()
+    duplicates = 0
+    for row in norm:
+        duplicates += row in seen
+        seen.add(row)
+    contradictory = sum(1 for p, c, r in norm if c != r and (p, r, c) in seen)
+    longer = sum(len(c) > len(r) for _, c, r in rows) / len(rows)
+    return duplicates, contradictory, longer
+
+
+@pytest.mark.parametrize(
+    "name", ["hh-rlhf/harmless-base-test.jsonl.gz", "llamafactory/dpo_en_demo.json"]
+)
+def test_real_files_report_duplicates_contradictions_and_length_bias(
+    name: str, tmp_path: Path
+) -> None:
+    from tests.conftest import shared_file
+
+    path = shared_file(name)
+    from prefdata.readers import read_pairs
+    from prefdata.schema import final_text
+
+    rows = []
+    for item in read_pairs([path]):
+        good = item.normalized.good
+        prompts = [str(p) for p in good.column("prompt").to_pylist()]  # whole conversation
+        chosen = final_text(good.column("chosen")).to_pylist()
+        rejected = final_text(good.column("rejected")).to_pylist()
+        rows += list(zip(prompts, chosen, rejected, strict=True))
+    duplicates, contradictory, longer = _independent_figures(rows)
+    report = validate_pairs([path])
+    assert report.reasons.get(reasons.DUPLICATE_PAIR, 0) == duplicates
+    assert report.reasons.get(reasons.CONTRADICTORY_PAIR, 0) == contradictory
+    assert report.stats["length_bias"]["chosen_longer_share"] == pytest.approx(longer)
+    assert report.stats["length_bias"]["diff_similarity_correlation"] is not None
+    if name.startswith("llamafactory"):
+        assert duplicates > 0  # the demo file repeats a few pairs verbatim

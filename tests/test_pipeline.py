@@ -134,7 +134,7 @@ def test_a_crash_midway_publishes_nothing(tmp_path: Path, monkeypatch: pytest.Mo
         filter_pairs([path], tmp_path / "out", config=FilterConfig(batch_size=2, workers=1))
     leftovers = sorted(p.name for p in (tmp_path / "out").iterdir())
     # the earlier complete outputs stand; no staging folder is left behind
-    assert leftovers == ["dropped.parquet", "kept.parquet", "report.json"]
+    assert leftovers == ["README.md", "dropped.parquet", "kept.parquet", "report.html", "report.json"]
     assert json.loads((tmp_path / "out" / "report.json").read_text())["input_rows"] == 10
 
 

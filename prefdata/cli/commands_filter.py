@@ -113,7 +113,8 @@ def register(app: typer.Typer) -> None:
     def filter_command(
         inputs: list[Path] = INPUTS,
         out: Path = typer.Option(..., "--out", "-o", help="Output folder: kept.parquet, "
-                                 "dropped.parquet (with reasons) and report.json."),
+                                 "dropped.parquet (with reasons), report.json, report.html and "
+                                 "a dataset card README.md."),
         config: Path | None = _CHECK_OPTIONS["config"],
         similarity: str | None = _CHECK_OPTIONS["similarity"],
         min_chosen_chars: int | None = _CHECK_OPTIONS["min_chosen_chars"],
@@ -163,7 +164,8 @@ def register(app: typer.Typer) -> None:
                 inputs, out, config=filter_config, read_options=read_options, progress=progress))
         if not quiet:
             _summary(report)
-            console.print(f"wrote {escape(str(out))}/kept.parquet, dropped.parquet, report.json")
+            console.print(f"wrote {escape(str(out))}/kept.parquet, dropped.parquet, report.json, "
+                          "report.html, README.md")
 
     @app.command("validate")
     def validate_command(

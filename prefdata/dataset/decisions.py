@@ -211,6 +211,10 @@ def decide(cols: Columns, config: FilterConfig, evals: EvalPrompts | None) -> De
         }
         if config.drop_near_duplicates:
             out.masks[reasons.NEAR_DUPLICATE_PROMPT] = near
+    elif reasons.NEAR_DUPLICATE_PROMPT not in config.disable:
+        out.summary["near_duplicate_prompt"] = {
+            "skipped": "datasketch is not installed: pip install 'prefdata[dedup]'"
+        }
     if evals is not None and reasons.CONTAMINATED_PROMPT not in config.disable:
         hit, near_only = contaminated_rows(cols, evals, lsh)
         out.masks[reasons.CONTAMINATED_PROMPT] = hit

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from html import escape
 from itertools import pairwise
 
-WIDTH, HEIGHT, PAD_LEFT, PAD_BOTTOM, PAD_TOP = 640, 220, 48, 44, 16
+WIDTH, HEIGHT, PAD_LEFT, PAD_BOTTOM, PAD_TOP = 640, 250, 48, 64, 30
 COLORS = ("#2b6cb0", "#dd6b20", "#38a169", "#805ad5")
 
 
@@ -45,26 +45,30 @@ def bar_chart(
                 f"{escape(labels[g])}: {_fmt(value)}</title></rect>"
             )
         parts.append(
-            f'<rect x="{WIDTH - 150}" y="{4 + 14 * s}" width="10" height="10" fill="{color}"/>'
-            f'<text x="{WIDTH - 136}" y="{13 + 14 * s}" font-size="11">{escape(name)}</text>'
+            # legends sit in a row above the plot, where no bar can hide them
+            f'<rect x="{PAD_LEFT + 110 * s}" y="6" width="10" height="10" fill="{color}"/>'
+            f'<text x="{PAD_LEFT + 14 + 110 * s}" y="15" font-size="11">{escape(name)}</text>'
         )
     step = max(1, groups // 12)  # at most ~12 axis labels, so they never overlap
     for g in range(0, len(labels), step):
         x = PAD_LEFT + g * group_w + group_w / 2
+        y = HEIGHT - PAD_BOTTOM + 12
+        # slanted, anchored at their end: long bin labels never run into each other
         parts.append(
-            f'<text x="{x:.1f}" y="{HEIGHT - PAD_BOTTOM + 14}" font-size="10" '
-            f'text-anchor="middle">{escape(labels[g])}</text>'
+            f'<text x="{x:.1f}" y="{y}" font-size="10" text-anchor="end" '
+            f'transform="rotate(-35 {x:.1f} {y})">{escape(labels[g])}</text>'
         )
     if marker is not None:
         x = PAD_LEFT + marker[0] * group_w
         parts.append(
             f'<line x1="{x:.1f}" y1="{PAD_TOP}" x2="{x:.1f}" y2="{PAD_TOP + plot_h}" '
             'stroke="#c53030" stroke-dasharray="4 3"/>'
-            f'<text x="{x + 3:.1f}" y="{PAD_TOP + 10}" font-size="11" fill="#c53030">'
+            f'<text x="{x - 3:.1f}" y="{PAD_TOP + 10}" font-size="11" fill="#c53030" '
+            f'text-anchor="end">'
             f"{escape(marker[1])}</text>"
         )
     parts.append("</svg>")
-    return "".join(parts)
+    return f"<figure><figcaption>{escape(title)}</figcaption>{''.join(parts)}</figure>"
 
 
 def _fmt(value: float) -> str:

@@ -19,7 +19,7 @@ body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:980px;color:#
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #cbd5e0;padding:3px 8px;
 text-align:left;vertical-align:top}td.n{text-align:right}pre{white-space:pre-wrap;margin:0;
 max-height:12em;overflow:auto;font:12px/1.35 ui-monospace,monospace}h2{margin-top:1.6em}
-.muted{color:#718096}
+.muted{color:#718096}figure{margin:1em 0}figcaption{font-weight:600}
 """
 SAMPLE_CHARS = 600  # per field in the samples table: enough to judge, short enough to scan
 
