@@ -120,7 +120,7 @@ def scan(
             parts["input"].append(np.full(len(sig), inputs, np.int32))
             for name in list(parts)[1:-2]:
                 parts[name].append(getattr(sig, name))
-            if sig.bands is not None and sig.minhash is not None:
+            if sig.bands is not None and sig.minhash is not None and sig.blank is not None:
                 parts["bands"].append(sig.bands)
                 parts["blank"].append(sig.blank)
                 sink.write(np.ascontiguousarray(sig.minhash).tobytes())
