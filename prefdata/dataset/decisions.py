@@ -42,7 +42,8 @@ class Columns:
     chosen_chars: np.ndarray
     rejected_chars: np.ndarray
     bands: np.ndarray | None = None  # (rows x bands)
-    minhash: np.ndarray | None = None  # (rows x num_perm), usually a memmap on disk
+    # (rows x num_perm): an array, or anything indexable by row arrays (scan.DiskRows)
+    minhash: Any = None
     blank: np.ndarray | None = None  # prompt without words: no MinHash to compare
 
 
