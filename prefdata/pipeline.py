@@ -156,6 +156,9 @@ def run(
     for path in paths:
         if not path.exists():
             raise InputError(f"no such file or folder: {path}")
+    for eval_set in map(Path, config.eval_sets):  # fail before a long first pass, not after
+        if not eval_set.exists():
+            raise InputError(f"no such eval set: {eval_set}")
     start = time.perf_counter()
     report = Report(
         config=config.to_dict(),

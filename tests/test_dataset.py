@@ -190,3 +190,20 @@ def test_real_files_report_duplicates_contradictions_and_length_bias(
     assert report.stats["length_bias"]["diff_similarity_correlation"] is not None
     if name.startswith("llamafactory"):
         assert duplicates > 0  # the demo file repeats a few pairs verbatim
+
+
+def test_a_pair_file_can_be_the_eval_set(sample_data: Path, tmp_path: Path) -> None:
+    # any input prefdata reads: here the pairs themselves, so every readable prompt matches
+    path = sample_data / "bad_pairs_dataset.jsonl"
+    report = validate_pairs([path], config=FilterConfig(eval_sets=[str(path)]))
+    assert report.reasons[reasons.CONTAMINATED_PROMPT] == report.input_rows
+
+
+def test_missing_eval_set_is_an_input_error(sample_data: Path, tmp_path: Path) -> None:
+    from prefdata.errors import InputError
+
+    with pytest.raises(InputError, match="no such eval set"):
+        validate_pairs(
+            [sample_data / "bad_pairs_dataset.jsonl"],
+            config=FilterConfig(eval_sets=[str(tmp_path / "nope.jsonl")]),
+        )
