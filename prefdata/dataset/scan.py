@@ -155,7 +155,8 @@ def scan(
                 parts["bands"].append(sig.bands)
                 parts["blank"].append(sig.blank)
                 sink.write(np.ascontiguousarray(sig.minhash).tobytes())
-    merged = {k: np.concatenate(v) for k, v in parts.items() if k != "bands" and v}
+    # one column at a time, freeing its chunk list as it goes: never two copies of all
+    merged = {k: np.concatenate(parts.pop(k)) for k in list(parts) if k != "bands" and parts[k]}
     n = len(merged.get("source_row", ()))
     if n == 0:  # nothing readable: nothing to decide (the main pass reports the inputs)
         os.unlink(minhash_file)
