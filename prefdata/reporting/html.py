@@ -24,13 +24,16 @@ max-height:12em;overflow:auto;font:12px/1.35 ui-monospace,monospace}h2{margin-to
 SAMPLE_CHARS = 600  # per field in the samples table: enough to judge, short enough to scan
 
 
-def _clip(value: Any) -> str:
+def _clip(value: Any, *, tail: bool = False) -> str:
+    """Text of a field, cut to SAMPLE_CHARS; prompts keep their end (the last turn)."""
     if isinstance(value, list):  # a conversation: role: content per turn
         value = "\n".join(
             f"{m.get('role')}: {m.get('content')}" for m in value if isinstance(m, dict)
         )
     text = "" if value is None else str(value)
-    return text if len(text) <= SAMPLE_CHARS else text[:SAMPLE_CHARS] + " …"
+    if len(text) <= SAMPLE_CHARS:
+        return text
+    return "… " + text[-SAMPLE_CHARS:] if tail else text[:SAMPLE_CHARS] + " …"
 
 
 def _reasons_table(report: dict[str, Any]) -> str:
@@ -107,7 +110,7 @@ def _samples(samples: dict[str, list[dict[str, Any]]]) -> str:
         )
         for r in rows:
             cells = "".join(
-                f"<td><pre>{escape(_clip(r.get(k)))}</pre></td>"
+                f"<td><pre>{escape(_clip(r.get(k), tail=k == 'prompt'))}</pre></td>"
                 for k in ("prompt", "chosen", "rejected")
             )
             raw = "" if r.get("raw") is None else f"<pre>{escape(_clip(r['raw']))}</pre>"
