@@ -6,8 +6,8 @@ On only with ``--tokenizer`` (and, for the length limits, ``--max-length``):
   silently (nothing of the response would remain).
 * ``response_truncated``: prompt + chosen or prompt + rejected exceeds max_length, so the
   trainer compares cut-off responses: the part that made one better may be gone.
-* ``identical_after_truncation``: after the cut, the two sequences are the same tokens:
-  the pair teaches nothing, and its loss is exactly log 2.
+* ``identical_after_truncation``: the prompt fits, but after the cut the two sequences
+  are the same tokens: the pair teaches nothing, and its loss is exactly log 2.
 * ``prompt_boundary_merge``: the prompt's tokens are not a prefix of the prompt +
   response tokens (a BPE merge across the boundary, or a chat template that renders
   the prompt differently alone); the trainer's prompt mask then cuts in the wrong place.
@@ -54,5 +54,6 @@ def token_limits(view: PairView, config: FilterConfig) -> Masks:
         )
         masks[reasons.PROMPT_TOO_LONG] = prompt >= limit
         masks[reasons.RESPONSE_TRUNCATED] = (chosen > limit) | (rejected > limit)
-        masks[reasons.IDENTICAL_AFTER_TRUNCATION] = same & ~view.identical
+        # a prompt that fills max_length leaves no response at all: that is prompt_too_long
+        masks[reasons.IDENTICAL_AFTER_TRUNCATION] = same & ~view.identical & (prompt < limit)
     return masks
