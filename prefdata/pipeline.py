@@ -30,8 +30,8 @@ from prefdata.config import FilterConfig, ReadOptions
 from prefdata.dataset.scan import DatasetPlan, dataset_pass_needed, scan
 from prefdata.errors import InputError
 from prefdata.readers import InputInfo, Layout, iter_chunks
-from prefdata.reporting import write_extras
 from prefdata.readers.sources import RawChunk
+from prefdata.reporting import write_extras
 from prefdata.schema import canonical_fields, provenance_fields
 from prefdata.stats import Stats
 from prefdata.writer import ParquetSink, make_staging_dir, publish
