@@ -8,6 +8,7 @@ as Arrow batches plus small counters that the pipeline adds up.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -87,17 +88,45 @@ def split_rows(
     return kept, dropped
 
 
-def process_chunk(chunk: RawChunk, layout: Layout | None, config: FilterConfig) -> ChunkResult:
-    """Normalise, check and split one chunk."""
+def apply_decided(
+    good: pa.RecordBatch, codes: list[str], matrix: np.ndarray, decided: Mapping[str, np.ndarray]
+) -> tuple[list[str], np.ndarray]:
+    """Add the dataset-level reasons (source rows decided by the first pass) as columns."""
+    if not decided:
+        return codes, matrix
+    rows = good.column(SOURCE_ROW).to_numpy(zero_copy_only=False)
+    extra = [np.isin(rows, decided[code]) for code in decided]
+    return [*codes, *decided], np.column_stack([matrix, *extra]).reshape(
+        len(rows), len(codes) + len(extra)
+    )
+
+
+def process_chunk(
+    chunk: RawChunk,
+    layout: Layout | None,
+    config: FilterConfig,
+    decided: Mapping[str, np.ndarray] | None = None,
+) -> ChunkResult:
+    """Normalise, check and split one chunk.
+
+    ``decided`` maps dataset-level reason codes to the source rows of this chunk they
+    drop (from ``prefdata.dataset.scan``); without it only the per-pair checks run.
+    """
     warnings = Warnings()
     normalized = normalize_chunk(chunk, layout, warnings)
     good, bad = normalized.good, normalized.bad
     codes, matrix, view = run_checks(good, config)
+    codes, matrix = apply_decided(good, codes, matrix, decided or {})
     kept, dropped = split_rows(good, bad, codes, matrix)
     counts: Counter[str] = Counter({code: int(matrix[:, j].sum()) for j, code in enumerate(codes)})
     if bad is not None:
         for code_list in bad.column(REASONS).to_pylist():
             counts.update(code_list)
     stats = Stats()
-    stats.add(view.chosen_chars, view.rejected_chars, view.stats.get("similarity"))
+    stats.add(
+        view.chosen_chars,
+        view.rejected_chars,
+        view.stats.get("similarity"),
+        kept=np.asarray(~matrix.any(axis=1)),
+    )
     return ChunkResult(len(chunk), kept, dropped, counts, stats, list(warnings))

@@ -13,11 +13,14 @@ import dataclasses
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 
 from prefdata.errors import ConfigError
+
+if TYPE_CHECKING:
+    from prefdata.dataset.minhash import LshParams
 
 SimilarityMetric = Literal["indel", "difflib"]
 LayoutName = Literal["auto", "trl", "hh", "sharegpt"]
@@ -26,6 +29,8 @@ FileType = Literal["auto", "jsonl", "json", "csv", "parquet", "hf"]
 LAYOUTS: tuple[str, ...] = ("auto", "trl", "hh", "sharegpt")
 FILE_TYPES: tuple[str, ...] = ("auto", "jsonl", "json", "csv", "parquet", "hf")
 METRICS: tuple[str, ...] = ("indel", "difflib")
+LengthUnit = Literal["chars", "tokens"]
+LENGTH_UNITS: tuple[str, ...] = ("chars", "tokens")
 
 
 @dataclass
@@ -51,6 +56,25 @@ class FilterConfig:
     # Processes that parse and check chunks in parallel; 0 picks one per core for
     # inputs over 8 MiB and works inline for smaller ones.
     workers: int = 0
+    # Dataset-level checks (prefdata.dataset). Near-duplicate prompts are always counted
+    # for the report; dropping them is opt-in, since rephrasings of one prompt with
+    # different answers are often wanted. 0.8 Jaccard over 3-word shingles is the usual
+    # near-duplicate line (the GPT-3 and Gopher dedup work used 0.8 on 5-grams of
+    # documents; prompts are short, so shorter shingles).
+    drop_near_duplicates: bool = False
+    near_duplicate_threshold: float = 0.8
+    shingle_words: int = 3
+    minhash_permutations: int = 128
+    # Evaluation sets whose prompts must not appear in training data (contaminated_prompt).
+    eval_sets: list[str] = field(default_factory=list)
+    # Subsample pairs so that chosen is longer as often as rejected (length_balance).
+    balance_length: bool = False
+    seed: int = 0
+    # Tokenizer-aware checks: a local Hugging Face tokenizer folder, and TRL's max_length
+    # (prompt + completion tokens). The minimum lengths count length_unit.
+    tokenizer: str | None = None
+    max_length: int | None = None
+    length_unit: LengthUnit = "chars"
 
     def __post_init__(self) -> None:
         for name in ("min_chosen_chars", "min_rejected_chars", "max_response_chars"):
@@ -68,11 +92,63 @@ class FilterConfig:
         self.max_similarity = float(self.max_similarity)
         if self.similarity not in METRICS:
             raise ConfigError(f"similarity must be one of {list(METRICS)}, got {self.similarity!r}")
+        self._check_dataset_settings()
         from prefdata.checks import CHECKS  # the registry names the valid choices
+        from prefdata.dataset import DATASET_CHECKS
 
-        unknown = [name for name in self.disable if name not in CHECKS]
+        valid = sorted({*CHECKS, *DATASET_CHECKS})
+        unknown = [name for name in self.disable if name not in valid]
         if unknown:
-            raise ConfigError(f"disable names unknown checks {unknown}; valid: {sorted(CHECKS)}")
+            raise ConfigError(f"disable names unknown checks {unknown}; valid: {valid}")
+
+    def _check_dataset_settings(self) -> None:
+        if not 0 < self.near_duplicate_threshold <= 1:
+            raise ConfigError(
+                f"near_duplicate_threshold must be in (0, 1], got {self.near_duplicate_threshold!r}"
+            )
+        for name, low in (("shingle_words", 1), ("minhash_permutations", 16)):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
+        if self.max_length is not None and (
+            not isinstance(self.max_length, int) or self.max_length < 1
+        ):
+            raise ConfigError(f"max_length must be an integer >= 1, got {self.max_length!r}")
+        if self.length_unit not in LENGTH_UNITS:
+            raise ConfigError(
+                f"length_unit must be one of {list(LENGTH_UNITS)}, got {self.length_unit!r}"
+            )
+        if self.length_unit == "tokens" and not self.tokenizer:
+            raise ConfigError("length_unit 'tokens' needs a tokenizer: pass --tokenizer PATH")
+        if self.max_length is not None and not self.tokenizer:
+            raise ConfigError("max_length counts tokens: pass --tokenizer PATH with it")
+        if self.tokenizer and not Path(self.tokenizer).is_dir():
+            raise ConfigError(
+                f"tokenizer must be a local tokenizer folder, got {self.tokenizer!r}"
+                " (no hub downloads: save it with tokenizer.save_pretrained(DIR))"
+            )
+        self.eval_sets = [str(p) for p in self.eval_sets]
+
+    def near_duplicates_wanted(self) -> bool:
+        return "near_duplicate_prompt" not in self.disable or bool(self.eval_sets)
+
+    def lsh(self) -> LshParams | None:
+        """MinHash LSH settings when prompts are compared for near matches, else None."""
+        if not self.near_duplicates_wanted():
+            return None
+        from prefdata.dataset.minhash import lsh_params
+        from prefdata.errors import MissingExtraError
+
+        try:
+            return lsh_params(
+                self.near_duplicate_threshold, self.minhash_permutations, self.shingle_words
+            )
+        except MissingExtraError:
+            # the statistic is on by default: without datasketch it is skipped (and the
+            # report says so); an explicit drop cannot be honoured, so it fails
+            if self.drop_near_duplicates:
+                raise
+            return None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -11,6 +11,7 @@ import hashlib
 import os
 import shutil
 import signal
+import tempfile
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
@@ -27,9 +28,11 @@ import pyarrow as pa
 from prefdata import __version__
 from prefdata.chunks import ChunkResult, process_chunk
 from prefdata.config import FilterConfig, ReadOptions
+from prefdata.dataset.scan import DatasetPlan, dataset_pass_needed, scan
 from prefdata.errors import InputError
 from prefdata.readers import InputInfo, Layout, iter_chunks
 from prefdata.readers.sources import RawChunk
+from prefdata.reporting import write_extras
 from prefdata.schema import canonical_fields, provenance_fields
 from prefdata.stats import Stats
 from prefdata.writer import ParquetSink, make_staging_dir, publish
@@ -96,7 +99,7 @@ def worker_count(config: FilterConfig, total_bytes: int) -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
-Task = tuple[InputInfo, Layout | None, RawChunk]
+Task = tuple[InputInfo, Layout | None, RawChunk, dict[str, Any]]
 
 
 def _ignore_interrupts() -> None:
@@ -113,8 +116,8 @@ def _execute(
     At most two chunks per worker are in flight, so memory stays bounded.
     """
     if workers == 1:
-        for info, layout, chunk in tasks:
-            yield info, chunk.bytes_done, process_chunk(chunk, layout, config)
+        for info, layout, chunk, decided in tasks:
+            yield info, chunk.bytes_done, process_chunk(chunk, layout, config, decided)
         return
     # spawn, not fork: the parent holds Arrow thread pools that fork would copy broken
     with ProcessPoolExecutor(
@@ -122,9 +125,13 @@ def _execute(
     ) as pool:
         window: deque[tuple[InputInfo, int, Future[ChunkResult]]] = deque()
         try:
-            for info, layout, chunk in tasks:
+            for info, layout, chunk, decided in tasks:
                 window.append(
-                    (info, chunk.bytes_done, pool.submit(process_chunk, chunk, layout, config))
+                    (
+                        info,
+                        chunk.bytes_done,
+                        pool.submit(process_chunk, chunk, layout, config, decided),
+                    )
                 )
                 if len(window) >= 2 * workers:
                     info_, done, future = window.popleft()
@@ -135,6 +142,17 @@ def _execute(
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
+
+
+def _with_decisions(
+    chunks: Iterator[tuple[InputInfo, Layout | None, RawChunk]], plan: DatasetPlan | None
+) -> Iterator[Task]:
+    """Each chunk with the dataset-level decisions about its rows (inputs in read order)."""
+    index, last = -1, None
+    for info, layout, chunk in chunks:
+        if info is not last:
+            index, last = index + 1, info
+        yield info, layout, chunk, plan.for_chunk(index, chunk) if plan is not None else {}
 
 
 def run(
@@ -154,6 +172,9 @@ def run(
     for path in paths:
         if not path.exists():
             raise InputError(f"no such file or folder: {path}")
+    for eval_set in map(Path, config.eval_sets):  # fail before a long first pass, not after
+        if not eval_set.exists():
+            raise InputError(f"no such eval set: {eval_set}")
     start = time.perf_counter()
     report = Report(
         config=config.to_dict(),
@@ -171,9 +192,15 @@ def run(
     staging = make_staging_dir(out) if out is not None else None
     kept_sink = ParquetSink(staging / KEPT) if staging else None
     dropped_sink = ParquetSink(staging / DROPPED) if staging else None
-    tasks = iter_chunks(paths, read_options, chunk_rows=config.batch_size)
     workers = worker_count(config, total_bytes)
     try:
+        plan = None
+        if dataset_pass_needed(config):
+            with tempfile.TemporaryDirectory(prefix="prefdata-scan-", dir=staging) as work:
+                plan = scan(paths, read_options, config, workers=workers, work_dir=Path(work))
+        tasks = _with_decisions(
+            iter_chunks(paths, read_options, chunk_rows=config.batch_size), plan
+        )
         for info, bytes_done, result in _execute(tasks, config, workers):
             if info.path not in infos:
                 if infos:
@@ -208,6 +235,8 @@ def run(
             )
         report.reasons = dict(reasons.most_common())
         report.stats = stats.to_dict()
+        if plan is not None:
+            report.stats["dataset"] = plan.summary
         report.warnings = list(warnings)
         for info in infos.values():
             report.inputs.append({**info.__dict__, "sha256": sha256_path(Path(info.path))})
@@ -224,7 +253,8 @@ def run(
             kept_sink.close(base)
             dropped_sink.close(pa.schema([*base, *provenance_fields()]))
             (staging / REPORT).write_bytes(report.to_json())
-            publish(staging, out, [KEPT, DROPPED, REPORT], marker=REPORT)
+            extras = write_extras(staging, orjson.loads(report.to_json()))
+            publish(staging, out, [KEPT, DROPPED, *extras, REPORT], marker=REPORT)
     except BaseException:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)

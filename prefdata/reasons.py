@@ -19,3 +19,24 @@ TOO_SIMILAR = "too_similar"
 RESPONSE_TOO_LONG = "response_too_long"
 
 STRUCTURAL = (MALFORMED_RECORD, MISSING_FIELD, WRONG_TYPE)
+
+# Dataset-level checks (prefdata.dataset): decided over the whole input, from row hashes.
+DUPLICATE_PAIR = "duplicate_pair"  # same prompt, chosen and rejected as an earlier row
+CONTRADICTORY_PAIR = "contradictory_pair"  # same prompt and responses, preference reversed
+NEAR_DUPLICATE_PROMPT = "near_duplicate_prompt"  # MinHash-near an earlier prompt (opt-in drop)
+CONTAMINATED_PROMPT = "contaminated_prompt"  # prompt found in an --eval-set
+LENGTH_BALANCE = "length_balance"  # subsampled by --balance-length to remove length bias
+
+# Tokenizer-aware checks (on with --tokenizer and --max-length).
+PROMPT_TOO_LONG = "prompt_too_long"
+RESPONSE_TRUNCATED = "response_truncated"
+IDENTICAL_AFTER_TRUNCATION = "identical_after_truncation"
+PROMPT_BOUNDARY_MERGE = "prompt_boundary_merge"
+
+DATASET_LEVEL = (
+    DUPLICATE_PAIR,
+    CONTRADICTORY_PAIR,
+    NEAR_DUPLICATE_PROMPT,
+    CONTAMINATED_PROMPT,
+    LENGTH_BALANCE,
+)

@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from prefdata.length_bias import LengthBias
+
 # Roughly logarithmic: response lengths span four orders of magnitude.
 LENGTH_EDGES = [0, 1, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 100000]
 SIMILARITY_EDGES = [round(x, 2) for x in np.linspace(0.0, 1.0, 21)]
@@ -42,10 +44,17 @@ class Stats:
     similarity: np.ndarray = field(
         default_factory=lambda: np.zeros(len(SIMILARITY_EDGES) - 1, np.int64)
     )
+    bias: LengthBias = field(default_factory=LengthBias)
 
     def add(
-        self, chosen_chars: np.ndarray, rejected_chars: np.ndarray, similarity: np.ndarray | None
+        self,
+        chosen_chars: np.ndarray,
+        rejected_chars: np.ndarray,
+        similarity: np.ndarray | None,
+        *,
+        kept: np.ndarray | None = None,
     ) -> None:
+        self.bias.add(chosen_chars, rejected_chars, similarity, kept)
         self.pairs += len(chosen_chars)
         self.chosen_longer += int((chosen_chars > rejected_chars).sum())
         self.rejected_longer += int((chosen_chars < rejected_chars).sum())
@@ -64,6 +73,7 @@ class Stats:
         self.chosen_chars += other.chosen_chars
         self.rejected_chars += other.rejected_chars
         self.similarity += other.similarity
+        self.bias.merge(other.bias)
 
     def to_dict(self) -> dict[str, Any]:
         share = self.chosen_longer / self.pairs if self.pairs else None
@@ -73,6 +83,7 @@ class Stats:
                 "chosen_longer_share": share,
                 "rejected_longer_share": self.rejected_longer / self.pairs if self.pairs else None,
                 "mean_length_diff_chars": self.length_diff_sum / self.pairs if self.pairs else None,
+                **self.bias.to_dict(),
             },
             "histograms": {
                 "chosen_chars": {"edges": LENGTH_EDGES, "counts": self.chosen_chars.tolist()},

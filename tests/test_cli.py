@@ -38,6 +38,8 @@ def test_filter_writes_outputs_and_summary(tmp_path: Path, sample_data: Path) ->
         "kept.parquet",
         "dropped.parquet",
         "report.json",
+        "report.html",
+        "README.md",
     }
 
 
@@ -134,3 +136,40 @@ def test_module_entry_point_runs() -> None:
         cwd=Path(__file__).parent.parent,
     )
     assert result.returncode == 0 and result.stdout.startswith("prefdata ")
+
+
+def test_filter_with_dataset_options(tmp_path: Path, sample_data: Path) -> None:
+    from typer.testing import CliRunner
+
+    from prefdata.cli.main import app
+
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app,
+        [
+            "filter",
+            str(sample_data / "bad_pairs_dataset.jsonl"),
+            "--out",
+            str(out),
+            "--eval-set",
+            str(sample_data / "eval_prompts.jsonl"),
+            "--drop-near-duplicates",
+            "--near-duplicate-threshold",
+            "0.8",
+            "--balance-length",
+            "--seed",
+            "1",
+            "--quiet",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text())
+    assert report["config"]["eval_sets"] == [str(sample_data / "eval_prompts.jsonl")]
+    assert report["reasons"]["contaminated_prompt"] == 2
+    assert report["reasons"]["near_duplicate_prompt"] == 1
+    assert "length_balance" in report["stats"]["dataset"]
+    assert (out / "report.html").exists() and (out / "README.md").exists()
+    bad = CliRunner().invoke(
+        app, ["validate", str(sample_data / "bad_pairs.jsonl"), "--length-unit", "tokens"]
+    )
+    assert bad.exit_code == 2 and "--tokenizer" in bad.output

@@ -115,7 +115,9 @@ def test_carried_columns_survive_type_surprises(tmp_path: Path) -> None:
     lines = [{**GOOD, "tag": None, "score": 1} for _ in range(3)]
     lines += [{**GOOD, "tag": "late", "score": "high", "new": [1, 2]} for _ in range(3)]
     path = _write(tmp_path / "t.jsonl", lines)
-    filter_pairs([path], tmp_path / "out", config=FilterConfig(batch_size=3, workers=1))
+    # the rows repeat one pair: duplicate_pair is off so that all of them reach kept
+    config = FilterConfig(batch_size=3, workers=1, disable=["duplicate_pair"])
+    filter_pairs([path], tmp_path / "out", config=config)
     kept = pq.read_table(tmp_path / "out" / "kept.parquet")
     assert kept.num_rows == 6
     assert kept.column("tag").to_pylist() == [None] * 3 + ["late"] * 3
@@ -156,7 +158,13 @@ def test_a_crash_midway_publishes_nothing(tmp_path: Path, monkeypatch: pytest.Mo
         filter_pairs([path], tmp_path / "out", config=FilterConfig(batch_size=2, workers=1))
     leftovers = sorted(p.name for p in (tmp_path / "out").iterdir())
     # the earlier complete outputs stand; no staging folder is left behind
-    assert leftovers == ["dropped.parquet", "kept.parquet", "report.json"]
+    assert leftovers == [
+        "README.md",
+        "dropped.parquet",
+        "kept.parquet",
+        "report.html",
+        "report.json",
+    ]
     assert json.loads((tmp_path / "out" / "report.json").read_text())["input_rows"] == 10
 
 

@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from prefdata.config import FilterConfig
+from prefdata.dataset import DATASET_CHECKS
 from prefdata.pipeline import filter_pairs
 
 text = st.text(max_size=80)
@@ -72,7 +73,14 @@ def test_kept_pairs_round_trip(tmp_path_factory, pairs) -> None:  # type: ignore
     data = folder / "data.jsonl"
     data.write_text("".join(json.dumps(p) + "\n" for p in pairs), encoding="utf-8")
     nothing_dropped = FilterConfig(
-        disable=["empty_response", "identical_pair", "too_short", "too_long", "too_similar"]
+        disable=[
+            "empty_response",
+            "identical_pair",
+            "too_short",
+            "too_long",
+            "too_similar",
+            *DATASET_CHECKS,
+        ]
     )
     filter_pairs([data], folder / "out", config=nothing_dropped)
     back = pq.read_table(folder / "out" / "kept.parquet").to_pylist()

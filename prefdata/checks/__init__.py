@@ -10,6 +10,7 @@ from prefdata.checks.base import Check, Masks, PairView
 from prefdata.checks.identical import identical_pair
 from prefdata.checks.length import empty_response, too_long, too_short
 from prefdata.checks.similarity import too_similar
+from prefdata.checks.tokens import token_limits
 
 CHECKS: dict[str, Check] = {
     "empty_response": empty_response,
@@ -17,6 +18,7 @@ CHECKS: dict[str, Check] = {
     "too_short": too_short,
     "too_long": too_long,
     "too_similar": too_similar,
+    "token_limits": token_limits,
 }
 
 __all__ = ["CHECKS", "Check", "Masks", "PairView"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -32,6 +33,8 @@ class PairView:
     batch: pa.RecordBatch
     # Per-row figures checks publish for the report (e.g. "similarity"): float arrays.
     stats: dict[str, np.ndarray] = field(default_factory=dict)
+    # Costly derived data several checks share (e.g. token ids), keyed by what made it.
+    shared: dict[str, Any] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return self.batch.num_rows

@@ -18,14 +18,21 @@ def empty_response(view: PairView, config: FilterConfig) -> Masks:
 
 
 def too_short(view: PairView, config: FilterConfig) -> Masks:
-    """Responses under the minimum length, in characters (Unicode code points).
+    """Responses under the minimum length, in characters (Unicode code points) or tokens.
 
     Characters are a poor unit across scripts: 50 characters of Chinese carry far more
-    than 50 of English, so set per-language minimums (or count tokens) for mixed data.
+    than 50 of English, so mixed data is better measured with ``length_unit: tokens``
+    (the tokens each response adds to the prompt, with the --tokenizer given).
     """
+    chosen, rejected = view.chosen_chars, view.rejected_chars
+    if config.length_unit == "tokens" and len(view):
+        from prefdata.tokenization import pair_tokens
+
+        tokens = pair_tokens(view, config)
+        chosen, rejected = tokens.chosen_tokens, tokens.rejected_tokens
     return {
-        reasons.CHOSEN_TOO_SHORT: view.chosen_chars < config.min_chosen_chars,
-        reasons.REJECTED_TOO_SHORT: view.rejected_chars < config.min_rejected_chars,
+        reasons.CHOSEN_TOO_SHORT: chosen < config.min_chosen_chars,
+        reasons.REJECTED_TOO_SHORT: rejected < config.min_rejected_chars,
     }
 
 

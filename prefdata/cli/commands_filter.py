@@ -52,7 +52,42 @@ _CHECK_OPTIONS: dict[str, Any] = {
         None,
         "--disable",
         help="Skip a check by name (repeatable): "
-        "empty_response, identical_pair, too_short, too_long, too_similar.",
+        "empty_response, identical_pair, too_short, too_long, too_similar, "
+        "token_limits, duplicate_pair, contradictory_pair, "
+        "near_duplicate_prompt, contaminated_prompt.",
+    ),
+    "eval_sets": typer.Option(
+        None,
+        "--eval-set",
+        help="Evaluation set (any readable file; "
+        "repeatable): training pairs whose prompt matches one of its "
+        "prompts, exactly or by MinHash, are dropped as contaminated_prompt.",
+    ),
+    "drop_near_duplicates": typer.Option(
+        None,
+        "--drop-near-duplicates/--keep-near-duplicates",
+        help="Drop prompts near-duplicating an earlier one "
+        "(counted in the report either way; default keep).",
+    ),
+    "near_duplicate_threshold": typer.Option(
+        None,
+        help="MinHash Jaccard similarity of 3-word "
+        "shingles at which prompts are near (default 0.8).",
+    ),
+    "balance_length": typer.Option(
+        None,
+        "--balance-length/--no-balance-length",
+        help="Subsample so chosen is longer as often as rejected (length_balance).",
+    ),
+    "seed": typer.Option(None, help="Seed of --balance-length's sampling (default 0)."),
+    "tokenizer": typer.Option(
+        None,
+        help="Local Hugging Face tokenizer folder: turns on the "
+        "token checks (prompt_boundary_merge; with --max-length the rest).",
+    ),
+    "max_length": typer.Option(None, help="TRL's max_length: prompt + completion tokens."),
+    "length_unit": typer.Option(
+        None, help="Unit of the minimum lengths: chars (default) or tokens (needs --tokenizer)."
     ),
     "layout": typer.Option(None, "--format", help="Record layout: auto, trl, hh, sharegpt."),
     "file_type": typer.Option(None, help="Container: auto, jsonl, json, csv, parquet, hf."),
@@ -122,7 +157,9 @@ def register(app: typer.Typer) -> None:
             ...,
             "--out",
             "-o",
-            help="Output folder: kept.parquet, dropped.parquet (with reasons) and report.json.",
+            help="Output folder: kept.parquet, "
+            "dropped.parquet (with reasons), report.json, report.html and "
+            "a dataset card README.md.",
         ),
         config: Path | None = _CHECK_OPTIONS["config"],
         similarity: str | None = _CHECK_OPTIONS["similarity"],
@@ -138,6 +175,14 @@ def register(app: typer.Typer) -> None:
         rejected_column: str | None = _CHECK_OPTIONS["rejected_column"],
         id_column: str | None = _CHECK_OPTIONS["id_column"],
         workers: int | None = _CHECK_OPTIONS["workers"],
+        eval_sets: list[Path] | None = _CHECK_OPTIONS["eval_sets"],
+        drop_near_duplicates: bool | None = _CHECK_OPTIONS["drop_near_duplicates"],
+        near_duplicate_threshold: float | None = _CHECK_OPTIONS["near_duplicate_threshold"],
+        balance_length: bool | None = _CHECK_OPTIONS["balance_length"],
+        seed: int | None = _CHECK_OPTIONS["seed"],
+        tokenizer: Path | None = _CHECK_OPTIONS["tokenizer"],
+        max_length: int | None = _CHECK_OPTIONS["max_length"],
+        length_unit: str | None = _CHECK_OPTIONS["length_unit"],
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
     ) -> None:
         """Check every pair and write the curated set.
@@ -164,6 +209,14 @@ def register(app: typer.Typer) -> None:
                 rejected_column=rejected_column,
                 id_column=id_column,
                 workers=workers,
+                eval_sets=[str(p) for p in eval_sets] if eval_sets else None,
+                drop_near_duplicates=drop_near_duplicates,
+                near_duplicate_threshold=near_duplicate_threshold,
+                balance_length=balance_length,
+                seed=seed,
+                tokenizer=str(tokenizer) if tokenizer else None,
+                max_length=max_length,
+                length_unit=length_unit,
             )
             report = _run_with_progress(
                 quiet,
@@ -173,7 +226,10 @@ def register(app: typer.Typer) -> None:
             )
         if not quiet:
             _summary(report)
-            console.print(f"wrote {escape(str(out))}/kept.parquet, dropped.parquet, report.json")
+            console.print(
+                f"wrote {escape(str(out))}/kept.parquet, dropped.parquet, report.json, "
+                "report.html, README.md"
+            )
 
     @app.command("validate")
     def validate_command(
@@ -200,6 +256,14 @@ def register(app: typer.Typer) -> None:
         rejected_column: str | None = _CHECK_OPTIONS["rejected_column"],
         id_column: str | None = _CHECK_OPTIONS["id_column"],
         workers: int | None = _CHECK_OPTIONS["workers"],
+        eval_sets: list[Path] | None = _CHECK_OPTIONS["eval_sets"],
+        drop_near_duplicates: bool | None = _CHECK_OPTIONS["drop_near_duplicates"],
+        near_duplicate_threshold: float | None = _CHECK_OPTIONS["near_duplicate_threshold"],
+        balance_length: bool | None = _CHECK_OPTIONS["balance_length"],
+        seed: int | None = _CHECK_OPTIONS["seed"],
+        tokenizer: Path | None = _CHECK_OPTIONS["tokenizer"],
+        max_length: int | None = _CHECK_OPTIONS["max_length"],
+        length_unit: str | None = _CHECK_OPTIONS["length_unit"],
         quiet: bool = typer.Option(
             False, "--quiet", "-q", help="Print nothing but errors and the gate's verdict."
         ),
@@ -231,6 +295,14 @@ def register(app: typer.Typer) -> None:
                 rejected_column=rejected_column,
                 id_column=id_column,
                 workers=workers,
+                eval_sets=[str(p) for p in eval_sets] if eval_sets else None,
+                drop_near_duplicates=drop_near_duplicates,
+                near_duplicate_threshold=near_duplicate_threshold,
+                balance_length=balance_length,
+                seed=seed,
+                tokenizer=str(tokenizer) if tokenizer else None,
+                max_length=max_length,
+                length_unit=length_unit,
             )
             report = _run_with_progress(
                 quiet,

@@ -9,7 +9,13 @@ from __future__ import annotations
 import typer
 
 from prefdata import __version__
-from prefdata.cli import commands_annotate, commands_filter, commands_train
+from prefdata.cli import (
+    commands_annotate,
+    commands_convert,
+    commands_filter,
+    commands_report,
+    commands_train,
+)
 
 app = typer.Typer(
     name="prefdata",
@@ -27,6 +33,8 @@ app = typer.Typer(
 
 # One line per command module: each module's register() adds its commands.
 commands_filter.register(app)
+commands_report.register(app)
+commands_convert.register(app)
 commands_annotate.register(app)
 commands_train.register(app)
 

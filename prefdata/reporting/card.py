@@ -1,0 +1,99 @@
+"""The dataset card: README.md in Hugging Face's format (YAML header + markdown).
+
+The header's ``configs`` point ``datasets.load_dataset(FOLDER)`` at kept.parquet (and the
+dropped rows as a second config); ``dataset_info`` lists the features and sizes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+import yaml
+
+SIZE_CATEGORIES = [
+    (1_000, "n<1K"),
+    (10_000, "1K<n<10K"),
+    (100_000, "10K<n<100K"),
+    (1_000_000, "100K<n<1M"),
+    (10_000_000, "1M<n<10M"),
+]
+
+
+def size_category(rows: int) -> str:
+    return next((name for limit, name in SIZE_CATEGORIES if rows < limit), "10M<n<100M")
+
+
+def features_yaml(schema: pa.Schema) -> list[dict[str, Any]] | None:
+    """The schema as the card's ``features`` list, or None when datasets cannot map it."""
+    try:
+        import datasets
+
+        features: list[dict[str, Any]] = datasets.Features.from_arrow_schema(schema)._to_yaml_list()
+        return features
+    except Exception:  # a type datasets has no feature for: leave the card without it
+        return None
+
+
+def render_card(report: dict[str, Any], kept_schema: pa.Schema, kept_bytes: int) -> str:
+    kept = int(report.get("kept_rows", 0))
+    info: dict[str, Any] = {
+        "config_name": "default",
+        "splits": [{"name": "train", "num_examples": kept, "num_bytes": kept_bytes}],
+    }
+    features = features_yaml(kept_schema)
+    if features is not None:
+        info = {"config_name": "default", "features": features, "splits": info["splits"]}
+    header = {
+        "pretty_name": "Curated preference pairs",
+        "tags": ["dpo", "preference", "prefdata"],
+        "task_categories": ["text-generation"],
+        "size_categories": [size_category(kept)],
+        "configs": [
+            {"config_name": "default", "data_files": [{"split": "train", "path": "kept.parquet"}]},
+            {
+                "config_name": "dropped",
+                "data_files": [{"split": "train", "path": "dropped.parquet"}],
+            },
+        ],
+        "dataset_info": [info],
+    }
+    reasons = report.get("reasons", {})
+    rows = "\n".join(f"| `{code}` | {count:,} |" for code, count in reasons.items())
+    inputs = "\n".join(
+        f"- `{i.get('path')}` ({i.get('rows', 0):,} rows, {i.get('layout')}, "
+        f"sha256 `{str(i.get('sha256', ''))[:16]}…`)"
+        for i in report.get("inputs", [])
+    )
+    bias = report.get("stats", {}).get("length_bias", {})
+    share = bias.get("kept_chosen_longer_share")
+    body = f"""# Curated preference pairs
+
+Made by prefdata {report.get("prefdata_version", "")} on {report.get("created_at", "")}.
+`kept.parquet` holds the pairs that passed every check ({kept:,} of {report.get("input_rows", 0):,});
+`dropped.parquet` the others, each with all its reasons and its source row.
+
+```python
+from datasets import load_dataset
+pairs = load_dataset("parquet", data_files="kept.parquet", split="train")
+```
+
+## Inputs
+
+{inputs}
+
+## Checks applied and their counts
+
+| reason | pairs dropped |
+|---|---|
+{rows}
+
+Settings: `{ {k: v for k, v in report.get("config", {}).items() if v not in (None, [], False)} }`.
+The full figures are in `report.json`; `report.html` shows them as charts.
+
+## Length bias
+
+Chosen longer than rejected in {"n/a" if share is None else f"{share:.1%}"} of the kept pairs
+(all pairs read: {bias.get("chosen_longer_share") or 0:.1%}).
+"""
+    return "---\n" + yaml.safe_dump(header, sort_keys=False, allow_unicode=True) + "---\n\n" + body

@@ -1,0 +1,209 @@
+"""Dataset-level checks: the table in sample_data/bad_pairs_dataset.jsonl, MinHash
+parity with datasketch, length balancing and row accounting with worker processes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from prefdata import reasons
+from prefdata.config import FilterConfig
+from prefdata.dataset.decisions import Columns, balance_rows, contradictory_rows, duplicate_rows
+from prefdata.dataset.minhash import lsh_params, shingle_hashes, signatures
+from prefdata.dataset.signatures import text_hashes
+from prefdata.pipeline import filter_pairs, validate_pairs
+
+
+def _table(sample_data: Path) -> dict[int, list[str]]:
+    lines = (sample_data / "bad_pairs_dataset.jsonl").read_text(encoding="utf-8").splitlines()
+    return {row: json.loads(line)["expected"] for row, line in enumerate(lines)}
+
+
+def test_dataset_table(sample_data: Path, tmp_path: Path) -> None:
+    config = FilterConfig(
+        drop_near_duplicates=True, eval_sets=[str(sample_data / "eval_prompts.jsonl")]
+    )
+    report = filter_pairs([sample_data / "bad_pairs_dataset.jsonl"], tmp_path, config=config)
+    dropped = pq.read_table(tmp_path / "dropped.parquet").to_pylist()
+    got = {row["source_row"]: row["reasons"] for row in dropped}
+    table = _table(sample_data)
+    assert got == {row: codes for row, codes in table.items() if codes}
+    assert report.input_rows == report.kept_rows + report.dropped_rows == len(table)
+    assert report.stats["dataset"]["contaminated_prompt"]["near_only"] == 1
+
+
+def test_near_duplicates_are_counted_but_kept_by_default(sample_data: Path) -> None:
+    report = validate_pairs([sample_data / "bad_pairs_dataset.jsonl"])
+    assert reasons.NEAR_DUPLICATE_PROMPT not in report.reasons
+    near = report.stats["dataset"]["near_duplicate_prompt"]
+    assert near["rows"] == 1 and near["dropped"] is False
+    assert (near["bands"], near["rows_per_band"]) == (9, 13)
+
+
+def test_whitespace_is_normalised_but_text_is_not() -> None:
+    hashes = text_hashes(pa.array(["a  b\n", "a b", "A b"]))
+    assert hashes[0] == hashes[1] != hashes[2]
+
+
+def test_conversation_hash_sees_order_and_role() -> None:
+    msgs = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
+    u, a = {"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}
+    hashes = text_hashes(
+        pa.array([[u, a], [a, u], [u, a], [], [{"role": "assistant", "content": "x"}]], msgs)
+    )
+    assert hashes[0] == hashes[2] and len(set(hashes.tolist())) == 4
+
+
+def _columns(
+    triples: list[tuple[int, int, int]], lengths: list[tuple[int, int]] | None = None
+) -> Columns:
+    p, c, r = (np.array(col, np.uint64) for col in zip(*triples, strict=True))
+    lens = np.array(lengths or [(1, 1)] * len(triples), np.int64)
+    return Columns(p, p, c, r, lens[:, 0], lens[:, 1])
+
+
+def test_duplicates_keep_the_first_and_contradictions_drop_all() -> None:
+    cols = _columns([(1, 2, 3), (1, 2, 3), (1, 3, 2), (4, 5, 5), (4, 5, 5), (1, 2, 4)])
+    assert duplicate_rows(cols).tolist() == [False, True, False, False, True, False]
+    # identical responses cannot be reversed: (4, 5, 5) is not a contradiction of itself
+    assert contradictory_rows(cols).tolist() == [True, True, True, False, False, False]
+
+
+def test_minhash_equals_datasketch() -> None:
+    datasketch = pytest.importorskip("datasketch")
+    params = lsh_params(0.8, 64, 3)
+    texts = pa.array(["The quick brown fox jumps over the lazy dog", "two words", "", "  x  "])
+    hashes, per_row = shingle_hashes(texts, 3)
+    sigs = signatures(texts, params)
+    start = 0
+    for row, count in enumerate(per_row):
+        sketch = datasketch.MinHash(num_perm=64, seed=1, hashfunc=lambda h: h)
+        sketch.update_batch([int(h) for h in hashes[start : start + count]])
+        assert (sketch.hashvalues == sigs[row]).all()
+        start += count
+    assert per_row.tolist() == [7, 1, 0, 1]
+
+
+def test_balance_length_is_exact_and_seeded() -> None:
+    lengths = [(10, 5)] * 30 + [(5, 10)] * 10 + [(7, 7)] * 5
+    cols = _columns([(i, 1, 2) for i in range(45)], lengths)
+    eligible = np.ones(45, bool)
+    drop, summary = balance_rows(cols, eligible, seed=3)
+    assert summary["dropped"] == drop.sum() == 20 and summary["longer_side"] == "chosen"
+    assert drop[:30].sum() == 20 and not drop[30:].any()
+    again, _ = balance_rows(cols, eligible, seed=3)
+    other, _ = balance_rows(cols, eligible, seed=4)
+    assert (again == drop).all() and not (other == drop).all()
+
+
+def test_balance_length_in_the_pipeline(tmp_path: Path) -> None:
+    path = tmp_path / "biased.jsonl"
+    long_, short = "A long and careful answer " * 4, "A short answer here ok"
+    with open(path, "w", encoding="utf-8") as f:
+        for i in range(40):
+            chosen, rejected = (long_, short) if i % 4 else (short, long_)
+            f.write(
+                json.dumps(
+                    {
+                        "prompt": f"question {i}",
+                        "chosen": chosen + str(i),
+                        "rejected": rejected + str(i),
+                    }
+                )
+                + "\n"
+            )
+    config = FilterConfig(balance_length=True, min_chosen_chars=0, min_rejected_chars=0)
+    report = filter_pairs([path], tmp_path / "out", config=config)
+    assert report.reasons[reasons.LENGTH_BALANCE] == 20  # 30 chosen-longer down to 10
+    assert report.stats["length_bias"]["kept_chosen_longer_share"] == 0.5
+    assert report.stats["dataset"]["length_balance"]["dropped"] == 20
+
+
+@pytest.mark.slow
+def test_dataset_checks_with_workers_and_many_chunks(tmp_path: Path) -> None:
+    path = tmp_path / "many.jsonl"
+    with open(path, "w", encoding="utf-8") as f:
+        for i in range(3000):
+            j = i % 1000  # every pair three times: the first kept, two duplicates
+            f.write(
+                json.dumps(
+                    {
+                        "prompt": f"prompt number {j}",
+                        "chosen": f"chosen answer {j} " * 5,
+                        "rejected": f"a rejected answer, number {j}",
+                    }
+                )
+                + "\n"
+            )
+            if i % 500 == 0:
+                f.write("{broken\n")
+    one = filter_pairs([path], tmp_path / "one", config=FilterConfig(workers=1, batch_size=256))
+    two = filter_pairs([path], tmp_path / "two", config=FilterConfig(workers=2, batch_size=256))
+    assert one.reasons[reasons.DUPLICATE_PAIR] == 2000 == two.reasons[reasons.DUPLICATE_PAIR]
+    assert one.kept_rows == 1000 and one.input_rows == 3006
+    for name in ("kept.parquet", "dropped.parquet"):
+        assert pq.read_table(tmp_path / "one" / name).equals(pq.read_table(tmp_path / "two" / name))
+
+
+def _independent_figures(rows: list[tuple[str, str, str]]) -> tuple[int, int, float]:
+    """Duplicates, contradictory rows and chosen-longer share, computed the slow plain way."""
+    norm = [tuple(" ".join(t.split()) for t in row) for row in rows]
+    seen: set[tuple[str, ...]] = set()
+    duplicates = 0
+    for row in norm:
+        duplicates += row in seen
+        seen.add(row)
+    contradictory = sum(1 for p, c, r in norm if c != r and (p, r, c) in seen)
+    longer = sum(len(c) > len(r) for _, c, r in rows) / len(rows)
+    return duplicates, contradictory, longer
+
+
+@pytest.mark.parametrize(
+    "name", ["hh-rlhf/harmless-base-test.jsonl.gz", "llamafactory/dpo_en_demo.json"]
+)
+def test_real_files_report_duplicates_contradictions_and_length_bias(
+    name: str, tmp_path: Path
+) -> None:
+    from tests.conftest import shared_file
+
+    path = shared_file(name)
+    from prefdata.readers import read_pairs
+    from prefdata.schema import final_text
+
+    rows = []
+    for item in read_pairs([path]):
+        good = item.normalized.good
+        prompts = [str(p) for p in good.column("prompt").to_pylist()]  # whole conversation
+        chosen = final_text(good.column("chosen")).to_pylist()
+        rejected = final_text(good.column("rejected")).to_pylist()
+        rows += list(zip(prompts, chosen, rejected, strict=True))
+    duplicates, contradictory, longer = _independent_figures(rows)
+    report = validate_pairs([path])
+    assert report.reasons.get(reasons.DUPLICATE_PAIR, 0) == duplicates
+    assert report.reasons.get(reasons.CONTRADICTORY_PAIR, 0) == contradictory
+    assert report.stats["length_bias"]["chosen_longer_share"] == pytest.approx(longer)
+    assert report.stats["length_bias"]["diff_similarity_correlation"] is not None
+    if name.startswith("llamafactory"):
+        assert duplicates > 0  # the demo file repeats a few pairs verbatim
+
+
+def test_a_pair_file_can_be_the_eval_set(sample_data: Path, tmp_path: Path) -> None:
+    # any input prefdata reads: here the pairs themselves, so every readable prompt matches
+    path = sample_data / "bad_pairs_dataset.jsonl"
+    report = validate_pairs([path], config=FilterConfig(eval_sets=[str(path)]))
+    assert report.reasons[reasons.CONTAMINATED_PROMPT] == report.input_rows
+
+
+def test_missing_eval_set_is_an_input_error(sample_data: Path, tmp_path: Path) -> None:
+    from prefdata.errors import InputError
+
+    with pytest.raises(InputError, match="no such eval set"):
+        validate_pairs(
+            [sample_data / "bad_pairs_dataset.jsonl"],
+            config=FilterConfig(eval_sets=[str(tmp_path / "nope.jsonl")]),
+        )
