@@ -88,12 +88,14 @@ def make_input(n: int, folder: Path) -> tuple[Path, str]:
     return path, source
 
 
-def _run_pipeline(path: str, out: str, similarity: str, queue) -> None:  # type: ignore[no-untyped-def]
+def _run_pipeline(path: str, out: str, similarity: str, per_pair: bool, queue) -> None:  # type: ignore[no-untyped-def]
     from prefdata.config import FilterConfig
+    from prefdata.dataset import DATASET_CHECKS
     from prefdata.pipeline import filter_pairs
 
+    disable = list(DATASET_CHECKS) if per_pair else []
     start = time.perf_counter()
-    report = filter_pairs([path], out, config=FilterConfig(similarity=similarity))
+    report = filter_pairs([path], out, config=FilterConfig(similarity=similarity, disable=disable))
     elapsed = time.perf_counter() - start
     me, kids = (
         resource.getrusage(resource.RUSAGE_SELF),
@@ -114,6 +116,11 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=200_000)
     parser.add_argument("--similarity", choices=["indel", "difflib"], default="indel")
     parser.add_argument(
+        "--per-pair",
+        action="store_true",
+        help="only the per-pair checks (no dataset-level first pass)",
+    )
+    parser.add_argument(
         "--reference-sample",
         type=int,
         default=20_000,
@@ -131,14 +138,15 @@ def main() -> None:
         # prefdata end to end, in a fresh process so peak memory is its own
         queue: mp.Queue = mp.get_context("spawn").Queue()
         proc = mp.get_context("spawn").Process(
-            target=_run_pipeline, args=(str(path), str(folder / "out"), args.similarity, queue)
+            target=_run_pipeline,
+            args=(str(path), str(folder / "out"), args.similarity, args.per_pair, queue),
         )
         proc.start()
         rows, kept, elapsed, peak_kib, cpu, workers = queue.get()
         proc.join()
         ours = rows / elapsed
         print(
-            f"prefdata ({args.similarity}) end to end: {rows:,} pairs in {elapsed:.2f} s = "
+            f"prefdata ({args.similarity}, {'per-pair checks' if args.per_pair else 'all default checks'}) end to end: {rows:,} pairs in {elapsed:.2f} s = "
             f"{ours:,.0f} pairs/s; kept {kept:,}; {workers} worker(s); "
             f"CPU {cpu:.1f} s ({cpu / rows * 1e6:.1f} us/pair); "
             f"peak RSS (main + workers) {peak_kib / 1024:.0f} MiB"
