@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 
 from prefdata import __version__
-from prefdata.cli import commands_annotate, commands_filter, commands_train
+from prefdata.cli import commands_annotate, commands_filter, commands_iterate, commands_train
 
 app = typer.Typer(
     name="prefdata",
@@ -29,6 +29,7 @@ app = typer.Typer(
 commands_filter.register(app)
 commands_annotate.register(app)
 commands_train.register(app)
+commands_iterate.register(app)
 
 
 def _version(value: bool) -> None:
