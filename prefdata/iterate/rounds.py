@@ -45,7 +45,7 @@ class IterateResult:
 
     @property
     def final_model(self) -> str:
-        return str(self.rounds[-1]["model"])
+        return _model_path(self.output_dir, str(self.rounds[-1]["model"]))
 
 
 def iterate(
@@ -76,7 +76,7 @@ def iterate(
             row = json.loads(done.read_text(encoding="utf-8"))
             result.rounds.append(row)
             result.resumed += 1
-            model = row["model"]
+            model = _model_path(out, row["model"])
             say(f"round {number}: finished earlier, model {model}")
             continue
         if folder.exists():
@@ -87,7 +87,7 @@ def iterate(
         _write_json(done, row)
         result.rounds.append(row)
         write_summary(out, result.rounds)
-        model = row["model"]
+        model = _model_path(out, row["model"])
     write_summary(out, result.rounds)
     return result
 
@@ -162,12 +162,19 @@ def _run_round(
         row.update(_train_figures(folder / "model"))
         row["train_loss"] = trained.train_metrics.get("train_loss")
         row["trained"] = True
-        row["model"] = str(folder / "model")
+        # relative to the run folder, so a moved or copied run still resumes
+        row["model"] = f"{folder.name}/model"
     else:
         # nothing to learn from this part: the next round starts from the same model
         say(f"round {number}: no pairs kept, the model carries over untrained")
     row["duration_s"] = round(time.perf_counter() - clock, 2)
     return row
+
+
+def _model_path(out: Path, model: str) -> str:
+    """A round's model: ``round_N/model`` inside the run folder, or the starting model."""
+    inside = out / model
+    return str(inside) if model.startswith("round_") and inside.is_dir() else model
 
 
 def _train_figures(model_dir: Path) -> dict[str, Any]:
