@@ -139,8 +139,10 @@ def test_a_failing_scorer_stops_the_round_and_keeps_earlier_rounds(
 def test_sampling_continues_conversations_through_the_chat_template(
     tiny: dict[str, Path],
 ) -> None:
-    prompts = [[{"role": "user", "content": "Repeat: apple river"}], [{"role": "user",
-               "content": "Repeat: stone"}]]  # fmt: skip
+    prompts = [
+        [{"role": "user", "content": "Repeat: apple river"}],
+        [{"role": "user", "content": "Repeat: stone"}],
+    ]
     settings = SamplingSettings(
         samples_per_prompt=3, temperature=1.0, top_p=0.9, max_new_tokens=5, seed=0, batch_size=2
     )

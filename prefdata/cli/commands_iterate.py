@@ -15,8 +15,17 @@ from prefdata.cli.output import console, errors_to_exit
 def summary_table(rounds: list[dict[str, Any]]) -> Table:
     """The per-round figures as a rich table (the same rows as summary.csv)."""
     table = Table(title="iterate: rounds")
-    columns = ("round", "mean_reward", "pairs", "ties", "pairs_kept", "mean_margin",
-               "dpo_margin", "trained", "duration_s")  # fmt: skip
+    columns = (
+        "round",
+        "mean_reward",
+        "pairs",
+        "ties",
+        "pairs_kept",
+        "mean_margin",
+        "dpo_margin",
+        "trained",
+        "duration_s",
+    )
     for name in columns:
         table.add_column(name, justify="right")
     for row in rounds:
@@ -78,9 +87,14 @@ def register(app: typer.Typer) -> None:
             from prefdata.train.audit import audit
 
             result = audit(
-                model=model, data=data, ref=ref, out=out, top=top, beta=beta,
+                model=model,
+                data=data,
+                ref=ref,
+                out=out,
+                top=top,
+                beta=beta,
                 batch_size=batch_size,
-            )  # fmt: skip
+            )
             console.print(
                 f"{result.negative} of {result.pairs} pairs have a negative margin; "
                 f"{result.queue.num_rows} queued for review -> {out}\n"

@@ -15,8 +15,12 @@ def samples_table(
 ) -> pa.Table:
     """Every sample with its reward: one row per (prompt, sample)."""
     rows: dict[str, list[Any]] = {
-        "round": [], "prompt_index": [], "sample_index": [], "completion": [], "reward": [],
-    }  # fmt: skip
+        "round": [],
+        "prompt_index": [],
+        "sample_index": [],
+        "completion": [],
+        "reward": [],
+    }
     for p, (texts, scores) in enumerate(zip(completions, rewards, strict=True)):
         for s, (text, score) in enumerate(zip(texts, scores, strict=True)):
             rows["round"].append(round)
@@ -39,9 +43,14 @@ def best_worst_pairs(
     were left out because all k samples scored the same (a tie says nothing)."""
     kind = field_type(shape)
     rows: dict[str, list[Any]] = {
-        "id": [], "prompt": [], "chosen": [], "rejected": [],
-        "chosen_reward": [], "rejected_reward": [], "round": [],
-    }  # fmt: skip
+        "id": [],
+        "prompt": [],
+        "chosen": [],
+        "rejected": [],
+        "chosen_reward": [],
+        "rejected_reward": [],
+        "round": [],
+    }
     ties = 0
     for prompt, texts, scores in zip(prompts, completions, rewards, strict=True):
         best = max(range(len(scores)), key=scores.__getitem__)

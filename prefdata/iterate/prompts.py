@@ -39,8 +39,9 @@ def load_prompts(path: str | Path) -> tuple[list[Prompt], Shape]:
         return [[{"role": m["role"], "content": m["content"]} for m in v] for v in values], (
             "conversational"
         )
-    bad = next(i for i, v in enumerate(values) if not (isinstance(v, str) and v) and not
-               _is_messages(v))  # fmt: skip
+    bad = next(
+        i for i, v in enumerate(values) if not (isinstance(v, str) and v) and not _is_messages(v)
+    )
     raise InputError(
         f"prompt {bad} of {path} is {values[bad]!r}: every prompt must be non-empty text, or "
         "every prompt a list of {role, content} messages"

@@ -157,7 +157,8 @@ def load_iterate_recipe(source: str | Path | dict[str, Any], **overrides: Any) -
         raise ConfigError(f"unknown iterate recipe key(s) {unknown}; valid: {sorted(known)}")
     missing = [k for k in ("model", "prompts", "output_dir", "scorer") if k not in raw]
     if missing:
-        raise ConfigError(f"iterate recipe has no {missing}: model, prompts, output_dir and "
-                          "scorer are required")  # fmt: skip
+        raise ConfigError(
+            f"iterate recipe has no {missing}: model, prompts, output_dir and scorer are required"
+        )
     raw["scorer"] = ScorerSpec.parse(raw["scorer"])
     return IterateRecipe(**raw)

@@ -100,9 +100,11 @@ def _reward_model(folder: str, batch_size: int) -> Scorer:
         values: list[float] = []
         for start in range(0, len(texts), batch_size):
             batch = tokenizer(
-                texts[start : start + batch_size], return_tensors="pt", padding=True,
+                texts[start : start + batch_size],
+                return_tensors="pt",
+                padding=True,
                 truncation=True,
-            )  # fmt: skip
+            )
             with torch.no_grad():
                 logits = model(**batch).logits
             values += [float(v) for v in logits[:, 0]]
