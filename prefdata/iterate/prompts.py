@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,24 @@ from prefdata.schema import Shape
 Prompt = str | list[dict[str, str]]
 
 
-def load_prompts(path: str | Path) -> tuple[list[Prompt], Shape]:
+@dataclass
+class PromptSet:
+    """The prompts, their shape, and the file's other columns per prompt (e.g. a gold
+    ``answer``), which scorers may ask for by name."""
+
+    prompts: list[Prompt]
+    shape: Shape
+    columns: dict[str, list[Any]] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.prompts)
+
+    def part(self, start: int, end: int) -> PromptSet:
+        columns = {name: values[start:end] for name, values in self.columns.items()}
+        return PromptSet(self.prompts[start:end], self.shape, columns)
+
+
+def load_prompts(path: str | Path) -> PromptSet:
     """Prompts from a JSONL or Parquet file's ``prompt`` column: all strings (text) or all
     lists of ``{role, content}`` messages (conversational)."""
     path = Path(path)
@@ -23,24 +41,28 @@ def load_prompts(path: str | Path) -> tuple[list[Prompt], Shape]:
         raise InputError(f"prompts file not found: {path}")
     if path.suffix == ".parquet":
         try:
-            table = pq.read_table(path)
+            records = pq.read_table(path).to_pylist()
         except (pa.ArrowInvalid, OSError) as exc:
             raise InputError(f"cannot read {path} as Parquet: {exc}") from exc
-        if "prompt" not in table.column_names:
-            raise InputError(f"no column 'prompt' in {path}; found {table.column_names}")
-        values: list[Any] = table.column("prompt").to_pylist()
     else:
-        values = [_jsonl_prompt(line, path, n) for n, line in _lines(path)]
-    if not values:
+        records = [_jsonl_record(line, path, n) for n, line in _lines(path)]
+    if not records:
         raise InputError(f"no prompts in {path}")
-    if all(isinstance(v, str) and v for v in values):
-        return values, "text"
+    if "prompt" not in records[0]:
+        raise InputError(f"no column 'prompt' in {path}; found {sorted(records[0])}")
+    values = [r.get("prompt") for r in records]
+    names = [k for k in records[0] if k != "prompt"]
+    columns = {name: [r.get(name) for r in records] for name in names}
+    if all(_is_text(v) for v in values):
+        return PromptSet(values, "text", columns)
     if all(_is_messages(v) for v in values):
-        return [[{"role": m["role"], "content": m["content"]} for m in v] for v in values], (
-            "conversational"
-        )
+        messages: list[Prompt] = [
+            [{"role": str(m["role"]), "content": str(m["content"])} for m in v] for v in values
+        ]
+        return PromptSet(messages, "conversational", columns)
+    text_first = isinstance(values[0], str)
     bad = next(
-        i for i, v in enumerate(values) if not (isinstance(v, str) and v) and not _is_messages(v)
+        i for i, v in enumerate(values) if not (_is_text(v) if text_first else _is_messages(v))
     )
     raise InputError(
         f"prompt {bad} of {path} is {values[bad]!r}: every prompt must be non-empty text, or "
@@ -48,19 +70,23 @@ def load_prompts(path: str | Path) -> tuple[list[Prompt], Shape]:
     )
 
 
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str) and bool(value)
+
+
 def _lines(path: Path) -> list[tuple[int, str]]:
     text = path.read_text(encoding="utf-8")
     return [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
 
 
-def _jsonl_prompt(line: str, path: Path, number: int) -> Any:
+def _jsonl_record(line: str, path: Path, number: int) -> dict[str, Any]:
     try:
         record = json.loads(line)
     except json.JSONDecodeError as exc:
         raise InputError(f"{path} line {number} is not JSON: {exc}") from exc
     if not isinstance(record, dict) or "prompt" not in record:
         raise InputError(f"{path} line {number} has no 'prompt' key")
-    return record["prompt"]
+    return record
 
 
 def _is_messages(value: Any) -> bool:
@@ -71,7 +97,7 @@ def _is_messages(value: Any) -> bool:
     )
 
 
-def split_parts(prompts: list[Prompt], parts: int) -> list[list[Prompt]]:
+def split_parts(prompts: PromptSet, parts: int) -> list[PromptSet]:
     """``parts`` contiguous, disjoint parts in file order (sizes differ by at most one), so
     each round sees prompts no earlier round trained on, as in Pang et al. 2024."""
     if parts > len(prompts):
@@ -82,6 +108,6 @@ def split_parts(prompts: list[Prompt], parts: int) -> list[list[Prompt]]:
     out, start = [], 0
     for index in range(parts):
         end = start + size + (1 if index < extra else 0)
-        out.append(prompts[start:end])
+        out.append(prompts.part(start, end))
         start = end
     return out

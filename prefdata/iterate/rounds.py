@@ -23,12 +23,11 @@ import pyarrow.parquet as pq
 
 from prefdata.errors import ConfigError
 from prefdata.iterate.pairing import best_worst_pairs, samples_table
-from prefdata.iterate.prompts import Prompt, load_prompts, split_parts
+from prefdata.iterate.prompts import PromptSet, load_prompts, split_parts
 from prefdata.iterate.recipe import IterateRecipe, load_iterate_recipe
 from prefdata.iterate.sampling import SamplingSettings, sample
 from prefdata.iterate.scoring import load_scorer
 from prefdata.iterate.summary import write_summary
-from prefdata.schema import Shape
 
 ROUND_DONE = "round.json"
 RUN_FILE = "iterate.json"  # the recipe of the run, checked on resume
@@ -66,8 +65,7 @@ def iterate(
     out = Path(recipe.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     _check_resume(out, recipe)
-    prompts, shape = load_prompts(recipe.prompts)
-    parts = split_parts(prompts, recipe.rounds)
+    parts = split_parts(load_prompts(recipe.prompts), recipe.rounds)
     result = IterateResult(out)
     model = recipe.model
     for number, part in enumerate(parts, start=1):
@@ -83,7 +81,7 @@ def iterate(
         if folder.exists():
             shutil.rmtree(folder)  # an unfinished round is redone from scratch
         folder.mkdir()
-        row = _run_round(recipe, number, part, shape, model, folder, progress=progress, say=say)
+        row = _run_round(recipe, number, part, model, folder, progress=progress, say=say)
         # written last: its presence is what marks the round finished
         _write_json(done, row)
         result.rounds.append(row)
@@ -96,8 +94,7 @@ def iterate(
 def _run_round(
     recipe: IterateRecipe,
     number: int,
-    prompts: list[Prompt],
-    shape: Shape,
+    part: PromptSet,
     model: str,
     folder: Path,
     *,
@@ -108,6 +105,7 @@ def _run_round(
     from prefdata.train.runner import train
 
     clock = time.perf_counter()
+    prompts, shape = part.prompts, part.shape
     scorer = load_scorer(recipe.scorer)  # a missing reward model stops before sampling
     settings = SamplingSettings(
         samples_per_prompt=recipe.samples_per_prompt,
@@ -121,7 +119,8 @@ def _run_round(
     completions = sample(model, prompts, settings, generator=recipe.generator)
     k = settings.samples_per_prompt
     flat_prompts = [p for p in prompts for _ in range(k)]
-    flat_scores = scorer(flat_prompts, [c for texts in completions for c in texts])
+    columns = {name: [v for v in values for _ in range(k)] for name, values in part.columns.items()}
+    flat_scores = scorer(flat_prompts, [c for texts in completions for c in texts], **columns)
     rewards = [flat_scores[i * k : (i + 1) * k] for i in range(len(prompts))]
     pq.write_table(
         samples_table(prompts, completions, rewards, round=number), folder / "samples.parquet"

@@ -1,7 +1,10 @@
 """Score sampled completions: a rule-based ``module:function`` or a local reward model.
 
 A callable gets ``fn(prompts, completions) -> list[float]``, one prompt per completion
-(each prompt repeated k times), and must return one finite number per completion. Any
+(each prompt repeated k times), and must return one finite number per completion. A
+function that names another column of the prompts file as a parameter (``answer``) or
+takes ``**columns`` gets those columns too, aligned with the completions, as TRL's GRPO
+reward functions do: that is how exact-match rewards see the gold answer. Any
 failure raises ConfigError naming the scorer, so the round stops before it writes pairs
 and earlier rounds stay as they are.
 """
@@ -9,6 +12,7 @@ and earlier rounds stay as they are.
 from __future__ import annotations
 
 import importlib
+import inspect
 import math
 from collections.abc import Callable
 from typing import Any
@@ -17,7 +21,8 @@ from prefdata.errors import ConfigError, InputError, require
 from prefdata.iterate.prompts import Prompt
 from prefdata.iterate.recipe import ScorerSpec
 
-Scorer = Callable[[list[Prompt], list[str]], list[float]]
+# scorer(prompts, completions, **columns): columns are the prompts file's other columns
+Scorer = Callable[..., list[float]]
 
 
 def load_scorer(spec: ScorerSpec) -> Scorer:
@@ -42,10 +47,31 @@ def _import_callable(target: str) -> Scorer:
     return fn
 
 
+def _wanted_columns(fn: Scorer) -> set[str] | None:
+    """Column names ``fn`` takes by keyword; None means all of them (``**kwargs``)."""
+    try:
+        parameters = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):  # a builtin without a signature: positional only
+        return set()
+    if any(p.kind is p.VAR_KEYWORD for p in parameters):
+        return None
+    return {p.name for p in parameters[2:] if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
+
+
 def _checked(fn: Scorer, name: str) -> Scorer:
-    def score(prompts: list[Prompt], completions: list[str]) -> list[float]:
+    wanted = _wanted_columns(fn)
+
+    def score(prompts: list[Prompt], completions: list[str], **columns: list[Any]) -> list[float]:
+        if wanted is not None:
+            missing = sorted(wanted - set(columns))
+            if missing:
+                raise ConfigError(
+                    f"scorer {name} takes {missing}, but the prompts file has no such column; "
+                    f"found {sorted(columns)}"
+                )
+            columns = {k: v for k, v in columns.items() if k in wanted}
         try:
-            values = list(fn(prompts, completions))
+            values = list(fn(prompts, completions, **columns))
         except Exception as exc:  # a user's scorer may raise anything; say whose it was
             raise ConfigError(f"scorer {name} raised {type(exc).__name__}: {exc}") from exc
         if len(values) != len(completions):
@@ -95,7 +121,7 @@ def _reward_model(folder: str, batch_size: int) -> Scorer:
         tokenizer.pad_token = tokenizer.eos_token
         model.config.pad_token_id = tokenizer.pad_token_id
 
-    def score(prompts: list[Prompt], completions: list[str]) -> list[float]:
+    def score(prompts: list[Prompt], completions: list[str], **_columns: Any) -> list[float]:
         texts = [_joined(tokenizer, p, c) for p, c in zip(prompts, completions, strict=True)]
         values: list[float] = []
         for start in range(0, len(texts), batch_size):
