@@ -183,3 +183,22 @@ def _write_yaml(folder: Path, recipe: dict[str, Any]) -> Path:
     path = folder / "iterate.yaml"
     path.write_text(yaml.safe_dump(recipe))
     return path
+
+
+def test_a_reward_model_folder_scores_prompt_and_completion(
+    tiny: dict[str, Path], tmp_path: Path
+) -> None:
+    import transformers
+
+    from prefdata.iterate.recipe import ScorerSpec
+    from prefdata.iterate.scoring import load_scorer
+
+    config = transformers.AutoConfig.from_pretrained(tiny["model"], num_labels=1)
+    folder = tmp_path / "rm"
+    transformers.AutoModelForSequenceClassification.from_config(config).save_pretrained(folder)
+    transformers.AutoTokenizer.from_pretrained(tiny["model"]).save_pretrained(folder)
+    scorer = load_scorer(ScorerSpec(reward_model=str(folder), batch_size=2))
+    scores = scorer(["Repeat: apple\n"] * 3, ["apple", "apple, go away.", "stone"])
+    assert len(scores) == 3 and len(set(scores)) == 3
+    again = scorer(["Repeat: apple\n"], ["apple, go away."])  # padding must not change it
+    assert again[0] == pytest.approx(scores[1], abs=1e-5)

@@ -94,3 +94,12 @@ def test_importing_iterate_loads_no_heavy_library() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=repo
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_the_shipped_example_recipe_is_valid() -> None:
+    from prefdata.iterate import load_iterate_recipe
+
+    path = Path(__file__).parent.parent / "prefdata" / "iterate" / "examples" / "iterate_math.yaml"
+    recipe = load_iterate_recipe(path)
+    assert recipe.scorer.callable == "prefdata.iterate.rewards:exact_match"
+    assert recipe.train["loss_type"] == ["sigmoid", "sft"]

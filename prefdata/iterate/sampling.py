@@ -7,6 +7,7 @@ much faster: ``generator: vllm`` in the recipe uses it when installed (not requi
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,4 +98,11 @@ def _sample_vllm(
         seed=settings.seed,
     )
     results = llm.generate([prompt_text(tokenizer, p) for p in prompts], params)
-    return [[choice.text for choice in result.outputs] for result in results]
+    texts = [[choice.text for choice in result.outputs] for result in results]
+    # vLLM reserves most of the GPU's memory; the round's training needs it back
+    del llm
+    gc.collect()
+    torch = require("torch", "train")
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    return texts
