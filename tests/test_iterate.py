@@ -3,6 +3,7 @@ resume after a stop, and scorer failures that stop a round and leave earlier one
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -202,3 +203,16 @@ def test_a_reward_model_folder_scores_prompt_and_completion(
     assert len(scores) == 3 and len(set(scores)) == 3
     again = scorer(["Repeat: apple\n"], ["apple, go away."])  # padding must not change it
     assert again[0] == pytest.approx(scores[1], abs=1e-5)
+
+
+def test_the_vllm_generator_names_its_extra_when_missing(tiny: dict[str, Path]) -> None:
+    from prefdata.errors import MissingExtraError
+
+    pytest.importorskip("torch")
+    if importlib.util.find_spec("vllm") is not None:
+        pytest.skip("vllm is installed here")
+    settings = SamplingSettings(
+        samples_per_prompt=2, temperature=1.0, top_p=1.0, max_new_tokens=2, seed=0
+    )
+    with pytest.raises(MissingExtraError, match=r"pip install 'prefdata\[vllm\]'"):
+        sample(str(tiny["model"]), ["Repeat: apple\n"], settings, generator="vllm")

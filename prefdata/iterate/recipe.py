@@ -95,6 +95,8 @@ class IterateRecipe:
     seed: int = 0
     batch_size: int = 8  # prompts per generate() call
     generator: str = "transformers"
+    # keyword arguments for vllm.LLM, e.g. {gpu_memory_utilization: 0.5, dtype: bfloat16}
+    vllm_options: dict[str, Any] = field(default_factory=dict)
     filter: dict[str, Any] = field(default_factory=dict)
     train: dict[str, Any] = field(default_factory=dict)
 
@@ -117,8 +119,11 @@ class IterateRecipe:
             raise ConfigError(
                 f"generator must be one of {list(GENERATORS)}, got {self.generator!r}"
             )
-        if not isinstance(self.filter, dict) or not isinstance(self.train, dict):
-            raise ConfigError("filter and train must be mappings of settings")
+        for name in ("filter", "train", "vllm_options"):
+            if not isinstance(getattr(self, name), dict):
+                raise ConfigError(
+                    f"{name} must be a mapping of settings, got {getattr(self, name)!r}"
+                )
         given = sorted(set(self.train) & set(ROUND_TRAIN_KEYS))
         if given:
             raise ConfigError(

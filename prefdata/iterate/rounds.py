@@ -116,7 +116,9 @@ def _run_round(
         batch_size=recipe.batch_size,
     )
     say(f"round {number}: sampling {len(prompts)} prompts x {settings.samples_per_prompt}")
-    completions = sample(model, prompts, settings, generator=recipe.generator)
+    completions = sample(
+        model, prompts, settings, generator=recipe.generator, vllm_options=recipe.vllm_options
+    )
     k = settings.samples_per_prompt
     flat_prompts = [p for p in prompts for _ in range(k)]
     columns = {name: [v for v in values for _ in range(k)] for name, values in part.columns.items()}

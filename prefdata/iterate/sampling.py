@@ -37,12 +37,17 @@ def prompt_text(tokenizer: Any, prompt: Prompt) -> str:
 
 
 def sample(
-    model_dir: str, prompts: list[Prompt], settings: SamplingSettings, *, generator: str
+    model_dir: str,
+    prompts: list[Prompt],
+    settings: SamplingSettings,
+    *,
+    generator: str,
+    vllm_options: dict[str, Any] | None = None,
 ) -> list[list[str]]:
     """``samples_per_prompt`` completions (text, special tokens removed) for each prompt."""
     check_model_folder(model_dir)
     if generator == "vllm":
-        return _sample_vllm(model_dir, prompts, settings)
+        return _sample_vllm(model_dir, prompts, settings, vllm_options or {})
     return _sample_transformers(model_dir, prompts, settings)
 
 
@@ -85,11 +90,11 @@ def _sample_transformers(
 
 
 def _sample_vllm(
-    model_dir: str, prompts: list[Prompt], settings: SamplingSettings
+    model_dir: str, prompts: list[Prompt], settings: SamplingSettings, options: dict[str, Any]
 ) -> list[list[str]]:
     vllm = require("vllm", "vllm")
     tokenizer = load_tokenizer(model_dir)
-    llm = vllm.LLM(model=model_dir, seed=settings.seed)
+    llm = vllm.LLM(model=model_dir, seed=settings.seed, **options)
     params = vllm.SamplingParams(
         n=settings.samples_per_prompt,
         temperature=settings.temperature,
