@@ -79,3 +79,12 @@ def test_planted_flips_top_the_review_queue(tiny: dict[str, Path], tmp_path: Pat
 def test_top_must_be_positive(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="top must be an integer >= 1"):
         audit(model=tmp_path, data=tmp_path, top=0)
+
+
+def test_audit_cli_errors_are_one_line(tmp_path: Path) -> None:
+    data = tmp_path / "pairs.parquet"
+    plant_flips(data)
+    args = ["audit", "--model", str(tmp_path / "missing"), "--data", str(data)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    assert "model folder not found" in " ".join(result.stderr.split())

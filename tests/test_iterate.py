@@ -92,6 +92,7 @@ def test_two_rounds_write_their_files_and_the_reward_rises(two_rounds: Path) -> 
     # round 2 samples from the model round 1 trained: the letter it was rewarded for is
     # more frequent (measured: 2.31 -> 3.14 on 16 prompts x 4 samples)
     first, second = summary[0]["mean_reward"], summary[1]["mean_reward"]
+    print(f"mean reward by round: {first} -> {second}")  # reported in the README
     assert second > first * 1.15, (first, second)
 
 
