@@ -217,3 +217,15 @@ def test_the_vllm_generator_names_its_extra_when_missing(tiny: dict[str, Path]) 
     )
     with pytest.raises(MissingExtraError, match=r"pip install 'prefdata\[vllm\]'"):
         sample(str(tiny["model"]), ["Repeat: apple\n"], settings, generator="vllm")
+
+
+@pytest.mark.slow
+def test_resuming_with_other_prompts_is_refused(
+    tiny: dict[str, Path], two_rounds: Path, tmp_path: Path
+) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(two_rounds, run)
+    other = tmp_path / "other.parquet"
+    pq.write_table(pq.read_table(tiny["text"]).select(["prompt"]).slice(32, 8), other)
+    with pytest.raises(ConfigError, match=r"different \['prompts'\]"):
+        iterate(iterate_recipe(tiny, run, prompts=str(other)), progress=False)

@@ -63,9 +63,9 @@ def iterate(
         recipe = load_iterate_recipe(recipe, **overrides)
     say = log or (lambda _message: None)
     out = Path(recipe.output_dir)
+    parts = split_parts(load_prompts(recipe.prompts), recipe.rounds)
     out.mkdir(parents=True, exist_ok=True)
     _check_resume(out, recipe)
-    parts = split_parts(load_prompts(recipe.prompts), recipe.rounds)
     result = IterateResult(out)
     model = recipe.model
     for number, part in enumerate(parts, start=1):
@@ -191,7 +191,8 @@ def _train_figures(model_dir: Path) -> dict[str, Any]:
 def _check_resume(out: Path, recipe: IterateRecipe) -> None:
     run_file = out / RUN_FILE
     current = recipe.to_dict()
-    if run_file.is_file():
+    # only finished rounds bind a run to its prompts; a run that failed before any may change
+    if run_file.is_file() and any(out.glob(f"round_*/{ROUND_DONE}")):
         earlier = json.loads(run_file.read_text(encoding="utf-8"))
         changed = [k for k in RESUME_KEYS if str(earlier.get(k)) != str(current.get(k))]
         if changed:

@@ -66,12 +66,13 @@ def _sample_transformers(
     torch.manual_seed(settings.seed)  # one seed per round: reruns sample the same texts
     k = settings.samples_per_prompt
     texts = [prompt_text(tokenizer, p) for p in prompts]
+    text = isinstance(prompts[0], str)
     out: list[list[str]] = []
     for start in range(0, len(texts), settings.batch_size):
         batch = texts[start : start + settings.batch_size]
-        # the chat template already holds any BOS; text prompts are continued as TRL
-        # tokenises them, without added special tokens
-        encoded = tokenizer(batch, return_tensors="pt", padding=True, add_special_tokens=False)
+        # as TRL tokenises prompts for training: text with the tokenizer's special tokens
+        # (a BOS), a rendered chat template without (it already holds any BOS)
+        encoded = tokenizer(batch, return_tensors="pt", padding=True, add_special_tokens=text)
         encoded = {name: tensor.to(device) for name, tensor in encoded.items()}
         with torch.no_grad():
             generated = model.generate(
@@ -102,7 +103,17 @@ def _sample_vllm(
         max_tokens=settings.max_new_tokens,
         seed=settings.seed,
     )
-    results = llm.generate([prompt_text(tokenizer, p) for p in prompts], params)
+    # token ids, not strings: vLLM would add a BOS to a rendered chat template that has one
+    text = isinstance(prompts[0], str)
+    token_prompts = [
+        {
+            "prompt_token_ids": tokenizer(prompt_text(tokenizer, p), add_special_tokens=text)[
+                "input_ids"
+            ]
+        }
+        for p in prompts
+    ]
+    results = llm.generate(token_prompts, params)
     texts = [[choice.text for choice in result.outputs] for result in results]
     # vLLM reserves most of the GPU's memory; the round's training needs it back
     del llm
