@@ -35,13 +35,15 @@ ROUND_FILES = (
 
 def iterate_recipe(tiny: dict[str, Path], out: Path, **settings: Any) -> dict[str, Any]:
     """Two rounds of 16 prompts, 4 samples each, scored by counting a target letter."""
-    prompts = tiny["root"] / "prompts.parquet"
+    prompts, heldout = tiny["root"] / "prompts.parquet", tiny["root"] / "eval_prompts.parquet"
     if not prompts.exists():
         pq.write_table(pq.read_table(tiny["text"]).select(["prompt"]).slice(0, 32), prompts)
+        pq.write_table(pq.read_table(tiny["heldout"]).select(["prompt"]).slice(0, 12), heldout)
     train = {k: v for k, v in FAST.items() if k != "per_device_eval_batch_size"}
     return {
         "model": str(tiny["model"]),
         "prompts": str(prompts),
+        "eval_prompts": str(heldout),
         "output_dir": str(out),
         "rounds": 2,
         "samples_per_prompt": 4,
@@ -94,6 +96,11 @@ def test_two_rounds_write_their_files_and_the_reward_rises(two_rounds: Path) -> 
     first, second = summary[0]["mean_reward"], summary[1]["mean_reward"]
     print(f"mean reward by round: {first} -> {second}")  # reported in the README
     assert second > first * 1.15, (first, second)
+    # held-out prompts: each trained model measured once, the start model in round 1
+    evals = [(row["eval_reward_before"], row["eval_reward"]) for row in summary]
+    print(f"held-out reward (before, after) by round: {evals}")
+    assert evals[1][0] == evals[0][1]
+    assert evals[1][1] > evals[0][0] * 1.15, evals
 
 
 @pytest.mark.slow

@@ -15,17 +15,10 @@ from prefdata.cli.output import console, errors_to_exit
 def summary_table(rounds: list[dict[str, Any]]) -> Table:
     """The per-round figures as a rich table (the same rows as summary.csv)."""
     table = Table(title="iterate: rounds")
-    columns = (
-        "round",
-        "mean_reward",
-        "pairs",
-        "ties",
-        "pairs_kept",
-        "mean_margin",
-        "dpo_margin",
-        "trained",
-        "duration_s",
-    )
+    columns = ["round", "mean_reward", "pairs", "ties", "pairs_kept", "mean_margin"]
+    columns += ["dpo_margin", "trained", "duration_s"]
+    if any(row.get("eval_reward") is not None for row in rounds):
+        columns[2:2] = ["eval_reward_before", "eval_reward"]
     for name in columns:
         table.add_column(name, justify="right")
     for row in rounds:

@@ -5,6 +5,7 @@ Example (``prefdata iterate recipe.yaml``)::
 
     model: out/tiny-model          # the starting policy, a local Hugging Face folder
     prompts: prompts.jsonl         # JSONL/Parquet with a `prompt` column (text or messages)
+    eval_prompts: heldout.jsonl    # optional: each round's trained model is scored on these
     output_dir: out/iterate
     rounds: 3                      # m: the prompts are split into m parts, one per round
     samples_per_prompt: 4          # k: best and worst of the k samples become a pair
@@ -87,6 +88,8 @@ class IterateRecipe:
     prompts: str
     output_dir: str
     scorer: ScorerSpec
+    # held-out prompts every round's trained model is sampled and scored on (optional)
+    eval_prompts: str | None = None
     rounds: int = 2
     samples_per_prompt: int = 4
     temperature: float = 0.8
@@ -106,6 +109,8 @@ class IterateRecipe:
             if not isinstance(value, str | Path) or not str(value):
                 raise ConfigError(f"{name} must be a path, got {value!r}")
             setattr(self, name, str(value))
+        if self.eval_prompts is not None:
+            self.eval_prompts = str(self.eval_prompts)
         for name, low in (("rounds", 1), ("max_new_tokens", 1), ("batch_size", 1)):
             _check_int(name, getattr(self, name), low)
         # best and worst need two samples to differ

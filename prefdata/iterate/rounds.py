@@ -64,6 +64,7 @@ def iterate(
     say = log or (lambda _message: None)
     out = Path(recipe.output_dir)
     parts = split_parts(load_prompts(recipe.prompts), recipe.rounds)
+    eval_set = load_prompts(recipe.eval_prompts) if recipe.eval_prompts else None
     out.mkdir(parents=True, exist_ok=True)
     _check_resume(out, recipe)
     result = IterateResult(out)
@@ -82,6 +83,18 @@ def iterate(
             shutil.rmtree(folder)  # an unfinished round is redone from scratch
         folder.mkdir()
         row = _run_round(recipe, number, part, model, folder, progress=progress, say=say)
+        if eval_set is not None:
+            # before = the previous round's after, so each model is measured once
+            before = result.rounds[-1].get("eval_reward") if result.rounds else None
+            if before is None:
+                before = _policy_reward(recipe, model, eval_set)
+            row["eval_reward_before"] = before
+            row["eval_reward"] = (
+                _policy_reward(recipe, _model_path(out, row["model"]), eval_set)
+                if row["trained"]
+                else before
+            )
+            say(f"round {number}: eval reward {before} -> {row['eval_reward']}")
         # written last: its presence is what marks the round finished
         _write_json(done, row)
         result.rounds.append(row)
@@ -106,24 +119,9 @@ def _run_round(
 
     clock = time.perf_counter()
     prompts, shape = part.prompts, part.shape
-    scorer = load_scorer(recipe.scorer)  # a missing reward model stops before sampling
-    settings = SamplingSettings(
-        samples_per_prompt=recipe.samples_per_prompt,
-        temperature=recipe.temperature,
-        top_p=recipe.top_p,
-        max_new_tokens=recipe.max_new_tokens,
-        seed=recipe.seed + number,
-        batch_size=recipe.batch_size,
-    )
-    say(f"round {number}: sampling {len(prompts)} prompts x {settings.samples_per_prompt}")
-    completions = sample(
-        model, prompts, settings, generator=recipe.generator, vllm_options=recipe.vllm_options
-    )
-    k = settings.samples_per_prompt
-    flat_prompts = [p for p in prompts for _ in range(k)]
-    columns = {name: [v for v in values for _ in range(k)] for name, values in part.columns.items()}
-    flat_scores = scorer(flat_prompts, [c for texts in completions for c in texts], **columns)
-    rewards = [flat_scores[i * k : (i + 1) * k] for i in range(len(prompts))]
+    say(f"round {number}: sampling {len(prompts)} prompts x {recipe.samples_per_prompt}")
+    completions, rewards = _sample_and_score(recipe, model, part, seed=recipe.seed + number)
+    flat_scores = [score for scores in rewards for score in scores]
     pq.write_table(
         samples_table(prompts, completions, rewards, round=number), folder / "samples.parquet"
     )
@@ -172,6 +170,37 @@ def _run_round(
         say(f"round {number}: no pairs kept, the model carries over untrained")
     row["duration_s"] = round(time.perf_counter() - clock, 2)
     return row
+
+
+def _sample_and_score(
+    recipe: IterateRecipe, model: str, part: PromptSet, *, seed: int
+) -> tuple[list[list[str]], list[list[float]]]:
+    """k completions per prompt and their rewards, both nested per prompt."""
+    scorer = load_scorer(recipe.scorer)  # a missing reward model stops before sampling
+    settings = SamplingSettings(
+        samples_per_prompt=recipe.samples_per_prompt,
+        temperature=recipe.temperature,
+        top_p=recipe.top_p,
+        max_new_tokens=recipe.max_new_tokens,
+        seed=seed,
+        batch_size=recipe.batch_size,
+    )
+    completions = sample(
+        model, part.prompts, settings, generator=recipe.generator, vllm_options=recipe.vllm_options
+    )
+    k = settings.samples_per_prompt
+    flat_prompts = [p for p in part.prompts for _ in range(k)]
+    columns = {name: [v for v in values for _ in range(k)] for name, values in part.columns.items()}
+    flat_scores = scorer(flat_prompts, [c for texts in completions for c in texts], **columns)
+    return completions, [flat_scores[i * k : (i + 1) * k] for i in range(len(part))]
+
+
+def _policy_reward(recipe: IterateRecipe, model: str, eval_set: PromptSet) -> float:
+    """Mean reward of ``model``'s samples on the held-out prompts; one seed for every
+    model, so the figures of successive rounds compare like with like."""
+    _completions, rewards = _sample_and_score(recipe, model, eval_set, seed=recipe.seed)
+    flat = [score for scores in rewards for score in scores]
+    return round(sum(flat) / len(flat), 4)
 
 
 def _model_path(out: Path, model: str) -> str:

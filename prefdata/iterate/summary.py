@@ -18,6 +18,8 @@ COLUMNS = (
     "pairs_kept",  # after prefdata's checks
     "mean_margin",  # mean scorer gap chosen - rejected over the kept pairs
     "dpo_margin",  # TRL's last logged rewards/margins of the round's training
+    "eval_reward_before",  # with eval_prompts: the model entering the round, held-out prompts
+    "eval_reward",  # ... and the model the round trained
     "train_loss",
     "trained",
     "model",
