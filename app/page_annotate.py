@@ -10,6 +10,7 @@ from pair_view import VIEW_MODES, show_prompt, show_responses
 
 from prefdata.annotate.label_store import LabelStore
 from prefdata.annotate.queue import next_pair, progress, release
+from prefdata.annotate.review_queue import review_entry
 from prefdata.annotate.side_order import choice_to_screen, left_response, screen_to_choice
 
 SKIP_REASONS = ("unsure", "needs expertise", "content problem", "broken pair", "other")
@@ -126,6 +127,12 @@ _state()["shown_at"].setdefault(pair_id, time.monotonic())
 existing = ctx.store.label(pair_id, annotator)
 left = existing.left_response if existing else left_response(pair_id, annotator)
 st.caption(f"Pair `{pair_id}`" + (" — viewing your earlier answer" if existing else ""))
+if review := review_entry(ctx.store, pair_id):
+    margin = "n/a" if review.margin is None else f"{review.margin:+.4f}"
+    st.caption(
+        f"Review queue #{review.rank} ({review.source}): implicit reward margin {margin}; "
+        "a negative margin means the trained model prefers the other response"
+    )
 if existing:
     st.info(
         f"Your answer: **{choice_to_screen(existing.choice, left)}**"

@@ -1,6 +1,7 @@
 """Which pair an annotator sees next.
 
-Least-annotated first (in import order within a count), never a pair the annotator
+Pairs on the review queue (``prefdata audit``) first, in rank order; then
+least-annotated first (in import order within a count); never a pair the annotator
 has already labelled or skipped, and never past ``overlap`` votes per pair. A pair
 handed out is *claimed* for ``claim_seconds`` so two annotators working at the same
 moment do not both take the last open slot; reloading the page returns the same
@@ -29,6 +30,13 @@ WHERE p.queueable = 1 AND p.n_votes < :overlap
 ORDER BY p.n_votes, p.rowid
 LIMIT 1
 """
+# The same conditions over the (small) review queue, in audit rank order; kept apart
+# from _NEXT_SQL so the common case still walks the pairs_queue index without a join.
+_REVIEW_SQL = (
+    _NEXT_SQL.replace("FROM pairs p INDEXED BY pairs_queue", "FROM review_queue r JOIN pairs p"
+                      " ON p.pair_id = r.pair_id")
+    .replace("ORDER BY p.n_votes, p.rowid", "ORDER BY r.rank, p.rowid")
+)  # fmt: skip
 
 
 def next_pair(
@@ -62,7 +70,9 @@ def next_pair(
         if held is not None:
             pair_id = str(held[0])
         else:
-            found = _run_next(conn, overlap, annotator, now, exclude)
+            found = _run_next(conn, _REVIEW_SQL, overlap, annotator, now, exclude)
+            if found is None:
+                found = _run_next(conn, _NEXT_SQL, overlap, annotator, now, exclude)
             if found is None:
                 return None
             pair_id = found
@@ -75,9 +85,13 @@ def next_pair(
 
 
 def _run_next(
-    conn: sqlite3.Connection, overlap: int, annotator: str, now: float, exclude: tuple[str, ...]
+    conn: sqlite3.Connection,
+    sql: str,
+    overlap: int,
+    annotator: str,
+    now: float,
+    exclude: tuple[str, ...],
 ) -> str | None:
-    sql = _NEXT_SQL
     params: dict[str, object] = {"overlap": overlap, "who": annotator, "now": now}
     if exclude:
         names = [f":x{i}" for i in range(len(exclude))]

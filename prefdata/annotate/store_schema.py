@@ -72,4 +72,14 @@ CREATE TABLE IF NOT EXISTS adjudications (
     note TEXT NOT NULL DEFAULT '',
     at TEXT NOT NULL
 );
+
+-- Pairs `prefdata audit` found likely mislabelled (most negative margin first); the
+-- queue serves them before every other pair, in rank order.
+CREATE TABLE IF NOT EXISTS review_queue (
+    pair_id TEXT PRIMARY KEY REFERENCES pairs (pair_id),
+    rank INTEGER NOT NULL,
+    margin REAL,            -- the trained model's implicit reward margin
+    source TEXT NOT NULL,   -- the queue file's name
+    queued_at TEXT NOT NULL
+);
 """

@@ -107,6 +107,12 @@ def app_command(
     address: Annotated[
         str, typer.Option("--address", help="Interface to listen on.")
     ] = "localhost",
+    queue: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--queue", help="Review queue from `prefdata audit` (served first; repeatable)."
+        ),
+    ] = None,
 ) -> None:
     """Start the annotation app on the given data and label database."""
     with errors_to_exit():
@@ -120,14 +126,17 @@ def app_command(
         )
         from prefdata.annotate.label_store import LabelStore
         from prefdata.annotate.pair_import import import_parquet
+        from prefdata.annotate.review_queue import import_review_queue
         from prefdata.errors import require
 
         require("streamlit", "app")
         files = expand_data(data or [])
-        db_path = db or default_db(data or [])
+        db_path = db or default_db(data or queue or [])
         store = LabelStore(db_path)
         for path in files:
             import_parquet(store, path)
+        for path in queue or []:
+            import_review_queue(store, path)
         if store.pair_count() == 0:
             from prefdata.errors import InputError
 

@@ -13,6 +13,7 @@ from prefdata.cli import (
     commands_annotate,
     commands_convert,
     commands_filter,
+    commands_iterate,
     commands_report,
     commands_train,
 )
@@ -37,6 +38,7 @@ commands_report.register(app)
 commands_convert.register(app)
 commands_annotate.register(app)
 commands_train.register(app)
+commands_iterate.register(app)
 
 
 def _version(value: bool) -> None:
