@@ -37,8 +37,12 @@ def test_dataset_table(sample_data: Path, tmp_path: Path) -> None:
     assert report.stats["dataset"]["contaminated_prompt"]["near_only"] == 1
 
 
-def test_near_duplicates_are_counted_but_kept_by_default(sample_data: Path) -> None:
-    report = validate_pairs([sample_data / "bad_pairs_dataset.jsonl"])
+def test_near_duplicates_are_counted_on_request_but_kept(sample_data: Path) -> None:
+    plain = validate_pairs([sample_data / "bad_pairs_dataset.jsonl"])
+    assert "near_duplicate_prompt" not in plain.stats["dataset"]  # MinHash costs: opt-in
+    report = validate_pairs(
+        [sample_data / "bad_pairs_dataset.jsonl"], config=FilterConfig(near_duplicates=True)
+    )
     assert reasons.NEAR_DUPLICATE_PROMPT not in report.reasons
     near = report.stats["dataset"]["near_duplicate_prompt"]
     assert near["rows"] == 1 and near["dropped"] is False

@@ -63,6 +63,12 @@ _CHECK_OPTIONS: dict[str, Any] = {
         "repeatable): training pairs whose prompt matches one of its "
         "prompts, exactly or by MinHash, are dropped as contaminated_prompt.",
     ),
+    "near_duplicates": typer.Option(
+        None,
+        "--near-duplicates/--no-near-duplicates",
+        help="Count near-duplicate prompts (MinHash LSH) in the report (default off: it "
+        "costs about 100 us per pair).",
+    ),
     "drop_near_duplicates": typer.Option(
         None,
         "--drop-near-duplicates/--keep-near-duplicates",
@@ -176,6 +182,7 @@ def register(app: typer.Typer) -> None:
         id_column: str | None = _CHECK_OPTIONS["id_column"],
         workers: int | None = _CHECK_OPTIONS["workers"],
         eval_sets: list[Path] | None = _CHECK_OPTIONS["eval_sets"],
+        near_duplicates: bool | None = _CHECK_OPTIONS["near_duplicates"],
         drop_near_duplicates: bool | None = _CHECK_OPTIONS["drop_near_duplicates"],
         near_duplicate_threshold: float | None = _CHECK_OPTIONS["near_duplicate_threshold"],
         balance_length: bool | None = _CHECK_OPTIONS["balance_length"],
@@ -210,6 +217,7 @@ def register(app: typer.Typer) -> None:
                 id_column=id_column,
                 workers=workers,
                 eval_sets=[str(p) for p in eval_sets] if eval_sets else None,
+                near_duplicates=near_duplicates,
                 drop_near_duplicates=drop_near_duplicates,
                 near_duplicate_threshold=near_duplicate_threshold,
                 balance_length=balance_length,
@@ -257,6 +265,7 @@ def register(app: typer.Typer) -> None:
         id_column: str | None = _CHECK_OPTIONS["id_column"],
         workers: int | None = _CHECK_OPTIONS["workers"],
         eval_sets: list[Path] | None = _CHECK_OPTIONS["eval_sets"],
+        near_duplicates: bool | None = _CHECK_OPTIONS["near_duplicates"],
         drop_near_duplicates: bool | None = _CHECK_OPTIONS["drop_near_duplicates"],
         near_duplicate_threshold: float | None = _CHECK_OPTIONS["near_duplicate_threshold"],
         balance_length: bool | None = _CHECK_OPTIONS["balance_length"],
@@ -296,6 +305,7 @@ def register(app: typer.Typer) -> None:
                 id_column=id_column,
                 workers=workers,
                 eval_sets=[str(p) for p in eval_sets] if eval_sets else None,
+                near_duplicates=near_duplicates,
                 drop_near_duplicates=drop_near_duplicates,
                 near_duplicate_threshold=near_duplicate_threshold,
                 balance_length=balance_length,

@@ -198,7 +198,10 @@ def decide(cols: Columns, config: FilterConfig, evals: EvalPrompts | None) -> De
     out.summary["distinct_prompts"] = distinct
     out.summary["rows_repeating_a_prompt"] = n - distinct
     lsh = config.lsh()
-    if lsh is not None and reasons.NEAR_DUPLICATE_PROMPT not in config.disable:
+    near_asked = (config.near_duplicates or config.drop_near_duplicates) and (
+        reasons.NEAR_DUPLICATE_PROMPT not in config.disable
+    )
+    if lsh is not None and near_asked:
         near, prompts = near_duplicate_rows(cols, lsh)
         out.summary["near_duplicate_prompt"] = {
             "rows": int(near.sum()),
@@ -212,7 +215,7 @@ def decide(cols: Columns, config: FilterConfig, evals: EvalPrompts | None) -> De
         }
         if config.drop_near_duplicates:
             out.masks[reasons.NEAR_DUPLICATE_PROMPT] = near
-    elif reasons.NEAR_DUPLICATE_PROMPT not in config.disable:
+    elif near_asked:
         out.summary["near_duplicate_prompt"] = {
             "skipped": "datasketch is not installed: pip install 'prefdata[dedup]'"
         }

@@ -62,11 +62,9 @@ class DiskRows:
 def dataset_pass_needed(config: FilterConfig) -> bool:
     """Whether any dataset-level reason or figure is wanted (then inputs are read twice)."""
     on = [
-        c
-        for c in (reasons.DUPLICATE_PAIR, reasons.CONTRADICTORY_PAIR, reasons.NEAR_DUPLICATE_PROMPT)
-        if c not in config.disable
+        c for c in (reasons.DUPLICATE_PAIR, reasons.CONTRADICTORY_PAIR) if c not in config.disable
     ]
-    return bool(on or config.eval_sets or config.balance_length)
+    return bool(on or config.near_duplicates_wanted() or config.balance_length)
 
 
 def chunk_row_bounds(chunk: RawChunk) -> tuple[int, int]:

@@ -10,13 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from prefdata.checks.base import _lengths
 from prefdata.config import FilterConfig
 from prefdata.dataset.minhash import LshParams, band_keys, signatures
+from prefdata.hashing import int_digests
 from prefdata.readers import Layout, normalize_chunk
 from prefdata.readers.normalize import Warnings
 from prefdata.readers.sources import RawChunk
@@ -24,9 +24,12 @@ from prefdata.schema import CHOSEN, PROMPT, REJECTED, SOURCE_ROW, final_text
 
 
 def normalized_text(texts: pa.Array) -> pa.Array:
-    """Whitespace runs as one space, ends trimmed: 'a  b\\n' and 'a b' are the same text."""
-    collapsed = pc.replace_substring_regex(pc.fill_null(texts, ""), r"\s+", " ")
-    return pc.utf8_trim_whitespace(collapsed)
+    """Whitespace runs as one space, ends trimmed: 'a  b\\n' and 'a b' are the same text.
+
+    Split on whitespace and joined again: several times faster than a regex replace.
+    """
+    words = pc.utf8_split_whitespace(pc.utf8_trim_whitespace(pc.fill_null(texts, "")))
+    return pc.binary_join(words, " ")
 
 
 def text_hashes(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
@@ -38,8 +41,7 @@ def text_hashes(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
     if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-        values = normalized_text(column).to_numpy(zero_copy_only=False)
-        return pd.util.hash_array(values) if len(values) else np.zeros(0, np.uint64)
+        return int_digests(normalized_text(column))
     lengths = pc.fill_null(pc.list_value_length(column), 0).to_numpy(zero_copy_only=False)
     flat = column.flatten()
     position = np.arange(len(flat)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
@@ -48,8 +50,8 @@ def text_hashes(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
         pc.fill_null(pc.struct_field(flat, "role"), ""),
         normalized_text(pc.struct_field(flat, "content")),
         "\x1e",
-    ).to_numpy(zero_copy_only=False)
-    per_message = pd.util.hash_array(parts) if len(parts) else np.zeros(0, np.uint64)
+    )
+    per_message = int_digests(parts)
     row = np.repeat(np.arange(len(lengths)), lengths)
     out = np.zeros(len(lengths), np.uint64)
     np.add.at(out, row, per_message)  # wraps modulo 2**64, which a hash may

@@ -11,7 +11,6 @@ conversational layouts go row by row through ``Layout.pair``.
 from __future__ import annotations
 
 import io
-import itertools
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,9 +20,9 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pajson
-import xxhash
 
 from prefdata import reasons
+from prefdata.hashing import hex_digests
 from prefdata.readers.hh_split import split_hh_columns
 from prefdata.readers.layouts import BadRecord, Layout
 from prefdata.readers.sources import Malformed, RawChunk
@@ -92,12 +91,7 @@ def bad_batch(
 
 def derive_ids(prompt: pa.Array, chosen: pa.Array, rejected: pa.Array) -> pa.Array:
     """``schema.derive_id`` for whole text columns (same ids, fewer Python steps)."""
-    joined = pc.binary_join_element_wise(prompt, chosen, rejected, "\x1f")
-    joined = pa.concat_arrays([joined]) if joined.offset else joined  # offsets from zero
-    offsets = np.frombuffer(joined.buffers()[1], dtype=np.int32)[: len(joined) + 1].tolist()
-    data = memoryview(joined.buffers()[2] or b"")
-    digest = xxhash.xxh3_64_hexdigest
-    return pa.array([digest(data[a:b]) for a, b in itertools.pairwise(offsets)], pa.string())
+    return hex_digests(pc.binary_join_element_wise(prompt, chosen, rejected, "\x1f"))
 
 
 def _carried(values: list[Any], name: str, warnings: Warnings) -> pa.Array:
