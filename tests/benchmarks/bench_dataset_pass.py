@@ -58,8 +58,7 @@ sys.path.insert(0, sys.argv[1])
 from prefdata.config import FilterConfig, ReadOptions
 from prefdata.dataset.scan import scan
 baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-disable = [] if sys.argv[3] == "1" else ["near_duplicate_prompt"]
-config = FilterConfig(disable=disable)
+config = FilterConfig(near_duplicates=sys.argv[3] == "1")
 start = time.perf_counter()
 plan = scan([Path(sys.argv[2])], ReadOptions(), config, workers=1, work_dir=Path(sys.argv[4]))
 seconds = time.perf_counter() - start
