@@ -26,7 +26,7 @@ import pyarrow as pa
 from prefdata import __version__
 from prefdata.chunks import ChunkResult, process_chunk
 from prefdata.config import FilterConfig, ReadOptions
-from prefdata.errors import InputError
+from prefdata.errors import ConfigError, InputError
 from prefdata.readers import InputInfo, Layout, iter_chunks
 from prefdata.readers.sources import RawChunk
 from prefdata.schema import canonical_fields, provenance_fields
@@ -58,6 +58,7 @@ class Report:
     timings: dict[str, float] = field(default_factory=dict)
     prefdata_version: str = __version__
     created_at: str = ""
+    engine: str = "local"
 
     @property
     def drop_rate(self) -> float:
@@ -135,8 +136,14 @@ def run(
     config: FilterConfig | None = None,
     read_options: ReadOptions | None = None,
     progress: Progress | None = None,
+    engine: str = "local",
+    ray_address: str | None = None,
 ) -> Report:
-    """Check every pair of ``inputs``; with ``out_dir``, write kept/dropped/report there."""
+    """Check every pair of ``inputs``; with ``out_dir``, write kept/dropped/report there.
+
+    ``engine="ray"`` runs the same chunk work on Ray (``ray_address``: a cluster to join;
+    none starts a local instance) and writes kept/ and dropped/ folders of Parquet parts.
+    """
     config = config or FilterConfig()
     read_options = read_options or ReadOptions()
     if not inputs:
@@ -145,6 +152,13 @@ def run(
     for path in paths:
         if not path.exists():
             raise InputError(f"no such file or folder: {path}")
+    if engine == "ray":
+        from prefdata.engines.ray_engine import run_ray
+
+        return run_ray(paths, out_dir, config=config, read_options=read_options,
+                       progress=progress, address=ray_address)
+    if engine != "local":
+        raise ConfigError(f"engine must be one of ['local', 'ray'], got {engine!r}")
     start = time.perf_counter()
     report = Report(
         config=config.to_dict(),
@@ -230,14 +244,19 @@ def filter_pairs(
     config: FilterConfig | None = None,
     read_options: ReadOptions | None = None,
     progress: Progress | None = None,
+    engine: str = "local",
+    ray_address: str | None = None,
 ) -> Report:
     """Curate ``inputs`` into ``out_dir``: kept.parquet, dropped.parquet and report.json.
+
+    With ``engine="ray"``: kept/ and dropped/ folders of ``part-NNNNNN.parquet`` instead.
 
     >>> report = filter_pairs(["pairs.jsonl"], "out")  # doctest: +SKIP
     >>> report.input_rows == report.kept_rows + report.dropped_rows  # doctest: +SKIP
     True
     """
-    return run(inputs, out_dir, config=config, read_options=read_options, progress=progress)
+    return run(inputs, out_dir, config=config, read_options=read_options, progress=progress,
+               engine=engine, ray_address=ray_address)
 
 
 def validate_pairs(
@@ -246,6 +265,9 @@ def validate_pairs(
     config: FilterConfig | None = None,
     read_options: ReadOptions | None = None,
     progress: Progress | None = None,
+    engine: str = "local",
+    ray_address: str | None = None,
 ) -> Report:
     """The same checks as ``filter_pairs``, report only: nothing is written."""
-    return run(inputs, None, config=config, read_options=read_options, progress=progress)
+    return run(inputs, None, config=config, read_options=read_options, progress=progress,
+               engine=engine, ray_address=ray_address)

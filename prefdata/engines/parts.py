@@ -1,0 +1,113 @@
+"""One work unit in, one kept part and one dropped part out, plus its counters.
+
+``run_unit`` is what a distributed worker runs: ``process_chunk`` on each of the unit's
+chunks (the same function the local engine calls), the rows written straight to
+``kept/part-NNNNNN.parquet`` and ``dropped/part-NNNNNN.parquet`` under a staging folder,
+and only a small ``UnitSummary`` sent back. Part numbers follow input order, so reading
+the parts in name order gives the rows in the local engine's order.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from prefdata.chunks import process_chunk
+from prefdata.config import FilterConfig
+from prefdata.engines.work_units import WorkUnit
+from prefdata.schema import canonical_fields, provenance_fields
+from prefdata.stats import Stats
+from prefdata.writer import COMPRESSION, ParquetSink, conform, widen
+
+KEPT_DIR, DROPPED_DIR = "kept", "dropped"
+
+
+def part_name(index: int) -> str:
+    return f"part-{index:06d}.parquet"
+
+
+@dataclass
+class UnitSummary:
+    """What one unit counted; the driver adds these up into the report."""
+
+    index: int
+    input_index: int
+    rows: int = 0
+    kept_rows: int = 0
+    dropped_rows: int = 0
+    bytes: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+    stats: Stats = field(default_factory=Stats)
+    warnings: list[str] = field(default_factory=list)
+
+
+def base_schemas(shape: str | None) -> tuple[pa.Schema, pa.Schema]:
+    """The kept and dropped schemas of an output with no rows (as the local engine's)."""
+    base = pa.schema(canonical_fields("conversational" if shape == "conversational" else "text"))
+    return base, pa.schema([*base, *provenance_fields()])
+
+
+def run_unit(
+    unit: WorkUnit, config: FilterConfig, staging: str | None, shape: str | None
+) -> UnitSummary:
+    """Check every chunk of ``unit``; with ``staging``, write its kept and dropped parts."""
+    summary = UnitSummary(unit.index, unit.input_index, bytes=unit.bytes)
+    sinks: tuple[ParquetSink, ParquetSink] | None = None
+    if staging is not None:
+        sinks = (
+            ParquetSink(Path(staging, KEPT_DIR, part_name(unit.index))),
+            ParquetSink(Path(staging, DROPPED_DIR, part_name(unit.index))),
+        )
+    warnings: dict[str, None] = {}
+    for chunk in unit.raw_chunks(config.batch_size):
+        result = process_chunk(chunk, unit.layout, config)
+        summary.rows += result.rows
+        summary.kept_rows += result.kept.num_rows
+        summary.dropped_rows += result.dropped.num_rows
+        summary.reasons.update(result.reasons)
+        summary.stats.merge(result.stats)
+        warnings.update(dict.fromkeys(result.warnings))
+        if sinks is not None:
+            sinks[0].write(result.kept)
+            sinks[1].write(result.dropped)
+    if sinks is not None:
+        kept_schema, dropped_schema = base_schemas(shape)
+        sinks[0].close(kept_schema)
+        sinks[1].close(dropped_schema)
+    summary.warnings = list(warnings)
+    return summary
+
+
+def unified_schema(parts: list[Path]) -> pa.Schema:
+    """One schema every part fits, from the parts' footers alone (in part order).
+
+    Parts of JSON input can differ (a column one chunk lacks, or all null in it); readers
+    of a folder of Parquet (pyarrow datasets, pandas, ``datasets``) want one schema.
+    """
+    schema: pa.Schema | None = None
+    for part in parts:
+        found = pq.read_schema(part).remove_metadata()
+        schema = found if schema is None else widen(schema, found)
+    assert schema is not None
+    return schema
+
+
+def needs_rewrite(part: Path, schema: pa.Schema) -> bool:
+    return not pq.read_schema(part).remove_metadata().equals(schema)
+
+
+def conform_part(part: str, schema: pa.Schema) -> None:
+    """Rewrite one part in ``schema``, batch by batch (values that do not cast become text)."""
+    path = Path(part)
+    tmp = path.with_name(f".{path.name}.conform")
+    with pq.ParquetWriter(tmp, schema, compression=COMPRESSION) as writer:
+        for batch in pq.ParquetFile(path).iter_batches():
+            fitted = conform(batch, schema, force=True)
+            assert fitted is not None
+            writer.write_batch(fitted)
+    os.replace(tmp, path)
