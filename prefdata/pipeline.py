@@ -155,8 +155,14 @@ def run(
     if engine == "ray":
         from prefdata.engines.ray_engine import run_ray
 
-        return run_ray(paths, out_dir, config=config, read_options=read_options,
-                       progress=progress, address=ray_address)
+        return run_ray(
+            paths,
+            out_dir,
+            config=config,
+            read_options=read_options,
+            progress=progress,
+            address=ray_address,
+        )
     if engine != "local":
         raise ConfigError(f"engine must be one of ['local', 'ray'], got {engine!r}")
     start = time.perf_counter()
@@ -255,8 +261,15 @@ def filter_pairs(
     >>> report.input_rows == report.kept_rows + report.dropped_rows  # doctest: +SKIP
     True
     """
-    return run(inputs, out_dir, config=config, read_options=read_options, progress=progress,
-               engine=engine, ray_address=ray_address)
+    return run(
+        inputs,
+        out_dir,
+        config=config,
+        read_options=read_options,
+        progress=progress,
+        engine=engine,
+        ray_address=ray_address,
+    )
 
 
 def validate_pairs(
@@ -269,5 +282,12 @@ def validate_pairs(
     ray_address: str | None = None,
 ) -> Report:
     """The same checks as ``filter_pairs``, report only: nothing is written."""
-    return run(inputs, None, config=config, read_options=read_options, progress=progress,
-               engine=engine, ray_address=ray_address)
+    return run(
+        inputs,
+        None,
+        config=config,
+        read_options=read_options,
+        progress=progress,
+        engine=engine,
+        ray_address=ray_address,
+    )
