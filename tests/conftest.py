@@ -27,3 +27,15 @@ def shared_file(relative: str) -> Path:
     if not path.exists():
         pytest.skip(f"{path} not present (../shared/data is optional)")
     return path
+
+
+@pytest.fixture(scope="session")
+def ray_local():  # type: ignore[no-untyped-def]
+    """A local 2-CPU Ray instance shared by the session's Ray tests (start-up is seconds)."""
+    ray = pytest.importorskip("ray")
+    from prefdata.engines.ray_engine import init_ray
+
+    started = init_ray(num_cpus=2)
+    yield ray
+    if started:
+        ray.shutdown()

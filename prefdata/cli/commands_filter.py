@@ -138,13 +138,24 @@ def register(app: typer.Typer) -> None:
         rejected_column: str | None = _CHECK_OPTIONS["rejected_column"],
         id_column: str | None = _CHECK_OPTIONS["id_column"],
         workers: int | None = _CHECK_OPTIONS["workers"],
+        engine: str = typer.Option(
+            "local",
+            help="local (this machine's processes) or ray (a Ray cluster; writes OUT/kept/ "
+            "and OUT/dropped/ folders of Parquet parts). Ray needs pip install 'prefdata[ray]'.",
+        ),
+        ray_address: str | None = typer.Option(
+            None,
+            help="With --engine ray: the cluster to join, e.g. ray://head:10001 or auto. "
+            "Default: start a local Ray instance.",
+        ),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
     ) -> None:
         """Check every pair and write the curated set.
 
         Writes OUT/kept.parquet (canonical columns, ready for TRL), OUT/dropped.parquet
         (every dropped pair with its reasons and source row) and OUT/report.json. Outputs
-        appear only when complete: report.json is written last.
+        appear only when complete: report.json is written last. With --engine ray, kept
+        and dropped are folders of part-NNNNNN.parquet files.
 
         Example: `prefdata filter data.jsonl.gz --out curated/ --similarity difflib`
         """
@@ -168,12 +179,21 @@ def register(app: typer.Typer) -> None:
             report = _run_with_progress(
                 quiet,
                 lambda progress: filter_pairs(
-                    inputs, out, config=filter_config, read_options=read_options, progress=progress
+                    inputs,
+                    out,
+                    config=filter_config,
+                    read_options=read_options,
+                    progress=progress,
+                    engine=engine,
+                    ray_address=ray_address,
                 ),
             )
         if not quiet:
             _summary(report)
-            console.print(f"wrote {escape(str(out))}/kept.parquet, dropped.parquet, report.json")
+            kept, dropped = (
+                ("kept/", "dropped/") if engine == "ray" else ("kept.parquet", "dropped.parquet")
+            )
+            console.print(f"wrote {escape(str(out))}/{kept}, {dropped}, report.json")
 
     @app.command("validate")
     def validate_command(

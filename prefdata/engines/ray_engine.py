@@ -29,9 +29,10 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pyarrow as pa
 
 from prefdata.config import FilterConfig, ReadOptions
 from prefdata.engines.parts import (
@@ -43,7 +44,7 @@ from prefdata.engines.parts import (
     run_unit,
     unified_schema,
 )
-from prefdata.engines.work_units import Plan, plan_units
+from prefdata.engines.work_units import Plan, WorkUnit, plan_units
 from prefdata.errors import InputError, require
 from prefdata.stats import Stats
 from prefdata.writer import make_staging_dir
@@ -88,17 +89,25 @@ def init_ray(address: str | None = None, *, num_cpus: int | None = None) -> bool
     return True
 
 
+def _stash(unit: WorkUnit) -> Any:
+    """One unit as a one-row Arrow block in the object store, owned by this driver.
+
+    A block per unit, handed to Ray Data by reference: inline units' chunks (read here)
+    wait in the object store (spilling to disk) instead of this process's memory.
+    Pickled into a binary column rather than referenced from inside a pickle, because an
+    ObjectRef hidden in user-pickled bytes loses its owner and ray.get on it never returns.
+    """
+    ray = require("ray", "ray")
+    return ray.put(pa.table({"unit": pa.array([pickle.dumps(unit)], pa.binary())}))
+
+
 def _process_units(
     batch: dict[str, np.ndarray], *, config: FilterConfig, staging: str | None, shape: str | None
 ) -> dict[str, np.ndarray]:
     """map_batches body: unpickle each unit, run it, send back its pickled summary."""
-    ray = require("ray", "ray")
-    summaries = []
-    for blob in batch["unit"]:
-        unit = pickle.loads(blob)
-        if unit.kind == "inline":  # chunks read by the driver wait in the object store
-            unit.chunks = ray.get(unit.chunks)
-        summaries.append(pickle.dumps(run_unit(unit, config, staging, shape)))
+    summaries = [
+        pickle.dumps(run_unit(pickle.loads(blob), config, staging, shape)) for blob in batch["unit"]
+    ]
     return {"summary": np.array(summaries, dtype=object)}
 
 
@@ -108,8 +117,7 @@ def _summaries(
     ray = require("ray", "ray")
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False  # the CLI draws its own bar
-    items = [{"unit": pickle.dumps(unit)} for unit in plan.units]
-    ds = ray.data.from_items(items, override_num_blocks=len(items))
+    ds = ray.data.from_arrow_refs(plan.handles)
     ds = ds.map_batches(
         _process_units,
         batch_size=1,  # one unit per call: a unit is already ~32 MiB of input
@@ -185,7 +193,7 @@ def run_ray(
     staging: Path | None = None
     try:
         ray = require("ray", "ray")
-        plan = plan_units(paths, read_options, chunk_rows=config.batch_size, stash=ray.put)
+        plan = plan_units(paths, read_options, chunk_rows=config.batch_size, stash=_stash)
         if out is not None:
             staging = make_staging_dir(out)
             (staging / KEPT_DIR).mkdir()

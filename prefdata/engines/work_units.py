@@ -69,6 +69,8 @@ class WorkUnit:
 class Plan:
     infos: list[InputInfo]
     units: list[WorkUnit]
+    # what ``stash`` made of each unit, in unit order (empty without a stash)
+    handles: list[Any] = field(default_factory=list)
 
     @property
     def shape(self) -> str | None:
@@ -85,16 +87,17 @@ def plan_units(
     options: ReadOptions,
     *,
     chunk_rows: int,
-    unit_bytes: int = UNIT_BYTES,
-    stash: Callable[[list[RawChunk]], Any] | None = None,
+    unit_bytes: int | None = None,
+    stash: Callable[[WorkUnit], Any] | None = None,
 ) -> Plan:
     """Detect every input and cut it into units; refuses inputs of mixed shapes up front.
 
-    ``stash`` turns an inline unit's chunks into a handle (e.g. ``ray.put``) as soon as
-    the unit is full, so the planner never holds more than one unit of read data.
+    ``stash`` stores each unit as soon as it is planned (e.g. ``ray.put``) and its
+    result goes to ``Plan.handles``; inline units then drop their chunks, so the planner
+    never holds more than one unit of read data.
     """
-    infos: list[InputInfo] = []
-    units: list[WorkUnit] = []
+    unit_bytes = unit_bytes or UNIT_BYTES
+    plan = Plan([], [])
     shape: str | None = None
     for input_index, path in enumerate(paths):
         info, layout = detect_input(path, options)
@@ -106,7 +109,7 @@ def plan_units(
                     f"{info.path} is {info.shape} but earlier inputs are {shape}: "
                     "curate them in separate runs"
                 )
-        infos.append(info)
+        plan.infos.append(info)
         if info.file_type == "parquet":
             found = _parquet_units(path, input_index, layout)
         elif info.file_type == "jsonl" and path.is_file() and not _is_gzip(path):
@@ -114,11 +117,12 @@ def plan_units(
         else:
             found = _inline_units(path, info.file_type, input_index, layout, chunk_rows, unit_bytes)
         for unit in found:
-            if unit.kind == "inline" and stash is not None:
-                unit.chunks = stash(unit.chunks)
-            unit.index = len(units)
-            units.append(unit)
-    return Plan(infos, units)
+            unit.index = len(plan.units)
+            if stash is not None:
+                plan.handles.append(stash(unit))
+                unit.chunks = None
+            plan.units.append(unit)
+    return plan
 
 
 def _parquet_units(path: Path, input_index: int, layout: Layout | None) -> Iterator[WorkUnit]:

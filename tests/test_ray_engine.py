@@ -1,0 +1,139 @@
+"""The Ray engine gives the local engine's rows, reasons and figures, and publishes atomically."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from prefdata.cli.main import app
+from prefdata.config import FilterConfig
+from prefdata.engines import ray_engine, work_units
+from prefdata.errors import MissingExtraError
+from prefdata.pipeline import filter_pairs
+
+GOOD = {
+    "prompt": "How do I centre a div?",
+    "chosen": "Use a flex container: display: flex; justify-content: center; align-items: "
+    "center on the parent element.",
+    "rejected": "You can't really, CSS is broken and nobody knows how to do it.",
+}
+
+
+def _lines(n: int) -> list[str]:
+    """Good pairs, near-duplicates, broken lines and carried columns that change type."""
+    lines = []
+    for i in range(n):
+        if i % 97 == 5:
+            lines.append('{"prompt": "cut off", "chosen": "abc')
+            continue
+        rejected = GOOD["chosen"] if i % 7 == 0 else f"{GOOD['rejected']} ({i})"
+        record = {**GOOD, "rejected": rejected, "n": i}
+        if i % 13 == 0:
+            record["chosen"] = "too short"
+        if i > n // 2:  # appears only in later units: parts must be widened to one schema
+            record["tag"] = "late" if i % 2 else None
+        lines.append(json.dumps(record))
+    return lines
+
+
+def _inputs(folder: Path) -> dict[str, Path]:
+    lines = _lines(3000)
+    plain = folder / "pairs.jsonl"
+    plain.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    zipped = folder / "pairs.jsonl.gz"
+    with gzip.open(zipped, "wt", encoding="utf-8") as f:
+        f.write("\n".join(lines[:700]) + "\n")
+    rows = [json.loads(line) for line in lines if not line.startswith('{"prompt": "cut')]
+    table = pa.Table.from_pylist(
+        [{k: r[k] for k in ("prompt", "chosen", "rejected", "n")} for r in rows]
+    )
+    pq_dir = folder / "pq"
+    pq_dir.mkdir()
+    pq.write_table(table.slice(0, 1500), pq_dir / "a.parquet", row_group_size=400)
+    pq.write_table(table.slice(1500), pq_dir / "b.parquet", row_group_size=700)
+    return {"jsonl": plain, "gz": zipped, "parquet": pq_dir}
+
+
+def _same_outputs(local: Path, ray: Path) -> None:
+    for name in ("kept", "dropped"):
+        expected = pq.read_table(local / f"{name}.parquet")
+        got = pq.read_table(ray / name)  # the parts, in name order
+        assert got.schema.equals(expected.schema), name
+        assert got.equals(expected), name
+    a, b = (json.loads((d / "report.json").read_text()) for d in (local, ray))
+    for key in ("input_rows", "kept_rows", "dropped_rows", "reasons", "stats", "warnings"):
+        assert a[key] == b[key], key
+    assert [i["rows"] for i in a["inputs"]] == [i["rows"] for i in b["inputs"]]
+    assert b["engine"] == "ray" and b["input_rows"] == b["kept_rows"] + b["dropped_rows"]
+
+
+@pytest.mark.slow
+def test_ray_engine_matches_the_local_engine(
+    ray_local, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(work_units, "UNIT_BYTES", 64 << 10)  # several units per input
+    inputs = _inputs(tmp_path)
+    config = FilterConfig(batch_size=256, workers=1)
+    for kind, path in inputs.items():
+        local, ray = tmp_path / f"local-{kind}", tmp_path / f"ray-{kind}"
+        filter_pairs([path], local, config=config)
+        if kind == "jsonl":  # once through the command line
+            settings = tmp_path / "settings.yaml"
+            settings.write_text("batch_size: 256\nworkers: 1\n")
+            args = ["filter", str(path), "-o", str(ray), "-c", str(settings), "--engine", "ray"]
+            result = CliRunner().invoke(app, [*args, "-q"])
+            assert result.exit_code == 0, result.output
+        else:
+            filter_pairs([path], ray, config=config, engine="ray")
+        _same_outputs(local, ray)
+    parts = sorted(p.name for p in (tmp_path / "ray-jsonl" / "kept").iterdir())
+    assert len(parts) > 3 and parts[0] == "part-000000.parquet"
+
+
+@pytest.mark.slow
+def test_a_crash_midway_publishes_nothing_and_a_rerun_matches(
+    ray_local, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(work_units, "UNIT_BYTES", 64 << 10)
+    path = _inputs(tmp_path)["jsonl"]
+    out = tmp_path / "out"
+    config = FilterConfig(batch_size=256)
+    real = ray_engine._summaries
+
+    def dies_after_two(*args, **kwargs):  # type: ignore[no-untyped-def]
+        for i, summary in enumerate(real(*args, **kwargs)):
+            if i == 1:  # parts of finished units are already on disk by now
+                raise KeyboardInterrupt
+            yield summary
+
+    monkeypatch.setattr(ray_engine, "_summaries", dies_after_two)
+    with pytest.raises(KeyboardInterrupt):
+        filter_pairs([path], out, config=config, engine="ray")
+    assert list(out.iterdir()) == []  # no report.json, no parts, no staging folder
+    monkeypatch.setattr(ray_engine, "_summaries", real)
+    filter_pairs([path], out, config=config, engine="ray")
+    filter_pairs([path], tmp_path / "local", config=config)
+    _same_outputs(tmp_path / "local", out)
+    # a crash in a second run leaves the first run's complete outputs as they were
+    before = pq.read_table(out / "kept")
+    monkeypatch.setattr(ray_engine, "_summaries", dies_after_two)
+    with pytest.raises(KeyboardInterrupt):
+        filter_pairs([path], out, config=config, engine="ray")
+    assert sorted(p.name for p in out.iterdir()) == ["dropped", "kept", "report.json"]
+    assert pq.read_table(out / "kept").equals(before)
+
+
+def test_missing_ray_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "p.jsonl"
+    path.write_text(json.dumps(GOOD) + "\n")
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray now fails
+    with pytest.raises(MissingExtraError, match=r"prefdata\[ray\]"):
+        filter_pairs([path], tmp_path / "out", engine="ray")
+    assert not (tmp_path / "out").exists()
