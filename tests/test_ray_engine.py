@@ -16,7 +16,7 @@ from prefdata.cli.main import app
 from prefdata.config import FilterConfig
 from prefdata.engines import ray_engine, work_units
 from prefdata.errors import MissingExtraError
-from prefdata.pipeline import filter_pairs
+from prefdata.pipeline import filter_pairs, validate_pairs
 
 GOOD = {
     "prompt": "How do I centre a div?",
@@ -95,6 +95,11 @@ def test_ray_engine_matches_the_local_engine(
         _same_outputs(local, ray)
     parts = sorted(p.name for p in (tmp_path / "ray-jsonl" / "kept").iterdir())
     assert len(parts) > 3 and parts[0] == "part-000000.parquet"
+    checked = validate_pairs([inputs["jsonl"]], config=config, engine="ray")  # writes nothing
+    assert (
+        checked.reasons
+        == json.loads((tmp_path / "local-jsonl" / "report.json").read_text())["reasons"]
+    )
 
 
 @pytest.mark.slow

@@ -97,6 +97,17 @@ def unified_schema(parts: list[Path]) -> pa.Schema:
     return schema
 
 
+def drop_empty_parts(parts: list[Path]) -> list[Path]:
+    """Delete parts with no rows (some readers, e.g. ``datasets``, fail on them); the
+    first part stays when all are empty, so the folder still says what its schema is."""
+    empty = [p for p in parts if pq.read_metadata(p).num_rows == 0]
+    if len(empty) == len(parts):
+        empty = empty[1:]
+    for part in empty:
+        part.unlink()
+    return [p for p in parts if p not in empty]
+
+
 def needs_rewrite(part: Path, schema: pa.Schema) -> bool:
     return not pq.read_schema(part).remove_metadata().equals(schema)
 

@@ -40,6 +40,7 @@ from prefdata.engines.parts import (
     KEPT_DIR,
     UnitSummary,
     conform_part,
+    drop_empty_parts,
     needs_rewrite,
     run_unit,
     unified_schema,
@@ -135,12 +136,15 @@ def _summaries(
 
 
 def _unify_parts(staging: Path) -> None:
-    """Give every part of kept/ (and of dropped/) one schema, rewriting misfits on the cluster."""
+    """Give every part of kept/ (and of dropped/) one schema, rewriting misfits on the cluster.
+
+    Empty parts go first, so part numbers may have gaps; name order is still input order.
+    """
     ray = require("ray", "ray")
     rewrite = ray.remote(num_cpus=1)(conform_part)
     pending = []
     for folder in (KEPT_DIR, DROPPED_DIR):
-        parts = sorted((staging / folder).glob("part-*.parquet"))
+        parts = drop_empty_parts(sorted((staging / folder).glob("part-*.parquet")))
         schema = unified_schema(parts)
         pending += [rewrite.remote(str(p), schema) for p in parts if needs_rewrite(p, schema)]
     ray.get(pending)
