@@ -13,8 +13,9 @@ import pytest
 from typer.testing import CliRunner
 
 from prefdata.cli.main import app
-from prefdata.config import FilterConfig
+from prefdata.config import FilterConfig, ReadOptions
 from prefdata.engines import ray_engine, work_units
+from prefdata.engines.ray_engine import run_ray
 from prefdata.errors import MissingExtraError
 from prefdata.pipeline import filter_pairs, validate_pairs
 
@@ -142,3 +143,36 @@ def test_missing_ray_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyP
     with pytest.raises(MissingExtraError, match=r"prefdata\[ray\]"):
         filter_pairs([path], tmp_path / "out", engine="ray")
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_duplicates_are_found_across_parts_by_a_shuffle(
+    ray_local, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(work_units, "UNIT_BYTES", 64 << 10)
+    lines = _lines(3000)
+    path = tmp_path / "dups.jsonl"
+    # every 10th line again at the end: its copies sit in other parts than the originals
+    path.write_text("\n".join(lines + lines[::10]) + "\n", encoding="utf-8")
+    config = FilterConfig(batch_size=256)
+    local = filter_pairs([path], tmp_path / "local", config=config)
+    report = run_ray(
+        [path], tmp_path / "ray", config=config, read_options=ReadOptions(), duplicates=True
+    )
+    kept = pq.read_table(tmp_path / "local" / "kept.parquet").to_pylist()
+    seen: set[tuple[str, str, str]] = set()
+    expected_kept = []
+    for row in kept:
+        key = (row["prompt"], row["chosen"], row["rejected"])
+        if key not in seen:
+            seen.add(key)
+            expected_kept.append(row)
+    got_kept = pq.read_table(tmp_path / "ray" / "kept").to_pylist()
+    assert got_kept == expected_kept
+    moved = len(kept) - len(expected_kept)
+    assert moved > 100 and report.reasons["duplicate_pair"] == moved
+    assert report.kept_rows == local.kept_rows - moved
+    assert report.input_rows == report.kept_rows + report.dropped_rows == 3300
+    dropped = pq.read_table(tmp_path / "ray" / "dropped").to_pylist()
+    dups = [r for r in dropped if r["reasons"] == ["duplicate_pair"]]
+    assert len(dups) == moved and all(r["source_row"] >= 3000 for r in dups)

@@ -11,20 +11,35 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from prefdata.chunks import process_chunk
+from prefdata.chunks import ChunkResult, process_chunk
 from prefdata.config import FilterConfig
 from prefdata.engines.work_units import WorkUnit
-from prefdata.schema import canonical_fields, provenance_fields
+from prefdata.readers.sources import RawChunk
+from prefdata.schema import SOURCE_FILE, SOURCE_ROW, canonical_fields, provenance_fields
 from prefdata.stats import Stats
 from prefdata.writer import COMPRESSION, ParquetSink, conform, widen
 
-KEPT_DIR, DROPPED_DIR = "kept", "dropped"
+KEPT_DIR, DROPPED_DIR, SIGNATURES_DIR = "kept", "dropped", "signatures"
+
+# A dataset-level check's per-row key, computed from kept rows, e.g. a content hash.
+Signature = Callable[[pa.RecordBatch], pa.Array]
+SIGNATURE_SCHEMA = pa.schema(
+    [
+        ("key", pa.string()),
+        ("part", pa.int64()),
+        ("row", pa.int64()),  # position in the kept part
+        (SOURCE_FILE, pa.string()),
+        (SOURCE_ROW, pa.int64()),
+    ]
+)
 
 
 def part_name(index: int) -> str:
@@ -53,19 +68,34 @@ def base_schemas(shape: str | None) -> tuple[pa.Schema, pa.Schema]:
 
 
 def run_unit(
-    unit: WorkUnit, config: FilterConfig, staging: str | None, shape: str | None
+    unit: WorkUnit,
+    config: FilterConfig,
+    staging: str | None,
+    shape: str | None,
+    signature: Signature | None = None,
 ) -> UnitSummary:
-    """Check every chunk of ``unit``; with ``staging``, write its kept and dropped parts."""
+    """Check every chunk of ``unit``; with ``staging``, write its kept and dropped parts.
+
+    With ``signature``, also ``signatures/part-NNNNNN.parquet``: one row per kept row
+    (its key, part, row in the part and provenance) for dataset-level checks.
+    """
     summary = UnitSummary(unit.index, unit.input_index, bytes=unit.bytes)
     sinks: tuple[ParquetSink, ParquetSink] | None = None
+    signatures: ParquetSink | None = None
     if staging is not None:
         sinks = (
             ParquetSink(Path(staging, KEPT_DIR, part_name(unit.index))),
             ParquetSink(Path(staging, DROPPED_DIR, part_name(unit.index))),
         )
+        if signature is not None:
+            signatures = ParquetSink(Path(staging, SIGNATURES_DIR, part_name(unit.index)))
     warnings: dict[str, None] = {}
     for chunk in unit.raw_chunks(config.batch_size):
         result = process_chunk(chunk, unit.layout, config)
+        if signatures is not None and signature is not None:
+            signatures.write(
+                _signature_rows(chunk, result, unit.index, summary.kept_rows, signature)
+            )
         summary.rows += result.rows
         summary.kept_rows += result.kept.num_rows
         summary.dropped_rows += result.dropped.num_rows
@@ -79,8 +109,31 @@ def run_unit(
         kept_schema, dropped_schema = base_schemas(shape)
         sinks[0].close(kept_schema)
         sinks[1].close(dropped_schema)
+    if signatures is not None:
+        signatures.close(SIGNATURE_SCHEMA)
     summary.warnings = list(warnings)
     return summary
+
+
+def _signature_rows(
+    chunk: RawChunk, result: ChunkResult, part: int, first_row: int, signature: Signature
+) -> pa.RecordBatch:
+    # Kept rows carry no provenance, but every row of a chunk is kept or dropped and both
+    # keep input order: the kept rows' source rows are the chunk's rows minus the dropped.
+    dropped = result.dropped.column(SOURCE_ROW).to_numpy(zero_copy_only=False)
+    source_rows = np.setdiff1d(np.asarray(chunk.row_numbers(), dtype=np.int64), dropped)
+    n = result.kept.num_rows
+    assert len(source_rows) == n, "kept + dropped must cover the chunk"
+    return pa.RecordBatch.from_arrays(
+        [
+            signature(result.kept),
+            pa.array(np.full(n, part, dtype=np.int64)),
+            pa.array(np.arange(first_row, first_row + n, dtype=np.int64)),
+            pa.array([chunk.source] * n, pa.string()),
+            pa.array(source_rows),
+        ],
+        schema=SIGNATURE_SCHEMA,
+    )
 
 
 def unified_schema(parts: list[Path]) -> pa.Schema:

@@ -38,6 +38,8 @@ from prefdata.config import FilterConfig, ReadOptions
 from prefdata.engines.parts import (
     DROPPED_DIR,
     KEPT_DIR,
+    SIGNATURES_DIR,
+    Signature,
     UnitSummary,
     conform_part,
     drop_empty_parts,
@@ -45,8 +47,9 @@ from prefdata.engines.parts import (
     run_unit,
     unified_schema,
 )
+from prefdata.engines.ray_duplicates import DUPLICATE_PAIR, content_key, drop_duplicates
 from prefdata.engines.work_units import Plan, WorkUnit, plan_units
-from prefdata.errors import InputError, require
+from prefdata.errors import ConfigError, InputError, require
 from prefdata.stats import Stats
 from prefdata.writer import make_staging_dir
 
@@ -103,17 +106,27 @@ def _stash(unit: WorkUnit) -> Any:
 
 
 def _process_units(
-    batch: dict[str, np.ndarray], *, config: FilterConfig, staging: str | None, shape: str | None
+    batch: dict[str, np.ndarray],
+    *,
+    config: FilterConfig,
+    staging: str | None,
+    shape: str | None,
+    signature: Signature | None,
 ) -> dict[str, np.ndarray]:
     """map_batches body: unpickle each unit, run it, send back its pickled summary."""
     summaries = [
-        pickle.dumps(run_unit(pickle.loads(blob), config, staging, shape)) for blob in batch["unit"]
+        pickle.dumps(run_unit(pickle.loads(blob), config, staging, shape, signature))
+        for blob in batch["unit"]
     ]
     return {"summary": np.array(summaries, dtype=object)}
 
 
 def _summaries(
-    plan: Plan, config: FilterConfig, staging: Path | None, workers: int
+    plan: Plan,
+    config: FilterConfig,
+    staging: Path | None,
+    workers: int,
+    signature: Signature | None = None,
 ) -> Iterator[UnitSummary]:
     ray = require("ray", "ray")
     context = ray.data.DataContext.get_current()
@@ -128,6 +141,7 @@ def _summaries(
             "config": config,
             "staging": str(staging) if staging else None,
             "shape": plan.shape,
+            "signature": signature,
         },
     )
     for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
@@ -176,12 +190,17 @@ def run_ray(
     read_options: ReadOptions,
     progress: Progress | None = None,
     address: str | None = None,
+    duplicates: bool = False,
 ) -> Report:
     """``pipeline.run`` on Ray; returns the same ``Report``.
 
     Every path (inputs and ``out_dir``) must be readable, and ``out_dir`` writable, at the
-    same name on every node: a shared filesystem.
+    same name on every node: a shared filesystem. ``duplicates`` (a demonstration of a
+    dataset-level check, see ``ray_duplicates``) also drops every repeat of a kept pair
+    after its first occurrence, as ``duplicate_pair``.
     """
+    if duplicates and out_dir is None:
+        raise ConfigError("duplicates needs an output folder: it rewrites the kept parts")
     from prefdata.pipeline import Report, sha256_path  # the pipeline imports this module
 
     paths = [Path(p) for p in inputs]
@@ -202,12 +221,15 @@ def run_ray(
             staging = make_staging_dir(out)
             (staging / KEPT_DIR).mkdir()
             (staging / DROPPED_DIR).mkdir()
+            if duplicates:
+                (staging / SIGNATURES_DIR).mkdir()
         reasons: Counter[str] = Counter()
         stats = Stats()
         warnings: dict[int, list[str]] = {}
         total_bytes = sum(u.bytes for u in plan.units)
         done_bytes = 0
-        for summary in _summaries(plan, config, staging, config.workers):
+        signature = content_key if duplicates else None
+        for summary in _summaries(plan, config, staging, config.workers, signature):
             plan.infos[summary.input_index].rows += summary.rows
             report.input_rows += summary.rows
             report.kept_rows += summary.kept_rows
@@ -225,6 +247,11 @@ def run_ray(
                 f"row accounting broke: {report.input_rows} != "
                 f"{report.kept_rows} + {report.dropped_rows}"
             )
+        if duplicates and staging is not None:
+            moved = drop_duplicates(staging)
+            report.kept_rows -= moved
+            report.dropped_rows += moved
+            reasons[DUPLICATE_PAIR] = moved
         report.reasons = dict(reasons.most_common())
         report.stats = stats.to_dict()
         # in input order, once each, as the local engine lists them

@@ -146,8 +146,10 @@ def measure(job: str, path: Path, folder: Path) -> dict[str, Any]:
         while proc.is_alive() and queue.empty():
             peak = max(peak, _tree_rss(watched))
             time.sleep(0.05)
+        proc.join(timeout=60)
+        if queue.empty():
+            raise RuntimeError(f"{job} on {path.name} failed (exit code {proc.exitcode})")
         result = queue.get()
-        proc.join()
     result["peak_mib"] = peak / 2**20
     return result
 
