@@ -3,15 +3,15 @@
 Shape of a run::
 
     driver: plan work units (metadata + one newline pass)      [work_units.py]
-    Ray Data: from_items(units) -> map_batches(run_unit)       [parts.py]
+    Ray Data: from_arrow_refs(units) -> map_batches(run_unit)  [parts.py]
         each task: read its row group / byte range, process_chunk() per chunk,
         write OUT/.staging/{kept,dropped}/part-NNNNNN.parquet, return counters
     driver: add up counters, check input_rows == kept + dropped,
             make every part share one schema (Ray tasks), write report.json,
             move kept/ and dropped/ into OUT, report.json last
+    optional dataset-level pass (duplicates): see ray_duplicates.py
 
-Why ``from_items`` over unit descriptors rather than ``ray.data.read_parquet`` /
-``read_json``: the report and the dropped set name each row's ``source_file`` and
+Why a dataset of unit descriptors rather than ``ray.data.read_parquet`` / ``read_json``: the report and the dropped set name each row's ``source_file`` and
 ``source_row``, and Ray's readers neither keep row numbers nor cut blocks where the
 local engine cuts chunks. Units that name a row group or a byte range keep both, let
 every node read its own share of the input (no data passes through the driver), and

@@ -214,7 +214,7 @@ def main() -> None:
             for (kind, job), rate in rates.items():
                 if job != "floor":
                     print(
-                        f"ratio floor / {job} on {kind}: {floor / rate:.1f}x slower than the pyarrow floor"
+                        f"ratio: {job} on {kind} takes {floor / rate:.1f}x the pyarrow floor's time"
                     )
         if ("parquet", "local") in rates and ("parquet", "ray") in rates:
             print(
