@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -176,3 +180,47 @@ def test_duplicates_are_found_across_parts_by_a_shuffle(
     dropped = pq.read_table(tmp_path / "ray" / "dropped").to_pylist()
     dups = [r for r in dropped if r["reasons"] == ["duplicate_pair"]]
     assert len(dups) == moved and all(r["source_row"] >= 3000 for r in dups)
+
+
+KILLED_RUN = """
+import sys
+from prefdata.config import FilterConfig
+from prefdata.engines import work_units
+from prefdata.pipeline import filter_pairs
+
+work_units.UNIT_BYTES = 16 << 10  # many small tasks, one at a time: a long run to kill
+path, out, address = sys.argv[1:]
+filter_pairs([path], out, config=FilterConfig(batch_size=64, workers=1), engine="ray",
+             ray_address=address)
+"""
+
+
+@pytest.mark.slow
+def test_a_driver_killed_with_sigkill_leaves_nothing_that_looks_complete(
+    ray_local, tmp_path: Path
+) -> None:
+    path = _inputs(tmp_path)["jsonl"]
+    out = tmp_path / "out"
+    address = ray_local.get_runtime_context().gcs_address
+    repo = Path(__file__).resolve().parent.parent
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILLED_RUN, str(path), str(out), address],
+        cwd=repo,
+        env={**os.environ, "PYTHONPATH": str(repo)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while not list(out.glob(".prefdata-tmp-*/kept/part-*.parquet")):
+        assert proc.poll() is None and time.monotonic() < deadline, "the run never got going"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (out / "report.json").exists()
+    # only the dead run's hidden staging folder, with its partial parts
+    assert [p.name.startswith(".prefdata-tmp-") for p in out.iterdir()] == [True]
+    config = FilterConfig(batch_size=64)
+    filter_pairs([path], out, config=config, engine="ray")  # the rerun clears the dead staging
+    assert sorted(p.name for p in out.iterdir()) == ["dropped", "kept", "report.json"]
+    filter_pairs([path], tmp_path / "local", config=config)
+    _same_outputs(tmp_path / "local", out)
