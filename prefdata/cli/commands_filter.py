@@ -61,7 +61,7 @@ _CHECK_OPTIONS: dict[str, Any] = {
     "rejected_column": typer.Option(None, help="Column holding the rejected response."),
     "id_column": typer.Option(None, help="Column holding a stable pair id (default: id)."),
     "workers": typer.Option(
-        None, help="Processes for parsing and checking (0: one per core for big inputs)."
+        None, help="Processes for parsing and checking (0: one per core but one, for big inputs)."
     ),
 }
 

@@ -6,6 +6,7 @@ On generated explicit-prompt text pairs (TRL layout, ~2% identical, ~8% too shor
 * **floor**: read the Parquet and write it back as zstd Parquet with pyarrow alone,
   the least any tool that reads and writes this data must pay;
 * **local**: ``filter_pairs`` with the default local engine (a process per core);
+* **local1**: the same with ``workers=1`` (everything in one process);
 * **ray**: ``filter_pairs(engine="ray")`` on a local Ray instance with 2 CPUs, timed
   with and without Ray's start-up.
 
@@ -105,6 +106,15 @@ def _local(path: str, out: str) -> dict[str, Any]:
     }
 
 
+def _local1(path: str, out: str) -> dict[str, Any]:
+    """The local engine in this one process: no pool, nothing pickled between processes."""
+    from prefdata.config import FilterConfig
+    from prefdata.pipeline import filter_pairs
+
+    report = filter_pairs([path], out, config=FilterConfig(workers=1))
+    return {"rows": report.input_rows, "kept": report.kept_rows, "workers": 1}
+
+
 def _ray(path: str, out: str) -> dict[str, Any]:
     from prefdata.engines.ray_engine import init_ray
     from prefdata.pipeline import filter_pairs
@@ -116,7 +126,7 @@ def _ray(path: str, out: str) -> dict[str, Any]:
     return {"rows": report.input_rows, "kept": report.kept_rows, "startup_s": startup}
 
 
-JOBS = {"floor": _floor, "local": _local, "ray": _ray}
+JOBS = {"floor": _floor, "local": _local, "local1": _local1, "ray": _ray}
 
 
 def _child(job: str, path: str, out: str, queue: Any) -> None:
@@ -166,7 +176,7 @@ def main() -> None:
     )
     parser.add_argument("--pairs", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=2)
-    parser.add_argument("--only", default="floor,local,ray", help="comma-separated jobs")
+    parser.add_argument("--only", default="floor,local,local1,ray", help="comma-separated jobs")
     parser.add_argument("--inputs", default="parquet,jsonl", help="comma-separated inputs")
     parser.add_argument(
         "--data",
