@@ -21,6 +21,7 @@ JSONL bytes are parsed in the worker, as in the local engine's process pool.
 
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 import shutil
@@ -80,15 +81,18 @@ def init_ray(address: str | None = None, *, num_cpus: int | None = None) -> bool
     import prefdata
 
     runtime_env = {"py_modules": [str(Path(prefdata.__file__).parent)]}
+    # Ray's INFO lines (start-up, packaging, each dataset's plan) would drown the CLI's
+    # own output and break --quiet; warnings and errors still show.
+    quiet = {"log_to_driver": False, "logging_level": logging.WARNING}
     if address is not None:
-        ray.init(address=address, runtime_env=runtime_env, log_to_driver=False)
+        ray.init(address=address, runtime_env=runtime_env, **quiet)
     else:
         ray.init(
             num_cpus=num_cpus or os.cpu_count() or 1,
             include_dashboard=False,
             object_store_memory=LOCAL_OBJECT_STORE_BYTES,
             runtime_env=runtime_env,
-            log_to_driver=False,
+            **quiet,
         )
     return True
 
@@ -131,6 +135,9 @@ def _summaries(
     ray = require("ray", "ray")
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False  # the CLI draws its own bar
+    # Ray Data sets up its logger on import, at INFO: a plan and a summary per dataset,
+    # and a warning that bars are off. Failures still raise.
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
     ds = ray.data.from_arrow_refs(plan.handles)
     ds = ds.map_batches(
         _process_units,
