@@ -92,7 +92,9 @@ class LengthBias:
         var_x, var_y = n * sxx - sx * sx, n * syy - sy * sy
         if var_x <= 0 or var_y <= 0:
             return None
-        return float((n * sxy - sx * sy) / np.sqrt(var_x * var_y))
+        # rounded: partial sums merged in another order (worker processes, Ray) differ in
+        # the last bits, and the same data must give the same report
+        return round(float((n * sxy - sx * sy) / np.sqrt(var_x * var_y)), 9)
 
     def to_dict(self) -> dict[str, Any]:
         bands = [

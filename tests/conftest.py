@@ -80,3 +80,15 @@ def train_tiny_tokenizer(folder: Path, chat_template: str = CHAT_TEMPLATE) -> Pa
 @pytest.fixture(scope="session")
 def tiny_tokenizer(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return train_tiny_tokenizer(tmp_path_factory.mktemp("tokenizer"))
+
+
+@pytest.fixture(scope="session")
+def ray_local():  # type: ignore[no-untyped-def]
+    """A local 2-CPU Ray instance shared by the session's Ray tests (start-up is seconds)."""
+    ray = pytest.importorskip("ray")
+    from prefdata.engines.ray_engine import init_ray
+
+    started = init_ray(num_cpus=2)
+    yield ray
+    if started:
+        ray.shutdown()

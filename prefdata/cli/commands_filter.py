@@ -102,7 +102,7 @@ _CHECK_OPTIONS: dict[str, Any] = {
     "rejected_column": typer.Option(None, help="Column holding the rejected response."),
     "id_column": typer.Option(None, help="Column holding a stable pair id (default: id)."),
     "workers": typer.Option(
-        None, help="Processes for parsing and checking (0: one per core for big inputs)."
+        None, help="Processes for parsing and checking (0: one per core but one, for big inputs)."
     ),
 }
 
@@ -190,13 +190,24 @@ def register(app: typer.Typer) -> None:
         tokenizer: Path | None = _CHECK_OPTIONS["tokenizer"],
         max_length: int | None = _CHECK_OPTIONS["max_length"],
         length_unit: str | None = _CHECK_OPTIONS["length_unit"],
+        engine: str = typer.Option(
+            "local",
+            help="local (this machine's processes) or ray (a Ray cluster; writes OUT/kept/ "
+            "and OUT/dropped/ folders of Parquet parts). Ray needs pip install 'prefdata[ray]'.",
+        ),
+        ray_address: str | None = typer.Option(
+            None,
+            help="With --engine ray: the cluster to join, e.g. ray://head:10001 or auto. "
+            "Default: start a local Ray instance.",
+        ),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
     ) -> None:
         """Check every pair and write the curated set.
 
         Writes OUT/kept.parquet (canonical columns, ready for TRL), OUT/dropped.parquet
         (every dropped pair with its reasons and source row) and OUT/report.json. Outputs
-        appear only when complete: report.json is written last.
+        appear only when complete: report.json is written last. With --engine ray, kept
+        and dropped are folders of part-NNNNNN.parquet files.
 
         Example: `prefdata filter data.jsonl.gz --out curated/ --similarity difflib`
         """
@@ -229,15 +240,22 @@ def register(app: typer.Typer) -> None:
             report = _run_with_progress(
                 quiet,
                 lambda progress: filter_pairs(
-                    inputs, out, config=filter_config, read_options=read_options, progress=progress
+                    inputs,
+                    out,
+                    config=filter_config,
+                    read_options=read_options,
+                    progress=progress,
+                    engine=engine,
+                    ray_address=ray_address,
                 ),
             )
         if not quiet:
             _summary(report)
-            console.print(
-                f"wrote {escape(str(out))}/kept.parquet, dropped.parquet, report.json, "
-                "report.html, README.md"
+            kept, dropped = (
+                ("kept/", "dropped/") if engine == "ray" else ("kept.parquet", "dropped.parquet")
             )
+            extra = "" if engine == "ray" else ", report.html, README.md"
+            console.print(f"wrote {escape(str(out))}/{kept}, {dropped}, report.json{extra}")
 
     @app.command("validate")
     def validate_command(

@@ -1,0 +1,288 @@
+"""The Ray engine: the local pipeline's checks as a Ray Data job, on one machine or a cluster.
+
+Shape of a run::
+
+    driver: plan work units (metadata + one newline pass)      [work_units.py]
+    Ray Data: from_arrow_refs(units) -> map_batches(run_unit)  [parts.py]
+        each task: read its row group / byte range, process_chunk() per chunk,
+        write OUT/.staging/{kept,dropped}/part-NNNNNN.parquet, return counters
+    driver: add up counters, check input_rows == kept + dropped,
+            make every part share one schema (Ray tasks), write report.json,
+            move kept/ and dropped/ into OUT, report.json last
+    optional dataset-level pass (duplicates): see ray_duplicates.py
+
+Why a dataset of unit descriptors rather than ``ray.data.read_parquet`` / ``read_json``: the report and the dropped set name each row's ``source_file`` and
+``source_row``, and Ray's readers neither keep row numbers nor cut blocks where the
+local engine cuts chunks. Units that name a row group or a byte range keep both, let
+every node read its own share of the input (no data passes through the driver), and
+give the same chunks, hence the same rows, reasons and warnings, as the local engine.
+JSONL bytes are parsed in the worker, as in the local engine's process pool.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import shutil
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+
+from prefdata.config import FilterConfig, ReadOptions
+from prefdata.engines.parts import (
+    DROPPED_DIR,
+    KEPT_DIR,
+    SIGNATURES_DIR,
+    Signature,
+    UnitSummary,
+    conform_part,
+    drop_empty_parts,
+    needs_rewrite,
+    run_unit,
+    unified_schema,
+)
+from prefdata.engines.ray_duplicates import DUPLICATE_PAIR, content_key, drop_duplicates
+from prefdata.engines.work_units import Plan, WorkUnit, plan_units
+from prefdata.errors import ConfigError, InputError, require
+from prefdata.stats import Stats
+from prefdata.writer import make_staging_dir
+
+if TYPE_CHECKING:
+    from prefdata.pipeline import Report
+
+REPORT = "report.json"
+# Outputs of a local-engine run in the same folder: removed on publish so that a folder
+# never holds the results of two different runs.
+_OTHER_ENGINE = ("kept.parquet", "dropped.parquet")
+
+# Object store for a local instance: results travel as files, so little is needed.
+LOCAL_OBJECT_STORE_BYTES = 512 << 20
+
+Progress = Callable[[int, int, int], None]
+
+
+def init_ray(address: str | None = None, *, num_cpus: int | None = None) -> bool:
+    """Connect to ``address`` (a cluster) or start a local instance; False if already up.
+
+    The driver's own ``prefdata`` package is shipped to the workers (``py_modules``), so
+    nodes need prefdata's dependencies installed but never a second copy of the code
+    that could drift from the driver's.
+    """
+    ray = require("ray", "ray")
+    if ray.is_initialized():
+        return False
+    import prefdata
+
+    runtime_env = {"py_modules": [str(Path(prefdata.__file__).parent)]}
+    # Ray's INFO lines (start-up, packaging, each dataset's plan) would drown the CLI's
+    # own output and break --quiet; warnings and errors still show.
+    quiet = {"log_to_driver": False, "logging_level": logging.WARNING}
+    if address is not None:
+        ray.init(address=address, runtime_env=runtime_env, **quiet)
+    else:
+        ray.init(
+            num_cpus=num_cpus or os.cpu_count() or 1,
+            include_dashboard=False,
+            object_store_memory=LOCAL_OBJECT_STORE_BYTES,
+            runtime_env=runtime_env,
+            **quiet,
+        )
+    return True
+
+
+def _stash(unit: WorkUnit) -> Any:
+    """One unit as a one-row Arrow block in the object store, owned by this driver.
+
+    A block per unit, handed to Ray Data by reference: inline units' chunks (read here)
+    wait in the object store (spilling to disk) instead of this process's memory.
+    Pickled into a binary column rather than referenced from inside a pickle, because an
+    ObjectRef hidden in user-pickled bytes loses its owner and ray.get on it never returns.
+    """
+    ray = require("ray", "ray")
+    return ray.put(pa.table({"unit": pa.array([pickle.dumps(unit)], pa.binary())}))
+
+
+def _process_units(
+    batch: dict[str, np.ndarray],
+    *,
+    config: FilterConfig,
+    staging: str | None,
+    shape: str | None,
+    signature: Signature | None,
+) -> dict[str, np.ndarray]:
+    """map_batches body: unpickle each unit, run it, send back its pickled summary."""
+    summaries = [
+        pickle.dumps(run_unit(pickle.loads(blob), config, staging, shape, signature))
+        for blob in batch["unit"]
+    ]
+    return {"summary": np.array(summaries, dtype=object)}
+
+
+def _summaries(
+    plan: Plan,
+    config: FilterConfig,
+    staging: Path | None,
+    workers: int,
+    signature: Signature | None = None,
+) -> Iterator[UnitSummary]:
+    ray = require("ray", "ray")
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False  # the CLI draws its own bar
+    # Ray Data sets up its logger on import, at INFO: a plan and a summary per dataset,
+    # and a warning that bars are off. Failures still raise.
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
+    ds = ray.data.from_arrow_refs(plan.handles)
+    ds = ds.map_batches(
+        _process_units,
+        batch_size=1,  # one unit per call: a unit is already ~32 MiB of input
+        num_cpus=1,
+        concurrency=workers if workers > 0 else None,
+        fn_kwargs={
+            "config": config,
+            "staging": str(staging) if staging else None,
+            "shape": plan.shape,
+            "signature": signature,
+        },
+    )
+    for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
+        for blob in batch["summary"]:
+            yield pickle.loads(blob)
+
+
+def _unify_parts(staging: Path) -> None:
+    """Give every part of kept/ (and of dropped/) one schema, rewriting misfits on the cluster.
+
+    Empty parts go first, so part numbers may have gaps; name order is still input order.
+    """
+    ray = require("ray", "ray")
+    rewrite = ray.remote(num_cpus=1)(conform_part)
+    pending = []
+    for folder in (KEPT_DIR, DROPPED_DIR):
+        parts = drop_empty_parts(sorted((staging / folder).glob("part-*.parquet")))
+        schema = unified_schema(parts)
+        pending += [rewrite.remote(str(p), schema) for p in parts if needs_rewrite(p, schema)]
+    ray.get(pending)
+
+
+def _publish(staging: Path, out: Path) -> None:
+    """Move kept/ and dropped/ into ``out``, report.json last (the completion marker).
+
+    The marker goes first, so from the first move to the last no folder looks complete.
+    """
+    (out / REPORT).unlink(missing_ok=True)
+    for name in _OTHER_ENGINE:
+        (out / name).unlink(missing_ok=True)
+    for name in (KEPT_DIR, DROPPED_DIR):
+        target = out / name
+        if target.exists():
+            old = staging / f".old-{name}"
+            os.replace(target, old)
+        os.replace(staging / name, target)
+    os.replace(staging / REPORT, out / REPORT)
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def run_ray(
+    inputs: Sequence[str | Path],
+    out_dir: str | Path | None,
+    *,
+    config: FilterConfig,
+    read_options: ReadOptions,
+    progress: Progress | None = None,
+    address: str | None = None,
+    duplicates: bool = False,
+) -> Report:
+    """``pipeline.run`` on Ray; returns the same ``Report``.
+
+    Every path (inputs and ``out_dir``) must be readable, and ``out_dir`` writable, at the
+    same name on every node: a shared filesystem. ``duplicates`` (a demonstration of a
+    dataset-level check, see ``ray_duplicates``) also drops every repeat of a kept pair
+    after its first occurrence, as ``duplicate_pair``.
+    """
+    if duplicates and out_dir is None:
+        raise ConfigError("duplicates needs an output folder: it rewrites the kept parts")
+    from prefdata.pipeline import Report, sha256_path  # the pipeline imports this module
+
+    paths = [Path(p) for p in inputs]
+    start = time.perf_counter()
+    report = Report(
+        config=config.to_dict(),
+        read_options=read_options.to_dict(),
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        engine="ray",
+    )
+    started = init_ray(address, num_cpus=config.workers or None)
+    out = Path(out_dir).resolve() if out_dir is not None else None
+    staging: Path | None = None
+    try:
+        ray = require("ray", "ray")
+        plan = plan_units(paths, read_options, chunk_rows=config.batch_size, stash=_stash)
+        if out is not None:
+            staging = make_staging_dir(out)
+            (staging / KEPT_DIR).mkdir()
+            (staging / DROPPED_DIR).mkdir()
+            if duplicates:
+                (staging / SIGNATURES_DIR).mkdir()
+        reasons: Counter[str] = Counter()
+        stats = Stats()
+        warnings: dict[int, list[str]] = {}
+        total_bytes = sum(u.bytes for u in plan.units)
+        done_bytes = 0
+        signature = content_key if duplicates else None
+        for summary in _summaries(plan, config, staging, config.workers, signature):
+            plan.infos[summary.input_index].rows += summary.rows
+            report.input_rows += summary.rows
+            report.kept_rows += summary.kept_rows
+            report.dropped_rows += summary.dropped_rows
+            reasons.update(summary.reasons)
+            stats.merge(summary.stats)
+            warnings[summary.index] = summary.warnings
+            done_bytes += summary.bytes
+            if progress is not None:
+                progress(done_bytes, total_bytes, report.input_rows)
+        if report.input_rows == 0:
+            raise InputError(f"no records in {', '.join(map(str, paths))}")
+        if report.input_rows != report.kept_rows + report.dropped_rows:  # pragma: no cover
+            raise AssertionError(
+                f"row accounting broke: {report.input_rows} != "
+                f"{report.kept_rows} + {report.dropped_rows}"
+            )
+        if duplicates and staging is not None:
+            moved = drop_duplicates(staging)
+            report.kept_rows -= moved
+            report.dropped_rows += moved
+            reasons[DUPLICATE_PAIR] = moved
+        report.reasons = dict(reasons.most_common())
+        report.stats = stats.to_dict()
+        # in input order, once each, as the local engine lists them
+        report.warnings = list(dict.fromkeys(w for i in sorted(warnings) for w in warnings[i]))
+        report.inputs = [
+            {**info.__dict__, "sha256": sha256_path(Path(info.path))}
+            for info in plan.infos
+            if info.rows
+        ]
+        elapsed = time.perf_counter() - start
+        report.timings = {
+            "seconds": round(elapsed, 4),
+            "pairs_per_second": round(report.input_rows / elapsed, 1) if elapsed else 0.0,
+            "workers": config.workers or int(ray.cluster_resources().get("CPU", 0)),
+        }
+        if staging is not None and out is not None:
+            _unify_parts(staging)
+            (staging / REPORT).write_bytes(report.to_json())
+            _publish(staging, out)
+    except BaseException:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+        raise
+    finally:
+        if started:
+            ray.shutdown()
+    return report
