@@ -10,15 +10,12 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import signal
 import tempfile
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +27,7 @@ from prefdata.chunks import ChunkResult, process_chunk
 from prefdata.config import FilterConfig, ReadOptions
 from prefdata.dataset.scan import DatasetPlan, dataset_pass_needed, scan
 from prefdata.errors import ConfigError, InputError
+from prefdata.parallel import ordered_map
 from prefdata.readers import InputInfo, Layout, iter_chunks
 from prefdata.readers.sources import RawChunk
 from prefdata.reporting import write_extras
@@ -109,46 +107,16 @@ def worker_count(config: FilterConfig, total_bytes: int) -> int:
 Task = tuple[InputInfo, Layout | None, RawChunk, dict[str, Any]]
 
 
-def _ignore_interrupts() -> None:
-    # Ctrl-C is the parent's to handle: it cancels the pool and removes the staging
-    # folder; workers printing their own tracebacks would only bury that message
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
 def _execute(
     tasks: Iterator[Task], config: FilterConfig, workers: int
 ) -> Iterator[tuple[InputInfo, int, ChunkResult]]:
-    """Chunk results in input order, computed inline or by a pool of processes.
-
-    At most two chunks per worker are in flight, so memory stays bounded.
-    """
-    if workers == 1:
-        for info, layout, chunk, decided in tasks:
-            yield info, chunk.bytes_done, process_chunk(chunk, layout, config, decided)
-        return
-    # spawn, not fork: the parent holds Arrow thread pools that fork would copy broken
-    with ProcessPoolExecutor(
-        workers, mp_context=get_context("spawn"), initializer=_ignore_interrupts
-    ) as pool:
-        window: deque[tuple[InputInfo, int, Future[ChunkResult]]] = deque()
-        try:
-            for info, layout, chunk, decided in tasks:
-                window.append(
-                    (
-                        info,
-                        chunk.bytes_done,
-                        pool.submit(process_chunk, chunk, layout, config, decided),
-                    )
-                )
-                if len(window) >= 2 * workers:
-                    info_, done, future = window.popleft()
-                    yield info_, done, future.result()
-            while window:
-                info_, done, future = window.popleft()
-                yield info_, done, future.result()
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
+    """Chunk results in input order, computed inline or by a pool of processes."""
+    jobs = (
+        ((info, chunk.bytes_done), (chunk, layout, config, decided))
+        for info, layout, chunk, decided in tasks
+    )
+    for (info, bytes_done), result in ordered_map(process_chunk, jobs, workers):
+        yield info, bytes_done, result
 
 
 def _with_decisions(

@@ -9,11 +9,8 @@ sorted source rows each reason drops, and slices them per chunk for the main pas
 from __future__ import annotations
 
 import os
-from collections import deque
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +21,7 @@ from prefdata.config import FilterConfig, ReadOptions
 from prefdata.dataset.decisions import Columns, decide
 from prefdata.dataset.eval_sets import load_eval_prompts
 from prefdata.dataset.signatures import Signatures, chunk_signatures
+from prefdata.parallel import ordered_map
 from prefdata.readers import InputInfo, Layout, iter_chunks
 from prefdata.readers.sources import RawChunk
 
@@ -97,20 +95,8 @@ def _signatures(
     tasks: Iterator[Task], config: FilterConfig, workers: int
 ) -> Iterator[tuple[InputInfo, Signatures]]:
     """chunk_signatures over the tasks, in order, inline or in a bounded process pool."""
-    if workers == 1:
-        for info, layout, chunk in tasks:
-            yield info, chunk_signatures(chunk, layout, config)
-        return
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-        window: deque[tuple[InputInfo, Future[Signatures]]] = deque()
-        for info, layout, chunk in tasks:
-            window.append((info, pool.submit(chunk_signatures, chunk, layout, config)))
-            if len(window) >= 2 * workers:
-                done_info, future = window.popleft()
-                yield done_info, future.result()
-        while window:
-            done_info, future = window.popleft()
-            yield done_info, future.result()
+    jobs = ((info, (chunk, layout, config)) for info, layout, chunk in tasks)
+    return ordered_map(chunk_signatures, jobs, workers)
 
 
 def scan(
