@@ -107,8 +107,20 @@ _CHECK_OPTIONS: dict[str, Any] = {
 }
 
 
-def _configs(config: Path | None, **flags: Any) -> tuple[FilterConfig, ReadOptions]:
+def _configs(config: Path | None, given: dict[str, Any]) -> tuple[FilterConfig, ReadOptions]:
+    """Settings from the config file, overridden by the check options a command was given.
+
+    ``given`` is the command's ``locals()``: every ``_CHECK_OPTIONS`` name is a parameter.
+    """
     settings = load_config_file(config) if config else {}
+    flags = {name: given.get(name) for name in _CHECK_OPTIONS if name != "config"}
+    for name in ("eval_sets", "tokenizer"):  # Paths from typer, text in the config
+        value = flags[name]
+        flags[name] = (
+            ([str(p) for p in value] or None)
+            if isinstance(value, list)
+            else (str(value) if value is not None else None)
+        )
     if flags.get("disable") == []:
         flags["disable"] = None
     return build_configs(settings, **flags)
@@ -212,31 +224,7 @@ def register(app: typer.Typer) -> None:
         Example: `prefdata filter data.jsonl.gz --out curated/ --similarity difflib`
         """
         with errors_to_exit():
-            filter_config, read_options = _configs(
-                config,
-                similarity=similarity,
-                min_chosen_chars=min_chosen_chars,
-                min_rejected_chars=min_rejected_chars,
-                max_similarity=max_similarity,
-                max_response_chars=max_response_chars,
-                disable=disable,
-                layout=layout,
-                file_type=file_type,
-                prompt_column=prompt_column,
-                chosen_column=chosen_column,
-                rejected_column=rejected_column,
-                id_column=id_column,
-                workers=workers,
-                eval_sets=[str(p) for p in eval_sets] if eval_sets else None,
-                near_duplicates=near_duplicates,
-                drop_near_duplicates=drop_near_duplicates,
-                near_duplicate_threshold=near_duplicate_threshold,
-                balance_length=balance_length,
-                seed=seed,
-                tokenizer=str(tokenizer) if tokenizer else None,
-                max_length=max_length,
-                length_unit=length_unit,
-            )
+            filter_config, read_options = _configs(config, locals())
             report = _run_with_progress(
                 quiet,
                 lambda progress: filter_pairs(
@@ -307,31 +295,7 @@ def register(app: typer.Typer) -> None:
                 from prefdata.errors import ConfigError
 
                 raise ConfigError(f"max_drop_rate must be between 0 and 1, got {max_drop_rate}")
-            filter_config, read_options = _configs(
-                config,
-                similarity=similarity,
-                min_chosen_chars=min_chosen_chars,
-                min_rejected_chars=min_rejected_chars,
-                max_similarity=max_similarity,
-                max_response_chars=max_response_chars,
-                disable=disable,
-                layout=layout,
-                file_type=file_type,
-                prompt_column=prompt_column,
-                chosen_column=chosen_column,
-                rejected_column=rejected_column,
-                id_column=id_column,
-                workers=workers,
-                eval_sets=[str(p) for p in eval_sets] if eval_sets else None,
-                near_duplicates=near_duplicates,
-                drop_near_duplicates=drop_near_duplicates,
-                near_duplicate_threshold=near_duplicate_threshold,
-                balance_length=balance_length,
-                seed=seed,
-                tokenizer=str(tokenizer) if tokenizer else None,
-                max_length=max_length,
-                length_unit=length_unit,
-            )
+            filter_config, read_options = _configs(config, locals())
             report = _run_with_progress(
                 quiet,
                 lambda progress: validate_pairs(
@@ -368,15 +332,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Show how prefdata reads a file: type, layout, rows, columns and a few pairs."""
         with errors_to_exit():
-            _, read_options = _configs(
-                None,
-                layout=layout,
-                file_type=file_type,
-                prompt_column=prompt_column,
-                chosen_column=chosen_column,
-                rejected_column=rejected_column,
-                id_column=id_column,
-            )
+            _, read_options = _configs(None, locals())
             result = inspect_input(path, read_options, samples=samples)
         console.print(f"[bold]{escape(result.path)}[/]")
         console.print(
