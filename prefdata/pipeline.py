@@ -28,7 +28,7 @@ from prefdata.config import FilterConfig, ReadOptions
 from prefdata.dataset.scan import DatasetPlan, dataset_pass_needed, scan
 from prefdata.errors import ConfigError, InputError
 from prefdata.parallel import ordered_map
-from prefdata.readers import InputInfo, Layout, iter_chunks
+from prefdata.readers import InputInfo, Layout, agreed_shape, iter_chunks
 from prefdata.readers.sources import RawChunk
 from prefdata.reporting import write_extras
 from prefdata.schema import canonical_fields, provenance_fields
@@ -209,14 +209,7 @@ def run(
                 if infos:
                     finished_bytes += list(infos.values())[-1].bytes
                 infos[info.path] = info
-            if info.shape is not None:
-                if shape is None:
-                    shape = info.shape
-                elif info.shape != shape:
-                    raise InputError(
-                        f"{info.path} is {info.shape} but earlier inputs are {shape}: "
-                        "curate them in separate runs"
-                    )
+            shape = agreed_shape(shape, info)
             info.rows += result.rows
             reasons.update(result.reasons)
             stats.merge(result.stats)

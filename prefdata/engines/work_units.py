@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 
 from prefdata.config import ReadOptions
 from prefdata.errors import InputError
-from prefdata.readers import InputInfo, Layout, detect_input
+from prefdata.readers import InputInfo, Layout, agreed_shape, detect_input
 from prefdata.readers.sources import READERS, RawChunk, _parquet_files
 
 # One unit is roughly this much input: big enough that per-task overhead (scheduling,
@@ -101,14 +101,7 @@ def plan_units(
     shape: str | None = None
     for input_index, path in enumerate(paths):
         info, layout = detect_input(path, options)
-        if info.shape is not None:
-            if shape is None:
-                shape = info.shape
-            elif info.shape != shape:
-                raise InputError(
-                    f"{info.path} is {info.shape} but earlier inputs are {shape}: "
-                    "curate them in separate runs"
-                )
+        shape = agreed_shape(shape, info)
         plan.infos.append(info)
         if info.file_type == "parquet":
             found = _parquet_units(path, input_index, layout)

@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from prefdata import reasons
 from prefdata.config import ReadOptions
+from prefdata.errors import InputError
 from prefdata.readers.layouts import Layout, detect_layout
 from prefdata.readers.normalize import Normalized, Warnings, bad_batch, json_text, normalize
 from prefdata.readers.sources import READERS, Malformed, RawChunk, detect_file_type, parse_line
@@ -25,6 +26,7 @@ __all__ = [
     "InputInfo",
     "Layout",
     "ReadItem",
+    "agreed_shape",
     "detect_input",
     "iter_chunks",
     "normalize_chunk",
@@ -51,6 +53,18 @@ class ReadItem:
     normalized: Normalized
     rows: int  # input rows this item accounts for
     bytes_done: int
+
+
+def agreed_shape(shape: str | None, info: InputInfo) -> str | None:
+    """The run's shape once ``info`` is read: inputs of one run must share a shape."""
+    if info.shape is None or shape is None:
+        return shape or info.shape
+    if info.shape != shape:
+        raise InputError(
+            f"{info.path} is {info.shape} but earlier inputs are {shape}: "
+            "curate them in separate runs"
+        )
+    return shape
 
 
 def _first_record(chunk: RawChunk) -> Mapping[str, Any] | None:
