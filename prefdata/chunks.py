@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 
 from prefdata.checks import CHECKS, PairView
 from prefdata.config import FilterConfig
+from prefdata.dataset.signatures import Signatures, batch_signatures
 from prefdata.readers import Layout, normalize_chunk
 from prefdata.readers.normalize import Warnings
 from prefdata.readers.sources import RawChunk
@@ -35,6 +36,26 @@ class ChunkResult:
     reasons: Counter[str]
     stats: Stats
     warnings: list[str] = field(default_factory=list)
+    signatures: Signatures | None = None  # of the checked rows, when asked for
+
+
+@dataclass
+class Checked:
+    """One chunk normalised and run through the per-pair checks, not yet split.
+
+    ``finish`` adds the dataset-level reasons, which may depend on earlier chunks, and
+    splits; running the two apart lets the checks run anywhere and the deciding happen
+    in input order.
+    """
+
+    rows: int
+    good: pa.RecordBatch
+    bad: pa.RecordBatch | None
+    codes: list[str]
+    matrix: np.ndarray
+    view: PairView
+    warnings: list[str]
+    signatures: Signatures | None = None
 
 
 def reason_lists(codes: list[str], matrix: np.ndarray) -> pa.ListArray:
@@ -101,6 +122,43 @@ def apply_decided(
     )
 
 
+def check_chunk(
+    chunk: RawChunk, layout: Layout | None, config: FilterConfig, *, signatures: bool = False
+) -> Checked:
+    """Normalise one chunk and run the per-pair checks; with ``signatures``, also the
+    dataset-level signatures of its checked rows (for deciding duplicates etc. later).
+    """
+    warnings = Warnings()
+    normalized = normalize_chunk(chunk, layout, warnings)
+    good, bad = normalized.good, normalized.bad
+    codes, matrix, view = run_checks(good, config)
+    rows = good.num_rows + (bad.num_rows if bad is not None else 0)
+    sig = batch_signatures(good, config.lsh()) if signatures else None
+    return Checked(rows, good, bad, codes, matrix, view, list(warnings), sig)
+
+
+def finish(checked: Checked, decided: Mapping[str, np.ndarray] | None = None) -> ChunkResult:
+    """Add the dataset-level reasons (``decided``: code -> source rows it drops), split."""
+    good, bad = checked.good, checked.bad
+    codes, matrix = apply_decided(good, checked.codes, checked.matrix, decided or {})
+    kept, dropped = split_rows(good, bad, codes, matrix)
+    counts: Counter[str] = Counter({code: int(matrix[:, j].sum()) for j, code in enumerate(codes)})
+    if bad is not None:
+        for code_list in bad.column(REASONS).to_pylist():
+            counts.update(code_list)
+    stats = Stats()
+    view = checked.view
+    stats.add(
+        view.chosen_chars,
+        view.rejected_chars,
+        view.stats.get("similarity"),
+        kept=np.asarray(~matrix.any(axis=1)),
+    )
+    return ChunkResult(
+        checked.rows, kept, dropped, counts, stats, checked.warnings, checked.signatures
+    )
+
+
 def process_chunk(
     chunk: RawChunk,
     layout: Layout | None,
@@ -112,21 +170,4 @@ def process_chunk(
     ``decided`` maps dataset-level reason codes to the source rows of this chunk they
     drop (from ``prefdata.dataset.scan``); without it only the per-pair checks run.
     """
-    warnings = Warnings()
-    normalized = normalize_chunk(chunk, layout, warnings)
-    good, bad = normalized.good, normalized.bad
-    codes, matrix, view = run_checks(good, config)
-    codes, matrix = apply_decided(good, codes, matrix, decided or {})
-    kept, dropped = split_rows(good, bad, codes, matrix)
-    counts: Counter[str] = Counter({code: int(matrix[:, j].sum()) for j, code in enumerate(codes)})
-    if bad is not None:
-        for code_list in bad.column(REASONS).to_pylist():
-            counts.update(code_list)
-    stats = Stats()
-    stats.add(
-        view.chosen_chars,
-        view.rejected_chars,
-        view.stats.get("similarity"),
-        kept=np.asarray(~matrix.any(axis=1)),
-    )
-    return ChunkResult(len(chunk), kept, dropped, counts, stats, list(warnings))
+    return finish(check_chunk(chunk, layout, config), decided)
