@@ -338,7 +338,8 @@ def _parse_with_arrow(chunk: RawChunk) -> RawChunk | None:
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
         return None
-    lines = text.count(b"\n") + (not text.endswith(b"\n"))
+    newlines = chunk.newlines if chunk.newlines is not None else text.count(b"\n")
+    lines = newlines + (not text.endswith(b"\n"))
     batch = table.combine_chunks().to_batches()[0] if table.num_rows else None
     if batch is None or batch.num_rows != lines:  # blank lines: take the slow, exact path
         return None
