@@ -7,6 +7,7 @@ import os
 import shutil
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from typer.testing import CliRunner
 
@@ -114,3 +115,29 @@ def test_report_renders_offline_in_chromium(tmp_path: Path) -> None:
     assert scripts == 0 and dialogs == []  # ...and nothing of it ran
     assert charts >= 3
     assert [u for u in requests if not u.startswith("file://")] == []
+
+
+def test_card_features_are_what_datasets_itself_would_write() -> None:
+    import datasets
+
+    from prefdata.reporting.card import features_yaml
+    from prefdata.schema import canonical_fields
+
+    extra = [
+        ("score", pa.float64()),
+        ("half", pa.float16()),
+        ("n", pa.int32()),
+        ("tags", pa.list_(pa.string())),
+        ("grid", pa.list_(pa.list_(pa.int64()))),
+        ("triple", pa.list_(pa.int8(), 3)),
+        ("big", pa.large_list(pa.string())),
+        ("meta", pa.struct([("a", pa.uint64()), ("b", pa.list_(pa.struct([("q", pa.string())])))])),
+        ("flag", pa.bool_()),
+        ("when", pa.timestamp("us")),
+        ("blob", pa.binary()),
+        ("nothing", pa.null()),
+    ]
+    for shape in ("text", "conversational"):
+        schema = pa.schema([*canonical_fields(shape), *extra])
+        assert features_yaml(schema) == datasets.Features.from_arrow_schema(schema)._to_yaml_list()
+    assert features_yaml(pa.schema([("m", pa.map_(pa.string(), pa.int64()))])) is None

@@ -24,14 +24,39 @@ def size_category(rows: int) -> str:
     return next((name for limit, name in SIZE_CATEGORIES if rows < limit), "10M<n<100M")
 
 
-def features_yaml(schema: pa.Schema) -> list[dict[str, Any]] | None:
-    """The schema as the card's ``features`` list, or None when datasets cannot map it."""
-    try:
-        import datasets
+# Arrow's names that datasets spells otherwise
+_DTYPE_NAMES = {"double": "float64", "float": "float32", "halffloat": "float16"}
 
-        features: list[dict[str, Any]] = datasets.Features.from_arrow_schema(schema)._to_yaml_list()
-        return features
-    except Exception:  # a type datasets has no feature for: leave the card without it
+
+class _Unmapped(Exception):
+    pass
+
+
+def _feature(t: pa.DataType) -> dict[str, Any]:
+    """One type as datasets writes it in a card (``Features._to_yaml_list``), unnamed."""
+    if pa.types.is_struct(t):
+        return {"struct": [{"name": f.name, **_feature(f.type)} for f in t]}
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+        inner = _feature(t.value_type)
+        value = inner["dtype"] if "dtype" in inner else inner.get("struct", inner)
+        out: dict[str, Any] = {"large_list" if pa.types.is_large_list(t) else "list": value}
+        if pa.types.is_fixed_size_list(t):
+            out["length"] = t.list_size
+        return out
+    if pa.types.is_nested(t) or pa.types.is_dictionary(t) or isinstance(t, pa.ExtensionType):
+        raise _Unmapped(str(t))
+    return {"dtype": _DTYPE_NAMES.get(str(t), str(t))}
+
+
+def features_yaml(schema: pa.Schema) -> list[dict[str, Any]] | None:
+    """The schema as the card's ``features`` list, or None for a type with no feature.
+
+    Written here rather than by ``datasets.Features``: importing datasets takes about a
+    second, a quarter of a 200k-pair run (tests check both agree).
+    """
+    try:
+        return [{"name": f.name, **_feature(f.type)} for f in schema]
+    except _Unmapped:
         return None
 
 
