@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 # pipeline's one sequential path, so speed wins. Free text gains nothing from dictionary
 # encoding, which pyarrow would try and abandon page by page.
 COMPRESSION = "snappy"
-NO_DICTIONARY = frozenset({"id", "prompt", "chosen", "rejected", "raw"})
+NO_DICTIONARY = frozenset({"id", "prompt", "chosen", "rejected", "raw", "source_row"})
 TMP_PREFIX = ".prefdata-tmp-"
 
 
