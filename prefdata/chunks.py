@@ -1,7 +1,7 @@
 """The work on one chunk of input, wherever it runs: normalise, check, split.
 
 ``process_chunk`` is a pure function of its arguments, so the local engine can run it
-inline or in worker processes (and a distributed engine on any node); results come back
+inline or on worker threads (and a distributed engine on any node); results come back
 as Arrow batches plus small counters that the pipeline adds up.
 """
 
@@ -37,6 +37,7 @@ class ChunkResult:
     stats: Stats
     warnings: list[str] = field(default_factory=list)
     signatures: Signatures | None = None  # of the checked rows, when asked for
+    kept_source_rows: np.ndarray | None = None  # source row of each kept row
 
 
 @dataclass
@@ -112,7 +113,7 @@ def split_rows(
 def apply_decided(
     good: pa.RecordBatch, codes: list[str], matrix: np.ndarray, decided: Mapping[str, np.ndarray]
 ) -> tuple[list[str], np.ndarray]:
-    """Add the dataset-level reasons (source rows decided by the first pass) as columns."""
+    """Add the dataset-level reasons (source rows decided for this chunk) as columns."""
     if not decided:
         return codes, matrix
     rows = good.column(SOURCE_ROW).to_numpy(zero_copy_only=False)
@@ -123,7 +124,7 @@ def apply_decided(
 
 
 def check_chunk(
-    chunk: RawChunk, layout: Layout | None, config: FilterConfig, *, signatures: bool = False
+    chunk: RawChunk, layout: Layout | None, config: FilterConfig, signatures: bool = False
 ) -> Checked:
     """Normalise one chunk and run the per-pair checks; with ``signatures``, also the
     dataset-level signatures of its checked rows (for deciding duplicates etc. later).
@@ -148,14 +149,11 @@ def finish(checked: Checked, decided: Mapping[str, np.ndarray] | None = None) ->
             counts.update(code_list)
     stats = Stats()
     view = checked.view
-    stats.add(
-        view.chosen_chars,
-        view.rejected_chars,
-        view.stats.get("similarity"),
-        kept=np.asarray(~matrix.any(axis=1)),
-    )
+    keep = np.asarray(~matrix.any(axis=1))
+    stats.add(view.chosen_chars, view.rejected_chars, view.stats.get("similarity"), kept=keep)
+    kept_rows = good.column(SOURCE_ROW).to_numpy(zero_copy_only=False)[keep]
     return ChunkResult(
-        checked.rows, kept, dropped, counts, stats, checked.warnings, checked.signatures
+        checked.rows, kept, dropped, counts, stats, checked.warnings, checked.signatures, kept_rows
     )
 
 

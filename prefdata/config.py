@@ -53,8 +53,8 @@ class FilterConfig:
     # Check names to skip, e.g. ["too_similar"].
     disable: list[str] = field(default_factory=list)
     batch_size: int = 8192
-    # Processes that parse and check chunks in parallel; 0 picks one per core but one
-    # (the main process reads and writes) for inputs over 8 MiB, inline for smaller ones.
+    # Threads that parse and check chunks in parallel; 0 picks one per core (up to 8)
+    # for inputs over 8 MiB, none for smaller ones.
     workers: int = 0
     # Dataset-level checks (prefdata.dataset). Near-duplicate prompts are always counted
     # for the report; dropping them is opt-in, since rephrasings of one prompt with

@@ -75,6 +75,13 @@ class LengthBias:
             self.kept_chosen_longer += int((kept & (diff > 0)).sum())
             self.kept_rejected_longer += int((kept & (diff < 0)).sum())
 
+    def unkeep(self, chosen: np.ndarray, rejected: np.ndarray) -> None:
+        """Pairs counted as kept that a later, dataset-wide decision dropped."""
+        diff = chosen - rejected
+        self.kept_pairs -= len(diff)
+        self.kept_chosen_longer -= int((diff > 0).sum())
+        self.kept_rejected_longer -= int((diff < 0).sum())
+
     def merge(self, other: LengthBias) -> None:
         self.diff_counts += other.diff_counts
         self.sums += other.sums
@@ -92,7 +99,7 @@ class LengthBias:
         var_x, var_y = n * sxx - sx * sx, n * syy - sy * sy
         if var_x <= 0 or var_y <= 0:
             return None
-        # rounded: partial sums merged in another order (worker processes, Ray) differ in
+        # rounded: partial sums merged in another order (worker threads, Ray) differ in
         # the last bits, and the same data must give the same report
         return round(float((n * sxy - sx * sy) / np.sqrt(var_x * var_y)), 9)
 

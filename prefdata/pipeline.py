@@ -19,26 +19,29 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 import pyarrow as pa
 
 from prefdata import __version__
-from prefdata.chunks import ChunkResult, process_chunk
+from prefdata.chunks import Checked, check_chunk, finish
 from prefdata.config import FilterConfig, ReadOptions
-from prefdata.dataset.scan import DatasetPlan, dataset_pass_needed, scan
+from prefdata.dataset.along import DatasetPass, dataset_pass_needed, row_keys
+from prefdata.dataset.late import LateRows, add_reasons, move_kept
 from prefdata.errors import ConfigError, InputError
-from prefdata.parallel import ordered_map
-from prefdata.readers import InputInfo, Layout, agreed_shape, iter_chunks
-from prefdata.readers.sources import RawChunk
+from prefdata.parallel import WriteBehind, ordered_map, read_ahead
+from prefdata.readers import InputInfo, agreed_shape, iter_chunks
 from prefdata.reporting import write_extras
-from prefdata.schema import canonical_fields, provenance_fields
+from prefdata.schema import SOURCE_ROW, canonical_fields, provenance_fields
 from prefdata.stats import Stats
 from prefdata.writer import ParquetSink, make_staging_dir, publish
 
 KEPT, DROPPED, REPORT = "kept.parquet", "dropped.parquet", "report.json"
 
-# Below this much input, starting worker processes costs more than it saves.
+# Below this much input, starting worker threads costs more than it saves.
 PARALLEL_MIN_BYTES = 8 << 20
+
+_NO_KEYS = np.zeros(0, np.int64)
 
 # progress(bytes_done, bytes_total, rows_done)
 Progress = Callable[[int, int, int], None]
@@ -90,44 +93,39 @@ def sha256_path(path: Path) -> str:
 
 
 def worker_count(config: FilterConfig, total_bytes: int) -> int:
-    """Processes for the chunk work: config.workers, or one per core but one for big inputs.
+    """Threads for the chunk work: config.workers, or one per core (at most 8) for big inputs.
 
-    The main process reads, writes Parquet and moves every batch to and from the pool,
-    about a third of the work, so it gets a core of its own. On 2 cores that means no
-    pool at all, which measured faster (1M pairs: Parquet 96k vs 58k pairs/s, JSONL 55k
-    vs 44k) and lighter (peak RSS 282 vs 612 MiB) than two workers (bench_scale.py).
+    Threads, not processes: parsing, checking and encoding run in native code that
+    releases the GIL, so two threads on 2 cores measured 42k pairs/s against 29k inline
+    and 39k for two worker processes (200k HH pairs, .jsonl.gz), with one copy of the
+    data in memory instead of three.
     """
     if config.workers > 0:
         return config.workers
     if total_bytes < PARALLEL_MIN_BYTES:
         return 1
-    return max(1, min((os.cpu_count() or 1) - 1, 8))
+    return max(1, min(os.cpu_count() or 1, 8))
 
 
-Task = tuple[InputInfo, Layout | None, RawChunk, dict[str, Any]]
+Key = tuple[InputInfo, str, int]  # the input, the chunk's source file, bytes read so far
 
 
-def _execute(
-    tasks: Iterator[Task], config: FilterConfig, workers: int
-) -> Iterator[tuple[InputInfo, int, ChunkResult]]:
-    """Chunk results in input order, computed inline or by a pool of processes."""
+def _checked(
+    paths: Sequence[Path],
+    read_options: ReadOptions,
+    config: FilterConfig,
+    workers: int,
+    signatures: bool,
+) -> Iterator[tuple[Key, Checked]]:
+    """Every chunk of the inputs checked, in input order: read ahead on a thread of its
+    own, checked on ``workers`` threads.
+    """
+    chunks = read_ahead(iter_chunks(paths, read_options, chunk_rows=config.batch_size))
     jobs = (
-        ((info, chunk.bytes_done), (chunk, layout, config, decided))
-        for info, layout, chunk, decided in tasks
+        ((info, chunk.source, chunk.bytes_done), (chunk, layout, config, signatures))
+        for info, layout, chunk in chunks
     )
-    for (info, bytes_done), result in ordered_map(process_chunk, jobs, workers):
-        yield info, bytes_done, result
-
-
-def _with_decisions(
-    chunks: Iterator[tuple[InputInfo, Layout | None, RawChunk]], plan: DatasetPlan | None
-) -> Iterator[Task]:
-    """Each chunk with the dataset-level decisions about its rows (inputs in read order)."""
-    index, last = -1, None
-    for info, layout, chunk in chunks:
-        if info is not last:
-            index, last = index + 1, info
-        yield info, layout, chunk, plan.for_chunk(index, chunk) if plan is not None else {}
+    return ordered_map(check_chunk, jobs, workers)
 
 
 def run(
@@ -153,7 +151,7 @@ def run(
     for path in paths:
         if not path.exists():
             raise InputError(f"no such file or folder: {path}")
-    for eval_set in map(Path, config.eval_sets):  # fail before a long first pass, not after
+    for eval_set in map(Path, config.eval_sets):  # fail before a long pass, not after
         if not eval_set.exists():
             raise InputError(f"no such eval set: {eval_set}")
     if engine == "ray":
@@ -196,32 +194,59 @@ def run(
     kept_sink = ParquetSink(staging / KEPT) if staging else None
     dropped_sink = ParquetSink(staging / DROPPED) if staging else None
     workers = worker_count(config, total_bytes)
+    sources: dict[str, int] = {}  # each chunk's source file, numbered in read order
+    kept_keys: list[np.ndarray] = []  # where each kept row came from (dataset pass only)
+    dropped_keys: list[np.ndarray] = []
+    late: LateRows | None = None
     try:
-        plan = None
-        if dataset_pass_needed(config):
-            with tempfile.TemporaryDirectory(prefix="prefdata-scan-", dir=staging) as work:
-                plan = scan(paths, read_options, config, workers=workers, work_dir=Path(work))
-        tasks = _with_decisions(
-            iter_chunks(paths, read_options, chunk_rows=config.batch_size), plan
-        )
-        for info, bytes_done, result in _execute(tasks, config, workers):
-            if info.path not in infos:
-                if infos:
-                    finished_bytes += list(infos.values())[-1].bytes
-                infos[info.path] = info
-            shape = agreed_shape(shape, info)
-            info.rows += result.rows
-            reasons.update(result.reasons)
-            stats.merge(result.stats)
-            warnings.update(dict.fromkeys(result.warnings))
-            report.input_rows += result.rows
-            report.kept_rows += result.kept.num_rows
-            report.dropped_rows += result.dropped.num_rows
-            if kept_sink is not None and dropped_sink is not None:
-                kept_sink.write(result.kept)
-                dropped_sink.write(result.dropped)
-            if progress is not None:
-                progress(finished_bytes + bytes_done, total_bytes, report.input_rows)
+        with (
+            tempfile.TemporaryDirectory(prefix="prefdata-work-", dir=staging) as work,
+            WriteBehind() as writes,
+        ):
+            dataset = DatasetPass(config, Path(work)) if dataset_pass_needed(config) else None
+            checked = _checked(paths, read_options, config, workers, dataset is not None)
+            for (info, source, bytes_done), chunk in checked:
+                if info.path not in infos:
+                    if infos:
+                        finished_bytes += list(infos.values())[-1].bytes
+                    infos[info.path] = info
+                shape = agreed_shape(shape, info)
+                number = sources.setdefault(source, len(sources))
+                decided = {}
+                if dataset is not None and chunk.signatures is not None:
+                    decided = dataset.add(number, chunk.signatures)
+                result = finish(chunk, decided)
+                if dataset is not None and result.kept_source_rows is not None:
+                    kept_keys.append(row_keys(number, result.kept_source_rows))
+                    dropped_keys.append(
+                        row_keys(number, result.dropped.column(SOURCE_ROW).to_numpy())
+                    )
+                info.rows += result.rows
+                reasons.update(result.reasons)
+                stats.merge(result.stats)
+                warnings.update(dict.fromkeys(result.warnings))
+                report.input_rows += result.rows
+                report.kept_rows += result.kept.num_rows
+                report.dropped_rows += result.dropped.num_rows
+                if kept_sink is not None and dropped_sink is not None:
+                    writes.submit(kept_sink.write, result.kept)
+                    writes.submit(dropped_sink.write, result.dropped)
+                if progress is not None:
+                    progress(finished_bytes + bytes_done, total_bytes, report.input_rows)
+            writes.drain()
+            if dataset is not None:
+                decided_late = dataset.finish()
+                report.stats["dataset"] = decided_late.summary
+                if decided_late.masks:
+                    late = LateRows.of(decided_late)
+        moving = np.zeros(0, np.int64)
+        if late is not None:
+            # rows that late reasons drop: counted here, moved when the outputs close
+            moved, moving = late.find(np.concatenate(kept_keys) if kept_keys else _NO_KEYS)
+            reasons.update(late.counts())
+            report.kept_rows -= int(moved.sum())
+            report.dropped_rows += int(moved.sum())
+            stats.bias.unkeep(late.chosen_chars[moving], late.rejected_chars[moving])
         if report.input_rows == 0:
             raise InputError(f"no records in {', '.join(map(str, paths))}")
         if report.input_rows != report.kept_rows + report.dropped_rows:  # pragma: no cover
@@ -229,10 +254,18 @@ def run(
                 f"row accounting broke: {report.input_rows} != "
                 f"{report.kept_rows} + {report.dropped_rows}"
             )
+        if staging is not None and kept_sink is not None and dropped_sink is not None:
+            base = pa.schema(
+                canonical_fields("conversational" if shape == "conversational" else "text")
+            )
+            kept_sink.close(base)
+            if late is not None and len(moving):
+                move_kept(late, staging / KEPT, np.concatenate(kept_keys), dropped_sink, [*sources])
+            dropped_sink.close(pa.schema([*base, *provenance_fields()]))
+            if late is not None:
+                add_reasons(late, staging / DROPPED, np.concatenate(dropped_keys))
         report.reasons = dict(reasons.most_common())
-        report.stats = stats.to_dict()
-        if plan is not None:
-            report.stats["dataset"] = plan.summary
+        report.stats = {**stats.to_dict(), **report.stats}
         report.warnings = list(warnings)
         for info in infos.values():
             report.inputs.append({**info.__dict__, "sha256": sha256_path(Path(info.path))})
@@ -242,12 +275,7 @@ def run(
             "pairs_per_second": round(report.input_rows / elapsed, 1) if elapsed else 0.0,
             "workers": workers,
         }
-        if staging is not None and out is not None and kept_sink and dropped_sink:
-            base = pa.schema(
-                canonical_fields("conversational" if shape == "conversational" else "text")
-            )
-            kept_sink.close(base)
-            dropped_sink.close(pa.schema([*base, *provenance_fields()]))
+        if staging is not None and out is not None:
             (staging / REPORT).write_bytes(report.to_json())
             extras = write_extras(staging, orjson.loads(report.to_json()))
             publish(staging, out, [KEPT, DROPPED, *extras, REPORT], marker=REPORT)

@@ -8,14 +8,18 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from prefdata import reasons
 from prefdata.config import FilterConfig
 from prefdata.dataset.decisions import Columns, balance_rows, contradictory_rows, duplicate_rows
 from prefdata.dataset.minhash import lsh_params, shingle_hashes, signatures
-from prefdata.dataset.signatures import text_hashes
+from prefdata.dataset.seen import SeenKeys
+from prefdata.dataset.signatures import normalized_text, text_hashes
 from prefdata.pipeline import filter_pairs, validate_pairs
 
 
@@ -211,3 +215,122 @@ def test_missing_eval_set_is_an_input_error(sample_data: Path, tmp_path: Path) -
             [sample_data / "bad_pairs_dataset.jsonl"],
             config=FilterConfig(eval_sets=[str(tmp_path / "nope.jsonl")]),
         )
+
+
+@given(st.lists(st.lists(st.integers(0, 40), max_size=30), max_size=12))
+def test_seen_keys_find_the_same_repeats_as_one_unique_over_everything(
+    chunks: list[list[int]],
+) -> None:
+    seen = SeenKeys()
+    streamed = [seen.repeats(np.array(c, np.uint64)) for c in chunks]
+    everything = np.array([k for c in chunks for k in c], np.uint64)
+    _, first = np.unique(everything, return_index=True)
+    expected = np.ones(len(everything), bool)
+    expected[first] = False
+    got = np.concatenate(streamed) if streamed else np.zeros(0, bool)
+    assert got.tolist() == expected.tolist()
+    assert len(seen) == len(np.unique(everything))
+
+
+def _plain_dataset_reasons(rows: list[tuple[str, str, str]]) -> list[list[str]]:
+    """Per row in read order, its dataset-level codes, the slow plain way."""
+    norm = [tuple(" ".join(t.split()) for t in row) for row in rows]
+    seen: set[tuple[str, ...]] = set()
+    out = []
+    forward = set(norm)
+    for p, c, r in norm:
+        codes = []
+        if (p, c, r) in seen:
+            codes.append(reasons.DUPLICATE_PAIR)
+        seen.add((p, c, r))
+        if c != r and (p, r, c) in forward:
+            codes.append(reasons.CONTRADICTORY_PAIR)
+        out.append(codes)
+    return out
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_one_pass_finds_what_a_whole_dataset_view_finds_across_files(
+    tmp_path: Path, workers: int
+) -> None:
+    # two Parquet files in a folder: the same row numbers in both must not be confused,
+    # late reasons (contradictions) move rows out of kept and add to dropped rows, and
+    # several chunks per file exercise the streaming duplicate set
+    rng = np.random.default_rng(7)
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    words = ["a good and careful answer", "a poor answer", "another reply", "yes", "no way"]
+    everything: list[tuple[str, str, str]] = []
+    for name in ("a.parquet", "b.parquet"):
+        rows = []
+        for _ in range(120):
+            p = f"question {rng.integers(0, 15)}"
+            c, r = (words[i] * int(rng.integers(1, 4)) for i in rng.choice(5, 2))
+            rows.append((p, c, r) if rng.random() > 0.15 else (p, r, c))
+        everything += rows
+        pq.write_table(
+            pa.table(
+                {
+                    k: [row[i] for row in rows]
+                    for i, k in enumerate(("prompt", "chosen", "rejected"))
+                }
+            ),
+            folder / name,
+        )
+    config = FilterConfig(workers=workers, batch_size=32, min_chosen_chars=0, min_rejected_chars=0)
+    report = filter_pairs([folder], tmp_path / "out", config=config)
+    expected = _plain_dataset_reasons(everything)
+    dropped = pq.read_table(tmp_path / "out" / "dropped.parquet").to_pylist()
+    got = {
+        (Path(r["source_file"]).name, r["source_row"]): [
+            c for c in r["reasons"] if c in (reasons.DUPLICATE_PAIR, reasons.CONTRADICTORY_PAIR)
+        ]
+        for r in dropped
+    }
+    want = {
+        (name, i): expected[k * 120 + i]
+        for k, name in enumerate(("a.parquet", "b.parquet"))
+        for i in range(120)
+    }
+    assert {key: codes for key, codes in got.items() if codes} == {
+        key: codes for key, codes in want.items() if codes
+    }
+    assert report.reasons[reasons.CONTRADICTORY_PAIR] == sum(
+        reasons.CONTRADICTORY_PAIR in codes for codes in expected
+    )
+    kept = pq.read_table(tmp_path / "out" / "kept.parquet")
+    assert kept.num_rows == report.kept_rows and len(dropped) == report.dropped_rows
+    assert report.input_rows == report.kept_rows + report.dropped_rows == 240
+    assert report.stats["length_bias"]["kept_chosen_longer_share"] == pytest.approx(
+        np.mean(
+            [
+                len(c) > len(r)
+                for c, r in zip(
+                    kept["chosen"].to_pylist(), kept["rejected"].to_pylist(), strict=True
+                )
+            ]
+        )
+    )
+
+
+_SPACES = "\t\n\v\f\r \x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2005\u200a\u200b\u2028\u2029\u202f\u205f\u3000"
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.none(),
+            st.text(alphabet=st.sampled_from(_SPACES + "ab’é語\u2019\u201c\u00e9"), max_size=12),
+            st.text(max_size=8),
+        ),
+        max_size=20,
+    )
+)
+def test_fast_whitespace_normalisation_equals_the_unicode_kernels(texts: list[str | None]) -> None:
+    column = pa.array(texts, pa.string())
+    unicode = pc.binary_join(
+        pc.utf8_split_whitespace(pc.utf8_trim_whitespace(pc.fill_null(column, ""))), " "
+    )
+    assert normalized_text(column).to_pylist() == unicode.to_pylist()
+    if len(column) > 1:  # a slice, whose buffers start before its first row
+        assert normalized_text(column.slice(1)).to_pylist() == unicode.slice(1).to_pylist()

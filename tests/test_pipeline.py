@@ -177,7 +177,7 @@ def test_rerun_gives_the_same_result(tmp_path: Path, sample_data: Path) -> None:
 
 
 @pytest.mark.slow
-def test_worker_processes_give_the_same_output(tmp_path: Path) -> None:
+def test_worker_threads_give_the_same_output(tmp_path: Path) -> None:
     lines = []
     for i in range(3000):
         rejected = GOOD["chosen"] if i % 7 == 0 else f"{GOOD['rejected']} ({i})"

@@ -102,7 +102,9 @@ _CHECK_OPTIONS: dict[str, Any] = {
     "rejected_column": typer.Option(None, help="Column holding the rejected response."),
     "id_column": typer.Option(None, help="Column holding a stable pair id (default: id)."),
     "workers": typer.Option(
-        None, help="Processes for parsing and checking (0: one per core but one, for big inputs)."
+        None,
+        help="Threads for parsing and checking (0: one per core, up to 8, for inputs over "
+        "8 MiB; 1: no threads).",
     ),
 }
 

@@ -1,9 +1,9 @@
 """Dataset-level checks: reasons that need the whole input, not one batch.
 
-A first pass (``scan``) reads every row into compact signatures (hashes and lengths);
-``decide`` turns them into the rows each reason drops; the main pass then applies those
-decisions chunk by chunk through ``process_chunk``'s ``decided`` argument, so chunks
-stay independent and picklable.
+Along the main pass (``along.DatasetPass``) every checked row leaves a compact signature
+(hashes and lengths); exact duplicates are decided as rows arrive, and ``decide`` turns
+the whole set of signatures into the rows each remaining reason drops once the pass is
+over; ``late`` moves those rows out of the outputs already written.
 """
 
 from __future__ import annotations

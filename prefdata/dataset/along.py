@@ -1,15 +1,20 @@
-"""The first pass: signatures of every row, then the dataset-level decisions.
+"""The dataset-level checks, decided along the main pass instead of in a pass of their own.
 
-Signatures stay in memory (about 100 bytes a row); MinHash signatures, 4 bytes per
-permutation, are appended to a file in ``work_dir`` and read back as a memmap only for
-the candidate pairs LSH proposes. The result, ``DatasetPlan``, holds per input the
-sorted source rows each reason drops, and slices them per chunk for the main pass.
+Every checked row's signature (hashes and lengths, about 100 bytes) is kept as the rows
+stream past. Exact duplicates are decided on the spot: the first occurrence in read
+order is kept, so whether a row repeats an earlier one is known when it arrives, and
+its chunk is split with that reason already in. The reasons that need the whole
+dataset (contradictions, near-duplicate prompts, contamination, length balance) are
+decided once the pass is over; ``prefdata.dataset.late`` then moves the rows they drop,
+which is nothing at all in the common case of a set with no contradictions.
+
+MinHash signatures (4 bytes per permutation) go to a file in ``work_dir`` and are read
+back with ``pread`` only for the candidate pairs LSH proposes.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,13 +22,20 @@ from typing import Any
 import numpy as np
 
 from prefdata import reasons
-from prefdata.config import FilterConfig, ReadOptions
-from prefdata.dataset.decisions import Columns, decide
+from prefdata.config import FilterConfig
+from prefdata.dataset.decisions import Columns, combine, decide
 from prefdata.dataset.eval_sets import load_eval_prompts
-from prefdata.dataset.signatures import Signatures, chunk_signatures
-from prefdata.parallel import ordered_map
-from prefdata.readers import InputInfo, Layout, iter_chunks
-from prefdata.readers.sources import RawChunk
+from prefdata.dataset.seen import SeenKeys
+from prefdata.dataset.signatures import Signatures
+
+_FIELDS = ("prompt", "prompt_last", "chosen", "rejected", "chosen_chars", "rejected_chars")
+# a row's place in read order: (source number << 40) | source row
+_ROW_BITS = 40
+
+
+def row_keys(source: int, source_rows: np.ndarray) -> np.ndarray:
+    """Each row's place in read order as one int64: its source's number, then its row."""
+    return (np.int64(source) << np.int64(_ROW_BITS)) | source_rows.astype(np.int64)
 
 
 class DiskRows:
@@ -58,127 +70,99 @@ class DiskRows:
 
 
 def dataset_pass_needed(config: FilterConfig) -> bool:
-    """Whether any dataset-level reason or figure is wanted (then inputs are read twice)."""
+    """Whether any dataset-level reason or figure is wanted (then signatures are kept)."""
     on = [
         c for c in (reasons.DUPLICATE_PAIR, reasons.CONTRADICTORY_PAIR) if c not in config.disable
     ]
     return bool(on or config.near_duplicates_wanted() or config.balance_length)
 
 
-def chunk_row_bounds(chunk: RawChunk) -> tuple[int, int]:
-    """[first, past-last) source rows a chunk can hold, without splitting its lines."""
-    if chunk.text is not None:
-        return chunk.start_row, chunk.start_row + chunk.text.count(b"\n") + 1
-    return chunk.start_row, chunk.start_row + len(chunk)
-
-
 @dataclass
-class DatasetPlan:
-    """Per input (in read order), per reason, the sorted source rows to drop."""
+class Late:
+    """The reasons decided after the pass, per row in read order (``key``: ``row_keys``)."""
 
-    rows: list[dict[str, np.ndarray]] = field(default_factory=list)
+    key: np.ndarray
+    masks: dict[str, np.ndarray]  # code -> mask over ``key``; only codes that drop rows
+    chosen_chars: np.ndarray
+    rejected_chars: np.ndarray
     summary: dict[str, Any] = field(default_factory=dict)
 
-    def for_chunk(self, input_index: int, chunk: RawChunk) -> dict[str, np.ndarray]:
-        """The decisions that concern one chunk: small, so they travel to workers cheaply."""
-        lo, hi = chunk_row_bounds(chunk)
-        out = {}
-        for code, rows in self.rows[input_index].items():
-            out[code] = rows[np.searchsorted(rows, lo) : np.searchsorted(rows, hi)]
+    def dropping(self) -> np.ndarray:
+        """Which rows any late reason drops."""
+        out = np.zeros(len(self.key), bool)
+        for mask in self.masks.values():
+            out |= mask
         return out
 
 
-Task = tuple[InputInfo, Layout | None, RawChunk]
+class DatasetPass:
+    """Signatures collected chunk by chunk, in read order; duplicates decided as they come."""
 
-
-def _signatures(
-    tasks: Iterator[Task], config: FilterConfig, workers: int
-) -> Iterator[tuple[InputInfo, Signatures]]:
-    """chunk_signatures over the tasks, in order, inline or in a bounded process pool."""
-    jobs = ((info, (chunk, layout, config)) for info, layout, chunk in tasks)
-    return ordered_map(chunk_signatures, jobs, workers)
-
-
-def scan(
-    paths: Sequence[Path],
-    read_options: ReadOptions,
-    config: FilterConfig,
-    *,
-    workers: int,
-    work_dir: Path,
-) -> DatasetPlan:
-    """Read every input once into signatures and decide the dataset-level drops."""
-    lsh = config.lsh()
-    parts: dict[str, list[np.ndarray]] = {
-        k: []
-        for k in (
-            "input",
-            "source_row",
-            "prompt",
-            "prompt_last",
-            "chosen",
-            "rejected",
-            "chosen_chars",
-            "rejected_chars",
-            "blank",
-            "bands",
-        )
-    }
-    minhash_file = work_dir / "prompt-minhash.u32"
-    inputs = 0
-    last: InputInfo | None = None
-    with open(minhash_file, "wb") as sink:
-        tasks = iter_chunks(paths, read_options, chunk_rows=config.batch_size)
-        for info, sig in _signatures(tasks, config, workers):
-            if info is not last:
-                inputs, last = inputs + (last is not None), info
-            parts["input"].append(np.full(len(sig), inputs, np.int32))
-            for name in list(parts)[1:-2]:
-                parts[name].append(getattr(sig, name))
-            if sig.bands is not None and sig.minhash is not None and sig.blank is not None:
-                parts["bands"].append(sig.bands)
-                parts["blank"].append(sig.blank)
-                sink.write(np.ascontiguousarray(sig.minhash).tobytes())
-    # one column at a time, freeing its chunk list as it goes: never two copies of all
-    merged = {k: np.concatenate(parts.pop(k)) for k in list(parts) if k != "bands" and parts[k]}
-    n = len(merged.get("source_row", ()))
-    if n == 0:  # nothing readable: nothing to decide (the main pass reports the inputs)
-        os.unlink(minhash_file)
-        return DatasetPlan(rows=[{} for _ in range(inputs + (last is not None))])
-    cols = Columns(
-        **{
-            k: merged[k]
-            for k in (
-                "prompt",
-                "prompt_last",
-                "chosen",
-                "rejected",
-                "chosen_chars",
-                "rejected_chars",
-            )
+    def __init__(self, config: FilterConfig, work_dir: Path) -> None:
+        self.config = config
+        self.lsh = config.lsh()
+        self.online = reasons.DUPLICATE_PAIR not in config.disable
+        self._seen = SeenKeys()
+        self._parts: dict[str, list[np.ndarray]] = {
+            k: [] for k in ("key", *_FIELDS, "duplicate", "blank", "bands")
         }
-    )
-    if lsh is not None:
-        cols.blank = merged.get("blank")
-        cols.bands = (
-            np.concatenate(parts["bands"])
-            if parts["bands"]
-            else np.zeros((0, lsh.bands), np.uint64)
+        self._minhash_path = work_dir / "prompt-minhash.u32"
+        self._minhash = open(self._minhash_path, "wb") if self.lsh is not None else None  # noqa: SIM115
+
+    def add(self, source: int, sig: Signatures) -> dict[str, np.ndarray]:
+        """Keep one chunk's signatures; returns its duplicates, as ``finish`` expects them.
+
+        ``source`` numbers the chunk's source file in read order (0, 1, ...).
+        """
+        parts = self._parts
+        parts["key"].append(row_keys(source, sig.source_row))
+        for name in _FIELDS:
+            parts[name].append(getattr(sig, name))
+        if sig.bands is not None and sig.minhash is not None and sig.blank is not None:
+            assert self._minhash is not None
+            parts["bands"].append(sig.bands)
+            parts["blank"].append(sig.blank)
+            self._minhash.write(np.ascontiguousarray(sig.minhash).tobytes())
+        if not self.online:
+            return {}
+        duplicate = self._seen.repeats(combine(sig.prompt, sig.chosen, sig.rejected))
+        parts["duplicate"].append(duplicate)
+        return {reasons.DUPLICATE_PAIR: sig.source_row[duplicate]}
+
+    def finish(self) -> Late:
+        """Decide the reasons that need every row; the signatures are let go."""
+        if self._minhash is not None:
+            self._minhash.close()
+        parts = self._parts
+        self._seen = SeenKeys()
+        # one column at a time, freeing its chunk list as it goes: never two copies of all
+        merged = {k: np.concatenate(parts.pop(k)) for k in list(parts) if parts[k]}
+        n = len(merged.get("key", ()))
+        cols = Columns(**{k: merged.get(k, np.zeros(0, np.uint64)) for k in _FIELDS})
+        known = {reasons.DUPLICATE_PAIR: merged.get("duplicate", np.zeros(n, bool))}
+        if self.lsh is not None:
+            cols.blank = merged.get("blank", np.zeros(n, bool))
+            cols.bands = merged.get("bands", np.zeros((0, self.lsh.bands), np.uint64))
+            cols.minhash = DiskRows(self._minhash_path, n, self.lsh.num_perm)
+        try:
+            evals = (
+                load_eval_prompts(self.config.eval_sets, self.lsh)
+                if self.config.eval_sets
+                else None
+            )
+            decided = decide(cols, self.config, evals, known=known if self.online else None)
+        finally:
+            if isinstance(cols.minhash, DiskRows):
+                cols.minhash.close()
+            if self._minhash is not None:
+                os.unlink(self._minhash_path)
+        masks = {
+            code: mask for code, mask in decided.masks.items() if code not in known and mask.any()
+        }
+        return Late(
+            merged.get("key", np.zeros(0, np.int64)),
+            masks,
+            cols.chosen_chars,
+            cols.rejected_chars,
+            decided.summary,
         )
-        cols.minhash = DiskRows(minhash_file, n, lsh.num_perm)
-    del parts
-    try:
-        evals = load_eval_prompts(config.eval_sets, lsh) if config.eval_sets else None
-        decided = decide(cols, config, evals)
-    finally:
-        if isinstance(cols.minhash, DiskRows):
-            cols.minhash.close()
-        os.unlink(minhash_file)
-    plan = DatasetPlan(summary=decided.summary)
-    for index in range(inputs + (last is not None)):
-        in_input = merged["input"] == index
-        rows = merged["source_row"][in_input]
-        plan.rows.append(
-            {code: np.sort(rows[mask[in_input]]) for code, mask in decided.masks.items()}
-        )
-    return plan

@@ -183,15 +183,30 @@ def balance_rows(
     }
 
 
-def decide(cols: Columns, config: FilterConfig, evals: EvalPrompts | None) -> Decided:
-    """Every dataset-level reason's rows, and the figures the report shows."""
+def decide(
+    cols: Columns,
+    config: FilterConfig,
+    evals: EvalPrompts | None,
+    *,
+    known: dict[str, np.ndarray] | None = None,
+) -> Decided:
+    """Every dataset-level reason's rows, and the figures the report shows.
+
+    ``known``: masks already decided elsewhere (duplicates, decided as rows streamed
+    past), used as they are.
+    """
+    known = known or {}
     out = Decided()
     n = len(cols.prompt)
     wanted = [
         c for c in (reasons.DUPLICATE_PAIR, reasons.CONTRADICTORY_PAIR) if c not in config.disable
     ]
     if reasons.DUPLICATE_PAIR in wanted:
-        out.masks[reasons.DUPLICATE_PAIR] = duplicate_rows(cols)
+        out.masks[reasons.DUPLICATE_PAIR] = (
+            known[reasons.DUPLICATE_PAIR]
+            if reasons.DUPLICATE_PAIR in known
+            else duplicate_rows(cols)
+        )
     if reasons.CONTRADICTORY_PAIR in wanted:
         out.masks[reasons.CONTRADICTORY_PAIR] = contradictory_rows(cols)
     distinct = len(np.unique(cols.prompt_last))

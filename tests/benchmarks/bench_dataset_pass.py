@@ -1,12 +1,13 @@
-"""Peak memory and time of the dataset-level pass (signatures + decisions) on generated pairs.
+"""What the dataset-level checks add to a run, in time and peak memory, on generated pairs.
 
     python tests/benchmarks/bench_dataset_pass.py [--pairs 1000000] [--no-minhash]
 
 Generates --pairs text pairs (1% exact duplicates, 0.5% reversed pairs, 2% rephrased
-prompts) into a temporary JSONL, then in a fresh process runs only
-``prefdata.dataset.scan.scan`` (one worker) and prints its peak resident memory
-(ru_maxrss), the same process's peak after merely importing prefdata, the row
-signatures' size, and the counts found. Not a test: it asserts nothing.
+prompts) into a temporary JSONL, then runs ``validate_pairs`` twice, each in a fresh
+process: with the dataset-level checks (and MinHash near-duplicate counting unless
+--no-minhash), and with them disabled. Prints both runs' time and peak resident memory
+(ru_maxrss), the row signatures' size, and the counts found. Not a test: it asserts
+nothing.
 """
 
 from __future__ import annotations
@@ -55,17 +56,21 @@ CHILD = r"""
 import json, resource, sys, time
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
-from prefdata.config import FilterConfig, ReadOptions
-from prefdata.dataset.scan import scan
+from prefdata.config import FilterConfig
+from prefdata.dataset import DATASET_CHECKS
+from prefdata.pipeline import validate_pairs
 baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-config = FilterConfig(near_duplicates=sys.argv[3] == "1")
+mode = sys.argv[3]
+config = FilterConfig(
+    near_duplicates=mode == "minhash", disable=list(DATASET_CHECKS) if mode == "off" else []
+)
 start = time.perf_counter()
-plan = scan([Path(sys.argv[2])], ReadOptions(), config, workers=1, work_dir=Path(sys.argv[4]))
+report = validate_pairs([Path(sys.argv[2])], config=config)
 seconds = time.perf_counter() - start
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-counts = {code: int(len(rows)) for code, rows in plan.rows[0].items()}
+counts = {code: report.reasons.get(code, 0) for code in DATASET_CHECKS}
 print(json.dumps({"baseline_mib": baseline / 1024, "peak_mib": peak / 1024, "seconds": seconds,
-                  "counts": counts, "summary": plan.summary}, default=str))
+                  "counts": counts, "summary": report.stats.get("dataset", {})}, default=str))
 """
 
 
@@ -110,26 +115,24 @@ def main() -> None:
             f"generated {args.pairs:,} pairs ({data.stat().st_size / 2**20:,.0f} MiB JSONL) "
             f"in {time.perf_counter() - start:.0f} s"
         )
-        out = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                CHILD,
-                str(REPO),
-                str(data),
-                "0" if args.no_minhash else "1",
-                tmp,
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    result = json.loads(out.strip().splitlines()[-1])
+        runs = {}
+        for mode in ("on" if args.no_minhash else "minhash", "off"):
+            out = subprocess.run(
+                [sys.executable, "-c", CHILD, str(REPO), str(data), mode],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            runs[mode] = json.loads(out.strip().splitlines()[-1])
+    result, off = runs["on" if args.no_minhash else "minhash"], runs["off"]
     bands = result["summary"].get("near_duplicate_prompt", {}).get("bands", 0)
-    per_row = 8 * 5 + 4 + 8 + 8 * bands  # hashes, lengths, input index, source row, bands
-    print(f"dataset pass: {result['seconds']:.1f} s, {args.pairs / result['seconds']:,.0f} pairs/s")
+    per_row = 8 * 5 + 8 + 8 + 1 + 8 * bands  # hashes, lengths, row key, kept key, flag, bands
+    for name, run in (("with dataset-level checks", result), ("without", off)):
+        print(
+            f"{name}: {run['seconds']:.1f} s, {args.pairs / run['seconds']:,.0f} pairs/s, "
+            f"peak RSS {run['peak_mib']:,.0f} MiB (after imports: {run['baseline_mib']:,.0f} MiB)"
+        )
     print(
-        f"peak RSS: {result['peak_mib']:,.0f} MiB (after imports: {result['baseline_mib']:,.0f} MiB); "
         f"row signatures: {per_row} B/row = {per_row * args.pairs / 2**20:,.0f} MiB; "
         f"MinHash on disk: {4 * 128 * args.pairs / 2**20 if bands else 0:,.0f} MiB"
     )
