@@ -237,13 +237,13 @@ def run(
             if dataset is not None:
                 decided_late = dataset.finish()
                 report.stats["dataset"] = decided_late.summary
-                if decided_late.masks:
+                reasons.update({c: int(m.sum()) for c, m in decided_late.masks.items()})
+                if decided_late.dropping().any():
                     late = LateRows.of(decided_late)
         moving = np.zeros(0, np.int64)
         if late is not None:
             # rows that late reasons drop: counted here, moved when the outputs close
             moved, moving = late.find(np.concatenate(kept_keys) if kept_keys else _NO_KEYS)
-            reasons.update(late.counts())
             report.kept_rows -= int(moved.sum())
             report.dropped_rows += int(moved.sum())
             stats.bias.unkeep(late.chosen_chars[moving], late.rejected_chars[moving])

@@ -334,3 +334,11 @@ def test_fast_whitespace_normalisation_equals_the_unicode_kernels(texts: list[st
     assert normalized_text(column).to_pylist() == unicode.to_pylist()
     if len(column) > 1:  # a slice, whose buffers start before its first row
         assert normalized_text(column.slice(1)).to_pylist() == unicode.slice(1).to_pylist()
+
+
+def test_every_enabled_dataset_check_is_in_the_report_even_with_no_rows(
+    sample_data: Path,
+) -> None:
+    report = validate_pairs([sample_data / "pairs.jsonl"])
+    assert report.reasons[reasons.DUPLICATE_PAIR] == 0
+    assert report.reasons[reasons.CONTRADICTORY_PAIR] == 0

@@ -82,7 +82,7 @@ class Late:
     """The reasons decided after the pass, per row in read order (``key``: ``row_keys``)."""
 
     key: np.ndarray
-    masks: dict[str, np.ndarray]  # code -> mask over ``key``; only codes that drop rows
+    masks: dict[str, np.ndarray]  # code -> mask over ``key``
     chosen_chars: np.ndarray
     rejected_chars: np.ndarray
     summary: dict[str, Any] = field(default_factory=dict)
@@ -156,9 +156,7 @@ class DatasetPass:
                 cols.minhash.close()
             if self._minhash is not None:
                 os.unlink(self._minhash_path)
-        masks = {
-            code: mask for code, mask in decided.masks.items() if code not in known and mask.any()
-        }
+        masks = {code: mask for code, mask in decided.masks.items() if code not in known}
         return Late(
             merged.get("key", np.zeros(0, np.int64)),
             masks,

@@ -11,7 +11,6 @@ drop nothing, which is the usual case, so the usual run writes its output once.
 from __future__ import annotations
 
 import os
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,14 +47,6 @@ class LateRows:
         at = np.minimum(np.searchsorted(self.key, keys), max(len(self.key) - 1, 0))
         found = self.key[at] == keys if len(self.key) else np.zeros(len(keys), bool)
         return found, at[found]
-
-    def counts(self) -> Counter[str]:
-        return Counter({c: int(self.matrix[:, j].sum()) for j, c in enumerate(self.codes)})
-
-
-def moved_rows(late: LateRows, kept_keys: np.ndarray) -> np.ndarray:
-    """Which kept rows (in kept order) a late reason drops."""
-    return late.find(kept_keys)[0]
 
 
 def _as_dropped(
