@@ -102,8 +102,7 @@ def _run_pipeline(path: str, out: str, similarity: str, per_pair: bool, queue) -
         resource.getrusage(resource.RUSAGE_CHILDREN),
     )
     cpu = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
-    # peak: this process plus the largest worker, times the worker count (an upper bound)
-    peak_kib = me.ru_maxrss + kids.ru_maxrss * report.timings["workers"] * (kids.ru_maxrss > 0)
+    peak_kib = me.ru_maxrss  # the local engine works on threads: one process
     queue.put(
         (report.input_rows, report.kept_rows, elapsed, peak_kib, cpu, report.timings["workers"])
     )
@@ -147,9 +146,9 @@ def main() -> None:
         ours = rows / elapsed
         print(
             f"prefdata ({args.similarity}, {'per-pair checks' if args.per_pair else 'all default checks'}) end to end: {rows:,} pairs in {elapsed:.2f} s = "
-            f"{ours:,.0f} pairs/s; kept {kept:,}; {workers} worker(s); "
+            f"{ours:,.0f} pairs/s; kept {kept:,}; {workers} thread(s); "
             f"CPU {cpu:.1f} s ({cpu / rows * 1e6:.1f} us/pair); "
-            f"peak RSS (main + workers) {peak_kib / 1024:.0f} MiB"
+            f"peak RSS {peak_kib / 1024:.0f} MiB"
         )
 
         # the reference on pre-split pairs in memory (splitting is not timed)
