@@ -64,7 +64,7 @@ def reason_lists(codes: list[str], matrix: np.ndarray) -> pa.ListArray:
     _, cols = np.nonzero(matrix)  # row-major, so each row's codes come out in order
     offsets = np.zeros(matrix.shape[0] + 1, dtype=np.int32)
     np.cumsum(matrix.sum(axis=1), out=offsets[1:])
-    values = pa.array(np.asarray(codes, dtype=object)[cols] if len(cols) else [], pa.string())
+    values = pa.array(codes, pa.string()).take(pa.array(cols, pa.int64()))
     return pa.ListArray.from_arrays(pa.array(offsets), values)
 
 
