@@ -6,16 +6,20 @@ import csv
 import gzip
 import json
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from prefdata.config import ReadOptions
 from prefdata.errors import InputError
 from prefdata.readers import detect_input, read_pairs
 from prefdata.readers.layouts import BadRecord, split_hh
-from prefdata.schema import derive_id
+from prefdata.readers.normalize import _derived_ids
+from prefdata.schema import MESSAGES, derive_id
 from tests.conftest import shared_file
 
 PAIR = {
@@ -232,3 +236,18 @@ def test_blank_lines_are_not_records_but_keep_line_numbers(tmp_path: Path) -> No
     good, bad = _rows([path])
     assert [g["source_row"] for g in good] == [0, 4]
     assert [(b["source_row"], b["reasons"]) for b in bad] == [(3, ["malformed_record"])]
+
+
+_MESSAGE_TEXT = st.one_of(st.none(), st.text(max_size=30))
+_MESSAGES = st.lists(
+    st.fixed_dictionaries({"role": _MESSAGE_TEXT, "content": _MESSAGE_TEXT}), max_size=4
+)
+
+
+@given(st.lists(st.tuples(_MESSAGES, _MESSAGES, _MESSAGES), min_size=1, max_size=5))
+def test_conversation_ids_are_schema_derive_id(rows: list[tuple[Any, Any, Any]]) -> None:
+    # the columnar path writes the JSON with orjson; ids must stay what derive_id gives
+    triple = [pa.array([row[k] for row in rows], MESSAGES) for k in range(3)]
+    got = _derived_ids(triple, text=False).to_pylist()
+    read_back = zip(*(c.to_pylist() for c in triple), strict=True)  # as the readers see them
+    assert got == [derive_id(*row) for row in read_back]

@@ -20,6 +20,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pajson
+import xxhash
 
 from prefdata import reasons
 from prefdata.hashing import hex_digests
@@ -29,6 +30,7 @@ from prefdata.readers.sources import Malformed, RawChunk
 from prefdata.schema import (
     CHOSEN,
     ID,
+    MESSAGES,
     PROMPT,
     RAW,
     REASONS,
@@ -251,6 +253,13 @@ def _derived_ids(triple: list[pa.Array], text: bool) -> pa.Array:
     if text:
         return derive_ids(*triple)
     cols = [c.to_pylist() for c in triple]
+    if all(c.type == MESSAGES for c in triple):
+        # Message lists hold only strings and nulls, which orjson writes byte for byte
+        # as schema.derive_id's json.dumps does (tested), about 15 times faster.
+        return pa.array(
+            [xxhash.xxh3_64_hexdigest(orjson.dumps(t)) for t in zip(*cols, strict=True)],
+            pa.string(),
+        )
     return pa.array([derive_id(*t) for t in zip(*cols, strict=True)], pa.string())
 
 
