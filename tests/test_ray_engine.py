@@ -146,6 +146,24 @@ def test_ray_engine_matches_the_local_engine(
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(
+    "name",
+    ["conversational.jsonl", "hh_transcripts.jsonl", "sharegpt_zh.json", "bad_pairs_dataset.jsonl"],
+)
+def test_every_layout_matches_the_local_engine(
+    ray_local, tmp_path: Path, sample_data: Path, name: str
+) -> None:
+    # the file and a copy: every readable row of the copy repeats one of the first
+    copy = tmp_path / f"copy-{name}"
+    copy.write_bytes((sample_data / name).read_bytes())
+    paths = [sample_data / name, copy]
+    filter_pairs(paths, tmp_path / "local")
+    report = filter_pairs(paths, tmp_path / "ray", engine="ray")
+    _same_outputs(tmp_path / "local", tmp_path / "ray")
+    assert report.reasons["duplicate_pair"] >= report.stats["pairs_checked"] // 2
+
+
+@pytest.mark.slow
 def test_per_pair_checks_alone_match_the_local_engine(
     ray_local, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
