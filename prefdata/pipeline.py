@@ -155,15 +155,8 @@ def run(
         if not eval_set.exists():
             raise InputError(f"no such eval set: {eval_set}")
     if engine == "ray":
-        if dataset_pass_needed(config):
-            # The Ray engine runs the per-pair checks only; the dataset-level pass is not
-            # yet distributed (it would need a hash-partitioned shuffle), and running it on
-            # the driver would read the whole input there. Refuse rather than skip silently.
-            raise ConfigError(
-                "--engine ray runs the per-pair checks only: add --disable duplicate_pair "
-                "--disable contradictory_pair (and leave out --near-duplicates, --eval-set, "
-                "--balance-length), or use --engine local"
-            )
+        # duplicates and contradictions run through a shuffle on Ray; run_ray refuses the
+        # dataset-level options it does not run rather than skip them silently
         from prefdata.engines.ray_engine import run_ray
 
         return run_ray(

@@ -1,17 +1,18 @@
 """One work unit in, one kept part and one dropped part out, plus its counters.
 
-``run_unit`` is what a distributed worker runs: ``process_chunk`` on each of the unit's
-chunks (the same function the local engine calls), the rows written straight to
-``kept/part-NNNNNN.parquet`` and ``dropped/part-NNNNNN.parquet`` under a staging folder,
-and only a small ``UnitSummary`` sent back. Part numbers follow input order, so reading
-the parts in name order gives the rows in the local engine's order.
+``run_unit`` is what a distributed worker runs: ``check_chunk`` and ``finish`` on each of
+the unit's chunks (the functions the local engine's ``process_chunk`` is made of), the
+rows written straight to ``kept/part-NNNNNN.parquet`` and ``dropped/part-NNNNNN.parquet``
+under a staging folder, and only a small ``UnitSummary`` sent back. Part numbers follow
+input order, so reading the parts in name order gives the rows in the local engine's
+order. For the dataset-level checks it also writes the signatures of every checked row
+(``signatures/part-NNNNNN.parquet``); ``ray_dataset_checks`` decides from those.
 """
 
 from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,25 +20,31 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from prefdata.chunks import ChunkResult, process_chunk
+from prefdata.chunks import Checked, check_chunk, finish
 from prefdata.config import FilterConfig
 from prefdata.engines.work_units import WorkUnit
-from prefdata.readers.sources import RawChunk
 from prefdata.schema import SOURCE_FILE, SOURCE_ROW, canonical_fields, provenance_fields
 from prefdata.stats import Stats
 from prefdata.writer import COMPRESSION, ParquetSink, conform, widen
 
 KEPT_DIR, DROPPED_DIR, SIGNATURES_DIR = "kept", "dropped", "signatures"
 
-# A dataset-level check's per-row key, computed from kept rows, e.g. a content hash.
-Signature = Callable[[pa.RecordBatch], pa.Array]
+# One row per checked row (every row that parsed, kept or dropped by a per-pair check):
+# where it is, whether the per-pair checks kept it, and its ``batch_signatures`` hashes
+# and lengths. ``part`` and ``source_row`` give read order; ``source_file`` is read back
+# only by the step that moves rows (it never travels through the shuffle).
 SIGNATURE_SCHEMA = pa.schema(
     [
-        ("key", pa.string()),
         ("part", pa.int64()),
-        ("row", pa.int64()),  # position in the kept part
-        (SOURCE_FILE, pa.string()),
         (SOURCE_ROW, pa.int64()),
+        ("kept", pa.bool_()),
+        ("prompt", pa.uint64()),
+        ("prompt_last", pa.uint64()),
+        ("chosen", pa.uint64()),
+        ("rejected", pa.uint64()),
+        ("chosen_chars", pa.int64()),
+        ("rejected_chars", pa.int64()),
+        (SOURCE_FILE, pa.string()),
     ]
 )
 
@@ -70,32 +77,31 @@ def base_schemas(shape: str | None) -> tuple[pa.Schema, pa.Schema]:
 def run_unit(
     unit: WorkUnit,
     config: FilterConfig,
-    staging: str | None,
     shape: str | None,
-    signature: Signature | None = None,
+    *,
+    staging: str | None = None,
+    signatures: str | None = None,
 ) -> UnitSummary:
-    """Check every chunk of ``unit``; with ``staging``, write its kept and dropped parts.
-
-    With ``signature``, also ``signatures/part-NNNNNN.parquet``: one row per kept row
-    (its key, part, row in the part and provenance) for dataset-level checks.
+    """Check every chunk of ``unit``; with ``staging``, write its kept and dropped parts
+    there, and with ``signatures``, a folder, its signatures part (``SIGNATURE_SCHEMA``).
     """
     summary = UnitSummary(unit.index, unit.input_index, bytes=unit.bytes)
     sinks: tuple[ParquetSink, ParquetSink] | None = None
-    signatures: ParquetSink | None = None
     if staging is not None:
         sinks = (
             ParquetSink(Path(staging, KEPT_DIR, part_name(unit.index))),
             ParquetSink(Path(staging, DROPPED_DIR, part_name(unit.index))),
         )
-        if signature is not None:
-            signatures = ParquetSink(Path(staging, SIGNATURES_DIR, part_name(unit.index)))
+    signature_sink = (
+        ParquetSink(Path(signatures, part_name(unit.index))) if signatures is not None else None
+    )
     warnings: dict[str, None] = {}
     for chunk in unit.raw_chunks(config.batch_size):
-        result = process_chunk(chunk, unit.layout, config)
-        if signatures is not None and signature is not None:
-            signatures.write(
-                _signature_rows(chunk, result, unit.index, summary.kept_rows, signature)
-            )
+        checked = check_chunk(chunk, unit.layout, config, signatures=signature_sink is not None)
+        if signature_sink is not None:
+            signature_sink.write(signature_rows(checked, unit.index))
+        # no dataset-level reasons yet: they are decided once every unit has run
+        result = finish(checked)
         summary.rows += result.rows
         summary.kept_rows += result.kept.num_rows
         summary.dropped_rows += result.dropped.num_rows
@@ -109,28 +115,29 @@ def run_unit(
         kept_schema, dropped_schema = base_schemas(shape)
         sinks[0].close(kept_schema)
         sinks[1].close(dropped_schema)
-    if signatures is not None:
-        signatures.close(SIGNATURE_SCHEMA)
+    if signature_sink is not None:
+        signature_sink.close(SIGNATURE_SCHEMA)
     summary.warnings = list(warnings)
     return summary
 
 
-def _signature_rows(
-    chunk: RawChunk, result: ChunkResult, part: int, first_row: int, signature: Signature
-) -> pa.RecordBatch:
-    # Kept rows carry no provenance, but every row of a chunk is kept or dropped and both
-    # keep input order: the kept rows' source rows are the chunk's rows minus the dropped.
-    dropped = result.dropped.column(SOURCE_ROW).to_numpy(zero_copy_only=False)
-    source_rows = np.setdiff1d(np.asarray(chunk.row_numbers(), dtype=np.int64), dropped)
-    n = result.kept.num_rows
-    assert len(source_rows) == n, "kept + dropped must cover the chunk"
+def signature_rows(checked: Checked, part: int) -> pa.RecordBatch:
+    """One chunk's checked rows as ``SIGNATURE_SCHEMA`` rows of part ``part``."""
+    sig = checked.signatures
+    assert sig is not None, "check_chunk was asked for no signatures"
+    n = len(sig)
     return pa.RecordBatch.from_arrays(
         [
-            signature(result.kept),
             pa.array(np.full(n, part, dtype=np.int64)),
-            pa.array(np.arange(first_row, first_row + n, dtype=np.int64)),
-            pa.array([chunk.source] * n, pa.string()),
-            pa.array(source_rows),
+            pa.array(sig.source_row),
+            pa.array(~checked.matrix.any(axis=1)),
+            pa.array(sig.prompt),
+            pa.array(sig.prompt_last),
+            pa.array(sig.chosen),
+            pa.array(sig.rejected),
+            pa.array(sig.chosen_chars),
+            pa.array(sig.rejected_chars),
+            checked.good.column(SOURCE_FILE),
         ],
         schema=SIGNATURE_SCHEMA,
     )

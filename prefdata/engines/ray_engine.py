@@ -6,10 +6,12 @@ Shape of a run::
     Ray Data: from_arrow_refs(units) -> map_batches(run_unit)  [parts.py]
         each task: read its row group / byte range, process_chunk() per chunk,
         write OUT/.staging/{kept,dropped}/part-NNNNNN.parquet, return counters
+        and OUT/.staging/signatures/part-NNNNNN.parquet (hashes of every checked row)
+    Ray Data: signatures -> groupby(bucket).map_groups(decide)  [ray_dataset_checks.py]
+              dropped rows -> groupby(part).map_groups(apply)   [decided_parts.py]
     driver: add up counters, check input_rows == kept + dropped,
             make every part share one schema (Ray tasks), write report.json,
             move kept/ and dropped/ into OUT, report.json last
-    optional dataset-level pass (duplicates): see ray_duplicates.py
 
 Why a dataset of unit descriptors rather than ``ray.data.read_parquet`` / ``read_json``: the report and the dropped set name each row's ``source_file`` and
 ``source_row``, and Ray's readers neither keep row numbers nor cut blocks where the
@@ -25,6 +27,7 @@ import logging
 import os
 import pickle
 import shutil
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -40,7 +43,6 @@ from prefdata.engines.parts import (
     DROPPED_DIR,
     KEPT_DIR,
     SIGNATURES_DIR,
-    Signature,
     UnitSummary,
     conform_part,
     drop_empty_parts,
@@ -48,7 +50,7 @@ from prefdata.engines.parts import (
     run_unit,
     unified_schema,
 )
-from prefdata.engines.ray_duplicates import DUPLICATE_PAIR, content_key, drop_duplicates
+from prefdata.engines.ray_dataset_checks import DatasetOutcome, dataset_codes, run_dataset_checks
 from prefdata.engines.work_units import Plan, WorkUnit, plan_units
 from prefdata.errors import ConfigError, InputError, require
 from prefdata.stats import Stats
@@ -66,6 +68,33 @@ _OTHER_ENGINE = ("kept.parquet", "dropped.parquet")
 LOCAL_OBJECT_STORE_BYTES = 512 << 20
 
 Progress = Callable[[int, int, int], None]
+
+
+def refuse_unsupported(config: FilterConfig) -> None:
+    """Raise ConfigError for the dataset-level options the Ray engine does not run yet.
+
+    Near-duplicate prompts, contamination and length balancing decide over the whole
+    input in ways a prompt-bucketed shuffle does not cover (LSH buckets, an eval set, one
+    seeded draw); running them on the driver would read the whole input there.
+    """
+    flags = [
+        flag
+        for flag, on in (
+            ("--near-duplicates", config.near_duplicates and config.near_duplicates_wanted()),
+            (
+                "--drop-near-duplicates",
+                config.drop_near_duplicates and config.near_duplicates_wanted(),
+            ),
+            ("--eval-set", bool(config.eval_sets)),
+            ("--balance-length", config.balance_length),
+        )
+        if on
+    ]
+    if flags:
+        raise ConfigError(
+            f"--engine ray does not run {', '.join(flags)} yet: leave "
+            f"{'it' if len(flags) == 1 else 'them'} out, or use --engine local"
+        )
 
 
 def init_ray(address: str | None = None, *, num_cpus: int | None = None) -> bool:
@@ -113,13 +142,15 @@ def _process_units(
     batch: dict[str, np.ndarray],
     *,
     config: FilterConfig,
-    staging: str | None,
     shape: str | None,
-    signature: Signature | None,
+    staging: str | None,
+    signatures: str | None,
 ) -> dict[str, np.ndarray]:
     """map_batches body: unpickle each unit, run it, send back its pickled summary."""
     summaries = [
-        pickle.dumps(run_unit(pickle.loads(blob), config, staging, shape, signature))
+        pickle.dumps(
+            run_unit(pickle.loads(blob), config, shape, staging=staging, signatures=signatures)
+        )
         for blob in batch["unit"]
     ]
     return {"summary": np.array(summaries, dtype=object)}
@@ -130,7 +161,7 @@ def _summaries(
     config: FilterConfig,
     staging: Path | None,
     workers: int,
-    signature: Signature | None = None,
+    signatures: Path | None = None,
 ) -> Iterator[UnitSummary]:
     ray = require("ray", "ray")
     context = ray.data.DataContext.get_current()
@@ -146,9 +177,9 @@ def _summaries(
         concurrency=workers if workers > 0 else None,
         fn_kwargs={
             "config": config,
-            "staging": str(staging) if staging else None,
             "shape": plan.shape,
-            "signature": signature,
+            "staging": str(staging) if staging else None,
+            "signatures": str(signatures) if signatures else None,
         },
     )
     for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
@@ -197,17 +228,15 @@ def run_ray(
     read_options: ReadOptions,
     progress: Progress | None = None,
     address: str | None = None,
-    duplicates: bool = False,
 ) -> Report:
     """``pipeline.run`` on Ray; returns the same ``Report``.
 
     Every path (inputs and ``out_dir``) must be readable, and ``out_dir`` writable, at the
-    same name on every node: a shared filesystem. ``duplicates`` (a demonstration of a
-    dataset-level check, see ``ray_duplicates``) also drops every repeat of a kept pair
-    after its first occurrence, as ``duplicate_pair``.
+    same name on every node: a shared filesystem. ``duplicate_pair`` and
+    ``contradictory_pair`` run through a shuffle (``ray_dataset_checks``); the other
+    dataset-level options are refused (``refuse_unsupported``).
     """
-    if duplicates and out_dir is None:
-        raise ConfigError("duplicates needs an output folder: it rewrites the kept parts")
+    refuse_unsupported(config)
     from prefdata.pipeline import Report, sha256_path  # the pipeline imports this module
 
     paths = [Path(p) for p in inputs]
@@ -221,6 +250,7 @@ def run_ray(
     started = init_ray(address, num_cpus=config.workers or None)
     out = Path(out_dir).resolve() if out_dir is not None else None
     staging: Path | None = None
+    scratch: Path | None = None
     try:
         ray = require("ray", "ray")
         plan = plan_units(paths, read_options, chunk_rows=config.batch_size, stash=_stash)
@@ -228,15 +258,19 @@ def run_ray(
             staging = make_staging_dir(out)
             (staging / KEPT_DIR).mkdir()
             (staging / DROPPED_DIR).mkdir()
-            if duplicates:
-                (staging / SIGNATURES_DIR).mkdir()
+        signatures: Path | None = None
+        if dataset_codes(config):
+            base = staging
+            if base is None:  # validate: no output folder
+                base = scratch = _scratch_dir()
+            signatures = base / SIGNATURES_DIR
+            signatures.mkdir()
         reasons: Counter[str] = Counter()
         stats = Stats()
         warnings: dict[int, list[str]] = {}
         total_bytes = sum(u.bytes for u in plan.units)
         done_bytes = 0
-        signature = content_key if duplicates else None
-        for summary in _summaries(plan, config, staging, config.workers, signature):
+        for summary in _summaries(plan, config, staging, config.workers, signatures):
             plan.infos[summary.input_index].rows += summary.rows
             report.input_rows += summary.rows
             report.kept_rows += summary.kept_rows
@@ -249,18 +283,20 @@ def run_ray(
                 progress(done_bytes, total_bytes, report.input_rows)
         if report.input_rows == 0:
             raise InputError(f"no records in {', '.join(map(str, paths))}")
+        dataset: dict[str, Any] | None = None
+        if signatures is not None:
+            # stats.pairs counts every checked row: the rows that have signatures
+            outcome = run_dataset_checks(signatures, config, rows=stats.pairs, staging=staging)
+            dataset = _apply_outcome(outcome, report, reasons, stats)
         if report.input_rows != report.kept_rows + report.dropped_rows:  # pragma: no cover
             raise AssertionError(
                 f"row accounting broke: {report.input_rows} != "
                 f"{report.kept_rows} + {report.dropped_rows}"
             )
-        if duplicates and staging is not None:
-            moved = drop_duplicates(staging)
-            report.kept_rows -= moved
-            report.dropped_rows += moved
-            reasons[DUPLICATE_PAIR] = moved
         report.reasons = dict(reasons.most_common())
         report.stats = stats.to_dict()
+        if dataset is not None:
+            report.stats["dataset"] = dataset
         # in input order, once each, as the local engine lists them
         report.warnings = list(dict.fromkeys(w for i in sorted(warnings) for w in warnings[i]))
         report.inputs = [
@@ -268,6 +304,9 @@ def run_ray(
             for info in plan.infos
             if info.rows
         ]
+        if staging is not None and out is not None:
+            shutil.rmtree(staging / SIGNATURES_DIR, ignore_errors=True)
+            _unify_parts(staging)
         elapsed = time.perf_counter() - start
         report.timings = {
             "seconds": round(elapsed, 4),
@@ -275,7 +314,6 @@ def run_ray(
             "workers": config.workers or int(ray.cluster_resources().get("CPU", 0)),
         }
         if staging is not None and out is not None:
-            _unify_parts(staging)
             (staging / REPORT).write_bytes(report.to_json())
             _publish(staging, out)
     except BaseException:
@@ -283,6 +321,44 @@ def run_ray(
             shutil.rmtree(staging, ignore_errors=True)
         raise
     finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
         if started:
             ray.shutdown()
     return report
+
+
+def _scratch_dir() -> Path:
+    """Where a run that writes no output (validate) keeps its signature parts.
+
+    A local temporary folder, so only a one-node cluster can use it: on more nodes the
+    workers could not see it. Refuse there rather than miss duplicates.
+    """
+    ray = require("ray", "ray")
+    if sum(1 for node in ray.nodes() if node.get("Alive")) > 1:
+        raise ConfigError(
+            "duplicate_pair and contradictory_pair need a folder every node can see: "
+            "run `prefdata filter --out SHARED_DIR --engine ray`, or add --disable "
+            "duplicate_pair --disable contradictory_pair"
+        )
+    return Path(tempfile.mkdtemp(prefix="prefdata-ray-"))
+
+
+def _apply_outcome(
+    outcome: DatasetOutcome, report: Report, reasons: Counter[str], stats: Stats
+) -> dict[str, Any]:
+    """Move the dataset-level drops into the counters; returns ``stats["dataset"]``,
+    the figures the local engine's ``decide`` reports."""
+    report.kept_rows -= outcome.moved
+    report.dropped_rows += outcome.moved
+    reasons.update(outcome.reasons)
+    stats.bias.kept_pairs -= outcome.moved
+    stats.bias.kept_chosen_longer -= outcome.moved_chosen_longer
+    stats.bias.kept_rejected_longer -= outcome.moved_rejected_longer
+    if not stats.pairs:  # nothing readable: the local engine's first pass decides nothing
+        return {}
+    return {
+        "distinct_prompts": outcome.distinct_prompts,
+        "rows_repeating_a_prompt": stats.pairs - outcome.distinct_prompts,
+        **{code: {"rows": rows} for code, rows in outcome.reasons.items()},
+    }

@@ -1,14 +1,20 @@
 """Throughput and peak memory at scale: local engine, Ray engine, and the pyarrow floor.
 
 On generated explicit-prompt text pairs (TRL layout, ~2% identical, ~8% too short,
-~5% near-duplicates), written once as Parquet (row groups of 64k rows) and as JSONL:
+~5% near-duplicates, ~3% exact repeats of an earlier pair and ~1% earlier pairs with
+chosen and rejected swapped, some from earlier row groups), written once as Parquet (row
+groups of 64k rows) and as JSONL:
 
 * **floor**: read the Parquet and write it back as zstd Parquet with pyarrow alone,
   the least any tool that reads and writes this data must pay;
-* **local**: ``filter_pairs`` with the default local engine (a process per core);
+* **local**: ``filter_pairs`` with the default settings, dataset-level checks included
+  (duplicates, contradictions: the local engine reads the input twice);
 * **local1**: the same with ``workers=1`` (everything in one process);
-* **ray**: ``filter_pairs(engine="ray")`` on a local Ray instance with 2 CPUs, timed
-  with and without Ray's start-up.
+* **local_pp**: the local engine with the per-pair checks only;
+* **ray**: ``filter_pairs(engine="ray")`` with the default settings on a local Ray
+  instance with 2 CPUs (dataset-level checks through Ray's shuffle), timed with and
+  without Ray's start-up;
+* **ray_pp**: the same with the per-pair checks only: the difference is the shuffle.
 
 Each configuration runs in a fresh process; its peak memory is the largest sum of RSS
 over the process and all its descendants (worker processes, Ray's raylet and workers),
@@ -16,6 +22,7 @@ sampled every 50 ms. Shared pages (Ray's object store) can be counted more than 
 so the Ray figure is an upper bound.
 
     python tests/benchmarks/bench_scale.py [--pairs 1000000] [--repeat 2] [--only local,floor]
+        [--inputs parquet] [--data DIR]   # DIR keeps the generated data for later runs
 
 Not a test: it asserts nothing and prints figures and ratios.
 """
@@ -26,10 +33,13 @@ import argparse
 import contextlib
 import json
 import multiprocessing as mp
+import os
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -56,12 +66,33 @@ def _texts(rng: np.random.Generator, n: int, low: int, high: int) -> list[str]:
     return [" ".join(words[bounds[i] : bounds[i + 1]]) for i in range(n)]
 
 
-def generate(n: int, folder: Path, block: int = 100_000) -> tuple[Path, Path]:
-    """n pairs as Parquet and as JSONL, written block by block."""
+def _repeats(
+    rng: np.random.Generator, kind: np.ndarray, columns: list[list[str]], earlier: list[list[str]]
+) -> None:
+    """Exact repeats (kind in [0.15, 0.18)) and swapped pairs ([0.18, 0.19)) of an earlier
+    row of this block or of the block before, so that many land in another row group."""
+    before = len(earlier[0])
+    for i in np.flatnonzero((kind >= 0.15) & (kind < 0.19)):
+        if before + i == 0:
+            continue
+        j = int(rng.integers(0, before + i))
+        source, k = (earlier, j) if j < before else (columns, j - before)
+        prompt, chosen, rejected = (column[k] for column in source)
+        if kind[i] >= 0.18:
+            chosen, rejected = rejected, chosen
+        columns[0][i], columns[1][i], columns[2][i] = prompt, chosen, rejected
+
+
+def generate(
+    n: int, folder: Path, block: int = 100_000, *, jsonl_too: bool = True
+) -> tuple[Path, Path | None]:
+    """n pairs as Parquet (and as JSONL), written block by block."""
     rng = np.random.default_rng(0)
-    parquet, jsonl = folder / "pairs.parquet", folder / "pairs.jsonl"
+    parquet = folder / "pairs.parquet"
+    jsonl = folder / "pairs.jsonl" if jsonl_too else None
     writer: pq.ParquetWriter | None = None
-    with open(jsonl, "wb") as f:
+    earlier: list[list[str]] = [[], [], []]
+    with open(jsonl or os.devnull, "wb") as f:
         for start in range(0, n, block):
             m = min(block, n - start)
             prompt = _texts(rng, m, 5, 30)
@@ -74,12 +105,15 @@ def generate(n: int, folder: Path, block: int = 100_000) -> tuple[Path, Path]:
                 rejected[i] = chosen[i] + " ok"  # too_similar
             for i in np.flatnonzero((kind >= 0.07) & (kind < 0.15)):
                 chosen[i] = "short"  # chosen_too_short
+            _repeats(rng, kind, [prompt, chosen, rejected], earlier)
+            earlier = [prompt, chosen, rejected]
             table = pa.table({"prompt": prompt, "chosen": chosen, "rejected": rejected})
             if writer is None:
                 writer = pq.ParquetWriter(parquet, table.schema, compression="zstd")
             writer.write_table(table, row_group_size=64 * 1024)
-            for row in table.to_pylist():
-                f.write(json.dumps(row).encode() + b"\n")
+            if jsonl is not None:
+                for row in table.to_pylist():
+                    f.write(json.dumps(row).encode() + b"\n")
     assert writer is not None
     writer.close()
     return parquet, jsonl
@@ -95,38 +129,40 @@ def _floor(path: str, out: str) -> dict[str, Any]:
     return {"rows": rows}
 
 
-def _local(path: str, out: str) -> dict[str, Any]:
-    from prefdata.pipeline import filter_pairs
-
-    report = filter_pairs([path], out)
-    return {
-        "rows": report.input_rows,
-        "kept": report.kept_rows,
-        "workers": report.timings["workers"],
-    }
+PER_PAIR = ["duplicate_pair", "contradictory_pair"]
 
 
-def _local1(path: str, out: str) -> dict[str, Any]:
-    """The local engine in this one process: no pool, nothing pickled between processes."""
+def _filter(path: str, out: str, **settings: Any) -> dict[str, Any]:
     from prefdata.config import FilterConfig
     from prefdata.pipeline import filter_pairs
 
-    report = filter_pairs([path], out, config=FilterConfig(workers=1))
-    return {"rows": report.input_rows, "kept": report.kept_rows, "workers": 1}
+    engine = settings.pop("engine", "local")
+    startup = 0.0
+    if engine == "ray":
+        from prefdata.engines.ray_engine import init_ray
+
+        start = time.perf_counter()
+        init_ray(num_cpus=2)
+        startup = time.perf_counter() - start
+    report = filter_pairs([path], out, config=FilterConfig(**settings), engine=engine)
+    return {
+        "rows": report.input_rows,
+        "kept": report.kept_rows,
+        "duplicates": report.reasons.get("duplicate_pair"),
+        "contradictions": report.reasons.get("contradictory_pair"),
+        "workers": report.timings["workers"],
+        "startup_s": startup,
+    }
 
 
-def _ray(path: str, out: str) -> dict[str, Any]:
-    from prefdata.engines.ray_engine import init_ray
-    from prefdata.pipeline import filter_pairs
-
-    start = time.perf_counter()
-    init_ray(num_cpus=2)
-    startup = time.perf_counter() - start
-    report = filter_pairs([path], out, engine="ray")
-    return {"rows": report.input_rows, "kept": report.kept_rows, "startup_s": startup}
-
-
-JOBS = {"floor": _floor, "local": _local, "local1": _local1, "ray": _ray}
+JOBS: dict[str, Callable[[str, str], dict[str, Any]]] = {
+    "floor": _floor,
+    "local": partial(_filter),
+    "local1": partial(_filter, workers=1),  # one process: no pool, nothing pickled
+    "local_pp": partial(_filter, disable=PER_PAIR),
+    "ray": partial(_filter, engine="ray"),
+    "ray_pp": partial(_filter, engine="ray", disable=PER_PAIR),
+}
 
 
 def _child(job: str, path: str, out: str, queue: Any) -> None:
@@ -176,7 +212,9 @@ def main() -> None:
     )
     parser.add_argument("--pairs", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=2)
-    parser.add_argument("--only", default="floor,local,local1,ray", help="comma-separated jobs")
+    parser.add_argument(
+        "--only", default="floor,local,local_pp,ray,ray_pp", help=f"comma-separated: {list(JOBS)}"
+    )
     parser.add_argument("--inputs", default="parquet,jsonl", help="comma-separated inputs")
     parser.add_argument(
         "--data",
@@ -185,22 +223,27 @@ def main() -> None:
         "and reuse it on later runs (default: a temporary folder)",
     )
     args = parser.parse_args()
+    kinds = args.inputs.split(",")
+    if args.data:  # outputs go there too: big runs need its disk, not /tmp's
+        Path(args.data).mkdir(parents=True, exist_ok=True)
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=args.data) as tmp:
         folder = Path(args.data or tmp) / str(args.pairs)
         folder.mkdir(parents=True, exist_ok=True)
         start = time.perf_counter()
         parquet, jsonl = folder / "pairs.parquet", folder / "pairs.jsonl"
-        if not (parquet.exists() and jsonl.exists()):
-            parquet, jsonl = generate(args.pairs, folder)
-        print(
-            f"generated {args.pairs:,} pairs in {time.perf_counter() - start:.0f} s: "
-            f"Parquet {parquet.stat().st_size / 1e6:.0f} MB, JSONL {jsonl.stat().st_size / 1e6:.0f} MB"
+        if not (parquet.exists() and (jsonl.exists() or "jsonl" not in kinds)):
+            generate(args.pairs, folder, jsonl_too="jsonl" in kinds)
+        sizes = ", ".join(
+            f"{p.suffix[1:]} {p.stat().st_size / 1e6:,.0f} MB"
+            for p in (parquet, jsonl)
+            if p.exists()
         )
+        print(f"{args.pairs:,} pairs ready in {time.perf_counter() - start:.0f} s: {sizes}")
         print(f"cores: {psutil.cpu_count()}, load average: {psutil.getloadavg()}")
         rates: dict[tuple[str, str], float] = {}
         peaks: dict[tuple[str, str], float] = {}
-        for kind in args.inputs.split(","):
+        for kind in kinds:
             path = parquet if kind == "parquet" else jsonl
             for job in args.only.split(","):
                 if job == "floor" and kind != "parquet":
@@ -208,28 +251,34 @@ def main() -> None:
                 runs = [measure(job, path, Path(tmp)) for _ in range(args.repeat)]
                 pps = [r["rows"] / r["seconds"] for r in runs]
                 line = (
-                    f"{kind:8} {job:6} pairs/s {_spread(pps)}; "
+                    f"{kind:8} {job:8} pairs/s {_spread(pps)}; "
                     f"peak RSS MiB {_spread([r['peak_mib'] for r in runs])}"
                 )
-                if job == "ray":
+                if job.startswith("ray"):
                     warm = [r["rows"] / (r["seconds"] - r["startup_s"]) for r in runs]
                     line += f"; without Ray start-up ({runs[0]['startup_s']:.1f} s) pairs/s {_spread(warm)}"
                 if "kept" in runs[0]:
                     line += f"; kept {runs[0]['kept']:,}"
+                if runs[0].get("duplicates") is not None:
+                    line += (
+                        f" (duplicate_pair {runs[0]['duplicates']:,}, "
+                        f"contradictory_pair {runs[0]['contradictions']:,})"
+                    )
                 print(line, flush=True)
                 rates[kind, job] = statistics.median(pps)
                 peaks[kind, job] = max(r["peak_mib"] for r in runs)
         floor = rates.get(("parquet", "floor"))
-        if floor:
-            for (kind, job), rate in rates.items():
-                if job != "floor":
+        for (kind, job), rate in rates.items():
+            if floor and job != "floor":
+                print(f"ratio: {job} on {kind} takes {floor / rate:.1f}x the pyarrow floor's time")
+        for kind in kinds:
+            for ray, local in (("ray", "local"), ("ray_pp", "local_pp"), ("ray", "ray_pp")):
+                if (kind, ray) in rates and (kind, local) in rates:
                     print(
-                        f"ratio: {job} on {kind} takes {floor / rate:.1f}x the pyarrow floor's time"
+                        f"ratio {ray} / {local} on {kind}: pairs/s "
+                        f"{rates[kind, ray] / rates[kind, local]:.2f}x, peak memory "
+                        f"{peaks[kind, ray] / peaks[kind, local]:.1f}x"
                     )
-        if ("parquet", "local") in rates and ("parquet", "ray") in rates:
-            print(
-                f"ratio ray / local on parquet: {rates['parquet', 'ray'] / rates['parquet', 'local']:.2f}x"
-            )
 
 
 if __name__ == "__main__":
