@@ -27,7 +27,7 @@ from prefdata import __version__
 from prefdata.chunks import Checked, check_chunk, finish
 from prefdata.config import FilterConfig, ReadOptions
 from prefdata.dataset.along import DatasetPass, dataset_pass_needed, row_keys
-from prefdata.dataset.late import LateRows, add_reasons, move_kept
+from prefdata.dataset.late import LateRows, apply_late
 from prefdata.errors import ConfigError, InputError
 from prefdata.parallel import WriteBehind, ordered_map, read_ahead
 from prefdata.readers import InputInfo, agreed_shape, iter_chunks
@@ -252,11 +252,16 @@ def run(
                 canonical_fields("conversational" if shape == "conversational" else "text")
             )
             kept_sink.close(base)
-            if late is not None and len(moving):
-                move_kept(late, staging / KEPT, np.concatenate(kept_keys), dropped_sink, [*sources])
             dropped_sink.close(pa.schema([*base, *provenance_fields()]))
             if late is not None:
-                add_reasons(late, staging / DROPPED, np.concatenate(dropped_keys))
+                apply_late(
+                    late,
+                    staging / KEPT,
+                    np.concatenate(kept_keys),
+                    staging / DROPPED,
+                    np.concatenate(dropped_keys),
+                    [*sources],
+                )
         report.reasons = dict(reasons.most_common())
         report.stats = {**stats.to_dict(), **report.stats}
         report.warnings = list(warnings)

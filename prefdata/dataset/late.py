@@ -3,15 +3,15 @@
 The main pass has written kept and dropped rows as they came. A reason decided at the
 end (a contradiction, a near-duplicate prompt, contamination, length balance) may drop
 a row already in kept, or add a reason to a row already in dropped. The first case
-rewrites kept without those rows and appends them to dropped (after the rows dropped
-by the main pass); the second rewrites dropped. Neither happens when the late reasons
+rewrites kept without those rows and merges them into dropped, which stays in read
+order; the second rewrites dropped. Neither happens when the late reasons
 drop nothing, which is the usual case, so the usual run writes its output once.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 from prefdata.chunks import reason_lists
 from prefdata.dataset.along import _ROW_BITS, Late
 from prefdata.schema import RAW, REASONS, SOURCE_FILE, SOURCE_ROW
-from prefdata.writer import ParquetSink
+from prefdata.writer import ParquetSink, conform, widen
 
 
 @dataclass
@@ -65,67 +65,119 @@ def _as_dropped(
     )
 
 
-def move_kept(
+def _reasons_added(
+    late: LateRows, batch: pa.RecordBatch, found: np.ndarray, at: np.ndarray
+) -> pa.RecordBatch:
+    """``batch`` with the late codes appended to the reasons of its ``found`` rows."""
+    here = np.flatnonzero(found)
+    if not len(here):
+        return batch
+    lists = batch.column(REASONS).to_pylist()
+    for row, late_at in zip(here.tolist(), at.tolist(), strict=True):
+        lists[row] = lists[row] + [c for j, c in enumerate(late.codes) if late.matrix[late_at, j]]
+    index = batch.schema.get_field_index(REASONS)
+    return batch.set_column(
+        index, batch.schema.field(index), pa.array(lists, batch.column(REASONS).type)
+    )
+
+
+Keyed = Iterator[tuple[np.ndarray, pa.Table]]  # (row keys ascending, rows)
+
+
+def _keyed(
+    path: Path, keys: np.ndarray, edit: Callable[[pa.RecordBatch, int], pa.RecordBatch]
+) -> Keyed:
+    start = 0
+    for batch in pq.ParquetFile(path).iter_batches():
+        stop = start + batch.num_rows
+        yield keys[start:stop], pa.Table.from_batches([edit(batch, start)])
+        start = stop
+
+
+def _merged(left: Keyed, right: Keyed, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+    """Two streams of rows, each in ascending key order, as one stream in key order."""
+    streams = [left, right]
+    held: list[tuple[np.ndarray, pa.Table] | None] = [None, None]
+    while True:
+        for i in (0, 1):
+            while held[i] is None or not len(held[i][0]):  # type: ignore[index]
+                held[i] = next(streams[i], None)
+                if held[i] is None:
+                    break
+        live = [h for h in held if h is not None]
+        if not live:
+            return
+        # rows up to the smaller of the two buffers' last keys are safe to emit
+        bound = min(int(h[0][-1]) for h in live) if len(live) == 2 else int(live[0][0][-1])
+        keys, parts = [], []
+        for i, h in enumerate(held):
+            if h is None:
+                continue
+            n = int(np.searchsorted(h[0], bound, side="right"))
+            keys.append(h[0][:n])
+            parts.append(conform_table(h[1].slice(0, n), schema))
+            held[i] = (h[0][n:], h[1].slice(n))
+        order = np.argsort(np.concatenate(keys), kind="stable")
+        yield from pa.concat_tables(parts).take(pa.array(order)).to_batches()
+
+
+def conform_table(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    batches = [conform(b, schema, force=True) for b in table.combine_chunks().to_batches()]
+    return pa.Table.from_batches([b for b in batches if b is not None], schema=schema)
+
+
+def apply_late(
     late: LateRows,
     kept: Path,
     kept_keys: np.ndarray,
-    dropped: ParquetSink,
+    dropped: Path,
+    dropped_keys: np.ndarray,
     sources: Sequence[str],
-) -> np.ndarray:
-    """Rewrite ``kept`` without its late rows, writing those to ``dropped`` (still open).
+) -> None:
+    """Move the late rows out of ``kept`` into ``dropped``, in read order, and add the
+    late codes to rows already in ``dropped``; a file is rewritten only when touched.
 
-    Returns the positions in ``late`` of the rows moved.
+    ``kept_keys`` and ``dropped_keys``: ``row_keys`` of each file's rows, in file order
+    (read order, so ascending).
     """
-    move, at = late.find(kept_keys)
-    tmp = kept.with_name(f".{kept.name}.late")
-    file = pq.ParquetFile(kept)
-    sink = ParquetSink(tmp, file.schema_arrow)
-    start = 0
-    for batch in file.iter_batches():
-        stop = start + batch.num_rows
-        here = move[start:stop]
-        sink.write(batch.filter(pa.array(~here)))
-        if here.any():
-            first = int(move[:start].sum())
-            picked = at[first : first + int(here.sum())]
-            dropped.write(
-                _as_dropped(
-                    batch.filter(pa.array(here)), late, picked, kept_keys[start:stop][here], sources
-                )
-            )
-        start = stop
-    sink.close(file.schema_arrow)
-    os.replace(tmp, kept)
-    return at
-
-
-def add_reasons(late: LateRows, dropped: Path, dropped_keys: np.ndarray) -> None:
-    """Append the late codes to the rows of ``dropped``'s first ``len(dropped_keys)`` rows
-    (those of the main pass) that they concern; rows moved from kept already have them.
-    """
-    found, at = late.find(dropped_keys)
-    if not found.any():
+    move, moved_at = late.find(kept_keys)
+    hit, hit_at = late.find(dropped_keys)
+    if not move.any() and not hit.any():
         return
+    moved = kept.with_name(f".{kept.name}.moved")
+    if move.any():
+        file = pq.ParquetFile(kept)
+        tmp = kept.with_name(f".{kept.name}.late")
+        stay, gone = ParquetSink(tmp, file.schema_arrow), ParquetSink(moved)
+        start = done = 0
+        for batch in file.iter_batches():
+            stop = start + batch.num_rows
+            here = move[start:stop]
+            stay.write(batch.filter(pa.array(~here)))
+            if here.any():
+                n = int(here.sum())
+                rows, keys = batch.filter(pa.array(here)), kept_keys[start:stop][here]
+                gone.write(_as_dropped(rows, late, moved_at[done : done + n], keys, sources))
+                done += n
+            start = stop
+        stay.close(file.schema_arrow)
+        gone.close(pq.read_schema(dropped))
+        os.replace(tmp, kept)
+    schema = pq.read_schema(dropped)
+    if move.any():
+        schema = widen(schema, pq.read_schema(moved))
+
+    def with_reasons(batch: pa.RecordBatch, start: int) -> pa.RecordBatch:
+        found = hit[start : start + batch.num_rows]
+        first = int(hit[:start].sum())
+        return _reasons_added(late, batch, found, hit_at[first : first + int(found.sum())])
+
     tmp = dropped.with_name(f".{dropped.name}.late")
-    file = pq.ParquetFile(dropped)
-    sink = ParquetSink(tmp, file.schema_arrow)
-    start = 0
-    for batch in file.iter_batches():
-        stop = min(start + batch.num_rows, len(found))
-        here = np.flatnonzero(found[start:stop]) if start < stop else np.zeros(0, np.int64)
-        if len(here):
-            first = int(found[:start].sum())
-            picked = at[first : first + len(here)]
-            lists = batch.column(REASONS).to_pylist()
-            for row, late_at in zip(here.tolist(), picked.tolist(), strict=True):
-                lists[row] = lists[row] + [
-                    c for j, c in enumerate(late.codes) if late.matrix[late_at, j]
-                ]
-            index = batch.schema.get_field_index(REASONS)
-            batch = batch.set_column(
-                index, batch.schema.field(index), pa.array(lists, batch.column(REASONS).type)
-            )
+    sink = ParquetSink(tmp, schema)
+    main_rows = _keyed(dropped, dropped_keys, with_reasons)
+    moved_rows = _keyed(moved, kept_keys[move], lambda b, _: b) if move.any() else iter(())
+    for batch in _merged(main_rows, moved_rows, schema):
         sink.write(batch)
-        start += batch.num_rows
-    sink.close(file.schema_arrow)
+    sink.close(schema)
     os.replace(tmp, dropped)
+    moved.unlink(missing_ok=True)
