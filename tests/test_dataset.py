@@ -17,7 +17,14 @@ from hypothesis import strategies as st
 
 from prefdata import reasons
 from prefdata.config import FilterConfig
-from prefdata.dataset.decisions import Columns, balance_rows, contradictory_rows, duplicate_rows
+from prefdata.dataset.decisions import (
+    Columns,
+    balance_rows,
+    contradictory_rows,
+    distinct,
+    duplicate_rows,
+    member,
+)
 from prefdata.dataset.late import _merged
 from prefdata.dataset.minhash import lsh_params, shingle_hashes, signatures
 from prefdata.dataset.seen import SeenKeys
@@ -362,3 +369,13 @@ def test_late_rows_merge_back_in_read_order(
     schema = pa.schema([("k", pa.int64())])
     merged = _merged(stream(left, left_batch), stream(right, right_batch), schema)
     assert [v for b in merged for v in b.column(0).to_pylist()] == ordered
+
+
+@given(
+    st.lists(st.integers(0, 30), max_size=40),
+    st.lists(st.integers(0, 30), max_size=40),
+)
+def test_sorted_membership_and_distinct_equal_numpys(values: list[int], pool: list[int]) -> None:
+    a, b = np.array(values, np.uint64), np.array(pool, np.uint64)
+    assert member(a, b).tolist() == np.isin(a, b).tolist()
+    assert distinct(a) == len(np.unique(a))

@@ -2,7 +2,7 @@
 
 Rows are numbered in read order (the order of the inputs, then of their rows), so
 "the first occurrence is kept" means the first one read. Everything here works on
-numpy arrays of hashes: sorting, ``np.unique`` and ``np.isin``, never on texts.
+numpy arrays of hashes: sorting and searching, never on texts.
 """
 
 from __future__ import annotations
@@ -29,6 +29,28 @@ def combine(*hashes: np.ndarray) -> np.ndarray:
             out = (out ^ h) * _MIX + np.uint64(0x632BE59BD9B4E019)
             out ^= out >> np.uint64(29)
     return out
+
+
+def member(values: np.ndarray, pool: np.ndarray) -> np.ndarray:
+    """``np.isin(values, pool)``, by sorting both: numpy 2.4's own isin (and unique
+    without ``return_index``) takes a hash path that measured 4x (40x) slower on 1M
+    64-bit hashes.
+    """
+    if not len(values) or not len(pool):
+        return np.zeros(len(values), bool)
+    pool = np.sort(pool)
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    at = np.minimum(np.searchsorted(pool, ordered), len(pool) - 1)
+    out = np.empty(len(values), bool)
+    out[order] = pool[at] == ordered
+    return out
+
+
+def distinct(values: np.ndarray) -> int:
+    """How many distinct values (``len(np.unique(values))``, by one sort)."""
+    ordered = np.sort(values)
+    return int(len(ordered) and 1 + np.count_nonzero(ordered[1:] != ordered[:-1]))
 
 
 @dataclass
@@ -77,7 +99,7 @@ def contradictory_rows(cols: Columns) -> np.ndarray:
     """Rows whose reversed pair (same prompt, chosen and rejected swapped) also occurs."""
     forward = combine(cols.prompt, cols.chosen, cols.rejected)
     backward = combine(cols.prompt, cols.rejected, cols.chosen)
-    return np.isin(forward, backward) & (cols.chosen != cols.rejected)
+    return member(forward, backward) & (cols.chosen != cols.rejected)
 
 
 def _bucket_pairs(bands: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -139,7 +161,7 @@ def contaminated_rows(
     cols: Columns, evals: EvalPrompts, lsh: LshParams | None
 ) -> tuple[np.ndarray, int]:
     """Rows whose prompt's last turn is in the eval set, exactly or (with LSH) nearly."""
-    exact = np.isin(cols.prompt_last, evals.exact)
+    exact = member(cols.prompt_last, evals.exact)
     near = np.zeros(len(exact), bool)
     if lsh is not None and cols.bands is not None and evals.bands is not None and len(evals.bands):
         assert cols.minhash is not None and evals.minhash is not None
@@ -209,9 +231,9 @@ def decide(
         )
     if reasons.CONTRADICTORY_PAIR in wanted:
         out.masks[reasons.CONTRADICTORY_PAIR] = contradictory_rows(cols)
-    distinct = len(np.unique(cols.prompt_last))
-    out.summary["distinct_prompts"] = distinct
-    out.summary["rows_repeating_a_prompt"] = n - distinct
+    distinct_prompts = distinct(cols.prompt_last)
+    out.summary["distinct_prompts"] = distinct_prompts
+    out.summary["rows_repeating_a_prompt"] = n - distinct_prompts
     lsh = config.lsh()
     near_asked = (config.near_duplicates or config.drop_near_duplicates) and (
         reasons.NEAR_DUPLICATE_PROMPT not in config.disable

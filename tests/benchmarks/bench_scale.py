@@ -8,8 +8,8 @@ groups of 64k rows) and as JSONL:
 * **floor**: read the Parquet and write it back as zstd Parquet with pyarrow alone,
   the least any tool that reads and writes this data must pay;
 * **local**: ``filter_pairs`` with the default settings, dataset-level checks included
-  (duplicates, contradictions: the local engine reads the input twice);
-* **local1**: the same with ``workers=1`` (everything in one process);
+  (duplicates, contradictions, decided in the same single pass), on one thread per core;
+* **local1**: the same with ``workers=1`` (no worker threads);
 * **local_pp**: the local engine with the per-pair checks only;
 * **ray**: ``filter_pairs(engine="ray")`` with the default settings on a local Ray
   instance with 2 CPUs (dataset-level checks through Ray's shuffle), timed with and
@@ -17,7 +17,7 @@ groups of 64k rows) and as JSONL:
 * **ray_pp**: the same with the per-pair checks only: the difference is the shuffle.
 
 Each configuration runs in a fresh process; its peak memory is the largest sum of RSS
-over the process and all its descendants (worker processes, Ray's raylet and workers),
+over the process and all its descendants (Ray's raylet and workers),
 sampled every 50 ms. Shared pages (Ray's object store) can be counted more than once,
 so the Ray figure is an upper bound.
 
@@ -158,7 +158,7 @@ def _filter(path: str, out: str, **settings: Any) -> dict[str, Any]:
 JOBS: dict[str, Callable[[str, str], dict[str, Any]]] = {
     "floor": _floor,
     "local": partial(_filter),
-    "local1": partial(_filter, workers=1),  # one process: no pool, nothing pickled
+    "local1": partial(_filter, workers=1),  # no worker threads
     "local_pp": partial(_filter, disable=PER_PAIR),
     "ray": partial(_filter, engine="ray"),
     "ray_pp": partial(_filter, engine="ray", disable=PER_PAIR),
