@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 COMPRESSION = "snappy"
 NO_DICTIONARY = frozenset({"id", "prompt", "chosen", "rejected", "raw", "source_row"})
 TMP_PREFIX = ".prefdata-tmp-"
+ROW_GROUP_ROWS, ROW_GROUP_BYTES = 65_536, 32 << 20
 
 
 def widen(a: pa.Schema, b: pa.Schema) -> pa.Schema:
@@ -96,8 +97,18 @@ class ParquetSink:
         self._parts: list[Path] = []
         self._schema: pa.Schema | None = base_schema
         self._writer: pq.ParquetWriter | None = None
+        self._held: list[pa.RecordBatch] = []
+        self._held_rows = self._held_bytes = 0
+
+    def _flush(self) -> None:
+        """Write the batches held so far as one row group."""
+        if self._held and self._writer is not None:
+            table = pa.Table.from_batches(self._held, schema=self._schema)
+            self._writer.write_table(table, row_group_size=max(table.num_rows, 1))
+        self._held, self._held_rows, self._held_bytes = [], 0, 0
 
     def _open(self, schema: pa.Schema) -> None:
+        self._flush()
         if self._writer is not None:
             self._writer.close()
         part = self.path.with_name(f"{self.path.name}.part{len(self._parts)}")
@@ -117,7 +128,13 @@ class ParquetSink:
             self._open(widen(self._schema, batch.schema))
             fitted = conform(batch, self._schema, force=True)
             assert fitted is not None and self._writer is not None
-        self._writer.write_batch(fitted)
+        # Chunks are a few thousand rows; held together into row groups of ~64k rows (or
+        # 32 MiB), readers get the row groups they expect and the writer fewer of them.
+        self._held.append(fitted)
+        self._held_rows += fitted.num_rows
+        self._held_bytes += fitted.nbytes
+        if self._held_rows >= ROW_GROUP_ROWS or self._held_bytes >= ROW_GROUP_BYTES:
+            self._flush()
         self.rows += batch.num_rows
 
     def close(self, empty_schema: pa.Schema) -> None:
@@ -125,6 +142,7 @@ class ParquetSink:
         if self._writer is None:
             self._open(self._schema if self._schema is not None else empty_schema)
         assert self._writer is not None and self._schema is not None
+        self._flush()
         self._writer.close()
         if len(self._parts) == 1:
             os.replace(self._parts[0], self.path)

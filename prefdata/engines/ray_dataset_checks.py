@@ -5,7 +5,7 @@ rows that can sit in any part on any node. Nothing is collected on the driver:
 
 1. **Signatures**, inside each unit's task (``parts.run_unit``): for every checked row,
    where it is (part, ``source_row``), whether the per-pair checks kept it, and the
-   hashes and lengths ``batch_signatures`` computes for the local engine's first pass.
+   hashes and lengths ``batch_signatures`` computes for the local engine.
 2. **Shuffle**: rows are bucketed by a hash of the prompt's last turn, and Ray Data's
    ``groupby("bucket").map_groups`` brings each bucket's rows together, whatever node
    wrote them. A duplicate and a reversed pair share their prompt, so every row meets

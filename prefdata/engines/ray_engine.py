@@ -355,7 +355,7 @@ def _apply_outcome(
     stats.bias.kept_pairs -= outcome.moved
     stats.bias.kept_chosen_longer -= outcome.moved_chosen_longer
     stats.bias.kept_rejected_longer -= outcome.moved_rejected_longer
-    if not stats.pairs:  # nothing readable: the local engine's first pass decides nothing
+    if not stats.pairs:  # nothing readable: the local engine decides nothing either
         return {}
     return {
         "distinct_prompts": outcome.distinct_prompts,
