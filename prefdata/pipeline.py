@@ -187,7 +187,9 @@ def run(
     kept_sink = ParquetSink(staging / KEPT) if staging else None
     dropped_sink = ParquetSink(staging / DROPPED) if staging else None
     workers = worker_count(config, total_bytes)
-    sources: dict[str, int] = {}  # each chunk's source file, numbered in read order
+    # each chunk's source file, numbered in read order; per input, so that a file given
+    # twice is read as two sources whose rows do not share numbers
+    sources: dict[tuple[int, str], int] = {}
     kept_keys: list[np.ndarray] = []  # where each kept row came from (dataset pass only)
     dropped_keys: list[np.ndarray] = []
     late: LateRows | None = None
@@ -204,7 +206,7 @@ def run(
                         finished_bytes += list(infos.values())[-1].bytes
                     infos[info.path] = info
                 shape = agreed_shape(shape, info)
-                number = sources.setdefault(source, len(sources))
+                number = sources.setdefault((id(info), source), len(sources))
                 decided = {}
                 if dataset is not None and chunk.signatures is not None:
                     decided = dataset.add(number, chunk.signatures)
@@ -260,7 +262,7 @@ def run(
                     np.concatenate(kept_keys),
                     staging / DROPPED,
                     np.concatenate(dropped_keys),
-                    [*sources],
+                    [name for _, name in sources],
                 )
         report.reasons = dict(reasons.most_common())
         report.stats = {**stats.to_dict(), **report.stats}

@@ -379,3 +379,24 @@ def test_sorted_membership_and_distinct_equal_numpys(values: list[int], pool: li
     a, b = np.array(values, np.uint64), np.array(pool, np.uint64)
     assert member(a, b).tolist() == np.isin(a, b).tolist()
     assert distinct(a) == len(np.unique(a))
+
+
+def test_a_file_given_twice_is_two_sources(tmp_path: Path) -> None:
+    rows = [
+        ("q1", "a careful answer", "a poor answer"),
+        ("q1", "a poor answer", "a careful answer"),  # contradicts the first
+        ("q2", "yes indeed it is", "no it is not"),
+    ]
+    path = tmp_path / "pairs.jsonl"
+    path.write_text(
+        "".join(
+            json.dumps(dict(zip(("prompt", "chosen", "rejected"), r, strict=True))) + "\n"
+            for r in rows
+        )
+    )
+    config = FilterConfig(min_chosen_chars=0, min_rejected_chars=0)
+    report = filter_pairs([path, path], tmp_path / "out", config=config)
+    expected = _plain_dataset_reasons(rows + rows)
+    dropped = pq.read_table(tmp_path / "out" / "dropped.parquet").to_pylist()
+    assert [r["reasons"] for r in dropped] == [codes for codes in expected if codes]
+    assert report.input_rows == 6 and report.kept_rows == 1
