@@ -235,7 +235,6 @@ def run(
                 reasons.update({c: int(m.sum()) for c, m in decided_late.masks.items()})
                 if decided_late.dropping().any():
                     late = LateRows.of(decided_late)
-        moving = np.zeros(0, np.int64)
         if late is not None:
             # rows that late reasons drop: counted here, moved when the outputs close
             moved, moving = late.find(np.concatenate(kept_keys) if kept_keys else _NO_KEYS)
