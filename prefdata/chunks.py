@@ -33,11 +33,10 @@ class ChunkResult:
     rows: int
     kept: pa.RecordBatch
     dropped: pa.RecordBatch
+    kept_source_rows: np.ndarray  # source row of each kept row (kept has no provenance)
     reasons: Counter[str]
     stats: Stats
     warnings: list[str] = field(default_factory=list)
-    signatures: Signatures | None = None  # of the checked rows, when asked for
-    kept_source_rows: np.ndarray | None = None  # source row of each kept row
 
 
 @dataclass
@@ -152,9 +151,7 @@ def finish(checked: Checked, decided: Mapping[str, np.ndarray] | None = None) ->
     keep = np.asarray(~matrix.any(axis=1))
     stats.add(view.chosen_chars, view.rejected_chars, view.stats.get("similarity"), kept=keep)
     kept_rows = good.column(SOURCE_ROW).to_numpy(zero_copy_only=False)[keep]
-    return ChunkResult(
-        checked.rows, kept, dropped, counts, stats, checked.warnings, checked.signatures, kept_rows
-    )
+    return ChunkResult(checked.rows, kept, dropped, kept_rows, counts, stats, checked.warnings)
 
 
 def process_chunk(

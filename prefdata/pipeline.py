@@ -211,7 +211,7 @@ def run(
                 if dataset is not None and chunk.signatures is not None:
                     decided = dataset.add(number, chunk.signatures)
                 result = finish(chunk, decided)
-                if dataset is not None and result.kept_source_rows is not None:
+                if dataset is not None:
                     kept_keys.append(row_keys(number, result.kept_source_rows))
                     dropped_keys.append(
                         row_keys(number, result.dropped.column(SOURCE_ROW).to_numpy())
