@@ -7,34 +7,22 @@ buffer, which xxhash reads in place.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
-from typing import TypeVar
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import xxhash
 
-T = TypeVar("T")
 
-
-def _per_row(texts: pa.Array, digest: Callable[[memoryview], T]) -> list[T]:
+def hex_digests(texts: pa.Array) -> pa.Array:
+    """XXH3-64 of each row's UTF-8 bytes as 16 hex characters (nulls hash as "")."""
     if texts.type != pa.string():
         texts = texts.cast(pa.string())
     if texts.offset or texts.null_count:  # buffers that start at row 0, no nulls
         texts = pa.concat_arrays([pc.fill_null(texts, "")])
     if not len(texts):
-        return []
+        return pa.array([], pa.string())
     offsets = np.frombuffer(texts.buffers()[1], dtype=np.int32)[: len(texts) + 1].tolist()
     data = memoryview(texts.buffers()[2] or b"")
-    return [digest(data[a:b]) for a, b in itertools.pairwise(offsets)]
-
-
-def hex_digests(texts: pa.Array) -> pa.Array:
-    """XXH3-64 of each row's UTF-8 bytes as 16 hex characters (nulls hash as "")."""
-    return pa.array(_per_row(texts, xxhash.xxh3_64_hexdigest), pa.string())
-
-
-def int_digests(texts: pa.Array) -> np.ndarray:
-    """XXH3-64 of each row's UTF-8 bytes as uint64 (nulls hash as "")."""
-    return np.array(_per_row(texts, xxhash.xxh3_64_intdigest), dtype=np.uint64)
+    digest = xxhash.xxh3_64_hexdigest
+    return pa.array([digest(data[a:b]) for a, b in itertools.pairwise(offsets)], pa.string())

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+import xxhash
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -28,7 +29,7 @@ from prefdata.dataset.decisions import (
 from prefdata.dataset.late import _merged
 from prefdata.dataset.minhash import lsh_params, shingle_hashes, signatures
 from prefdata.dataset.seen import SeenKeys
-from prefdata.dataset.signatures import normalized_text, text_hashes
+from prefdata.dataset.signatures import text_hashes
 from prefdata.pipeline import filter_pairs, validate_pairs
 
 
@@ -322,27 +323,43 @@ def test_one_pass_finds_what_a_whole_dataset_view_finds_across_files(
     )
 
 
-_SPACES = "\t\n\v\f\r \x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2005\u200a\u200b\u2028\u2029\u202f\u205f\u3000"
+_SPACES = "\t\n\v\f\r \x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2005\u200a\u200b\u2028\u2029\u202f\u205f\u3000\u2027\u202a\u2060\u3001"
+
+
+def _unicode_normalised_hashes(column: pa.Array) -> list[int]:
+    normal = pc.binary_join(
+        pc.utf8_split_whitespace(pc.utf8_trim_whitespace(pc.fill_null(column, ""))), " "
+    )
+    return [xxhash.xxh3_64_intdigest(text.encode()) for text in normal.to_pylist()]
 
 
 @given(
     st.lists(
         st.one_of(
             st.none(),
-            st.text(alphabet=st.sampled_from(_SPACES + "ab’é語\u2019\u201c\u00e9"), max_size=12),
+            st.text(
+                alphabet=st.sampled_from(_SPACES + "ab’é語\u2019\u201c\u00e9\x01\x1b"), max_size=12
+            ),
             st.text(max_size=8),
         ),
-        max_size=20,
+        max_size=30,
     )
 )
-def test_fast_whitespace_normalisation_equals_the_unicode_kernels(texts: list[str | None]) -> None:
+def test_text_hashes_are_xxh3_of_the_unicode_kernels_normalisation(
+    texts: list[str | None],
+) -> None:
     column = pa.array(texts, pa.string())
-    unicode = pc.binary_join(
-        pc.utf8_split_whitespace(pc.utf8_trim_whitespace(pc.fill_null(column, ""))), " "
-    )
-    assert normalized_text(column).to_pylist() == unicode.to_pylist()
+    assert text_hashes(column).tolist() == _unicode_normalised_hashes(column)
     if len(column) > 1:  # a slice, whose buffers start before its first row
-        assert normalized_text(column.slice(1)).to_pylist() == unicode.slice(1).to_pylist()
+        assert text_hashes(column.slice(1)).tolist() == _unicode_normalised_hashes(column)[1:]
+    assert text_hashes(column.cast(pa.large_string())).tolist() == text_hashes(column).tolist()
+
+
+def test_long_whitespace_runs_at_the_ends_hash_like_trimmed_text() -> None:
+    texts = ["a b", " " * 40 + "a\n\n b" + "\t " * 30, "\n" * 17 + "a b" + " " * 17, " " * 50, ""]
+    hashes = text_hashes(pa.array(texts)).tolist()
+    assert hashes[0] == hashes[1] == hashes[2] != hashes[3]
+    assert hashes[3] == hashes[4] == _unicode_normalised_hashes(pa.array([""]))[0]
 
 
 def test_every_enabled_dataset_check_is_in_the_report_even_with_no_rows(
