@@ -42,7 +42,8 @@ def _unicode_space_starts(raw: np.ndarray) -> np.ndarray:
     """Where the multi-byte Unicode spaces start (positions in ``raw``)."""
     at = np.flatnonzero(np.subtract(raw, 0xC2, dtype=np.uint8) <= 0xE3 - 0xC2)
     last = len(raw) - 1
-    # past the end, a byte is read twice: at worst a row goes the slow way for nothing
+    # near the buffer's end its last byte stands in for the ones past it: a false match
+    # only sends a row the plain way
     b0, b1, b2 = raw[at], raw[np.minimum(at + 1, last)], raw[np.minimum(at + 2, last)]
     space = (
         ((b0 == 0xC2) & ((b1 == 0x85) | (b1 == 0xA0)))  # U+0085, U+00A0
@@ -88,7 +89,7 @@ def normalized_hashes(texts: pa.Array) -> np.ndarray:
     # run keeps its first byte, and a run that starts a row goes altogether.
     gone = np.empty_like(ws)
     gone[1:] = ws[:-1]
-    gone[starts[filled]] = True
+    gone[starts[filled]] = True  # byte 0 is one of these
     gone &= ws
     # A run that ends a row goes too: walk back to its first byte.
     tail = filled[ws[ends[filled] - 1]]
