@@ -1,8 +1,9 @@
 """The work on one chunk of input, wherever it runs: normalise, check, split.
 
-``process_chunk`` is a pure function of its arguments, so the local engine can run it
-inline or on worker threads (and a distributed engine on any node); results come back
-as Arrow batches plus small counters that the pipeline adds up.
+``check_chunk`` (normalise, per-pair checks, signatures) and ``finish`` (add the
+dataset-level reasons, split) are pure functions of their arguments, so the local engine
+can run them inline or on worker threads (and a distributed engine on any node); results
+come back as Arrow batches plus small counters that the pipeline adds up.
 """
 
 from __future__ import annotations
@@ -65,6 +66,26 @@ def reason_lists(codes: list[str], matrix: np.ndarray) -> pa.ListArray:
     np.cumsum(matrix.sum(axis=1), out=offsets[1:])
     values = pa.array(codes, pa.string()).take(pa.array(cols, pa.int64()))
     return pa.ListArray.from_arrays(pa.array(offsets), values)
+
+
+def concat_lists(a: pa.ListArray, b: pa.ListArray) -> pa.ListArray:
+    """Row by row, ``a``'s list followed by ``b``'s (both the same length, no nulls).
+
+    >>> concat_lists(pa.array([["x"], []]), pa.array([["y"], ["z"]])).to_pylist()
+    [['x', 'y'], ['z']]
+    """
+    parents = np.concatenate(
+        [
+            pc.list_parent_indices(a).to_numpy(zero_copy_only=False),
+            pc.list_parent_indices(b).to_numpy(zero_copy_only=False),
+        ]
+    )
+    values = pa.concat_arrays([pc.list_flatten(a), pc.list_flatten(b)])
+    # stable: within a row, a's values (first in ``values``) stay before b's
+    order = np.argsort(parents, kind="stable")
+    offsets = np.zeros(len(a) + 1, np.int32)
+    np.cumsum(np.bincount(parents, minlength=len(a)), out=offsets[1:])
+    return pa.ListArray.from_arrays(pa.array(offsets), values.take(pa.array(order)))
 
 
 def run_checks(
@@ -152,17 +173,3 @@ def finish(checked: Checked, decided: Mapping[str, np.ndarray] | None = None) ->
     stats.add(view.chosen_chars, view.rejected_chars, view.stats.get("similarity"), kept=keep)
     kept_rows = good.column(SOURCE_ROW).to_numpy(zero_copy_only=False)[keep]
     return ChunkResult(checked.rows, kept, dropped, kept_rows, counts, stats, checked.warnings)
-
-
-def process_chunk(
-    chunk: RawChunk,
-    layout: Layout | None,
-    config: FilterConfig,
-    decided: Mapping[str, np.ndarray] | None = None,
-) -> ChunkResult:
-    """Normalise, check and split one chunk.
-
-    ``decided`` maps dataset-level reason codes to the source rows of this chunk they
-    drop (from ``prefdata.dataset.scan``); without it only the per-pair checks run.
-    """
-    return finish(check_chunk(chunk, layout, config), decided)

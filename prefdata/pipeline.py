@@ -235,9 +235,10 @@ def run(
                 reasons.update({c: int(m.sum()) for c, m in decided_late.masks.items()})
                 if decided_late.dropping().any():
                     late = LateRows.of(decided_late)
+        kept_at = np.concatenate(kept_keys) if kept_keys else _NO_KEYS
         if late is not None:
             # rows that late reasons drop: counted here, moved when the outputs close
-            moved, moving = late.find(np.concatenate(kept_keys) if kept_keys else _NO_KEYS)
+            moved, moving = late.find(kept_at)
             report.kept_rows -= int(moved.sum())
             report.dropped_rows += int(moved.sum())
             stats.bias.unkeep(late.chosen_chars[moving], late.rejected_chars[moving])
@@ -258,7 +259,7 @@ def run(
                 apply_late(
                     late,
                     staging / KEPT,
-                    np.concatenate(kept_keys),
+                    kept_at,
                     staging / DROPPED,
                     np.concatenate(dropped_keys),
                     [name for _, name in sources],

@@ -179,7 +179,7 @@ def test_per_pair_checks_alone_match_the_local_engine(
 @pytest.mark.slow
 def test_rows_of_different_files_of_one_folder_are_told_apart(ray_local, tmp_path: Path) -> None:
     # Both files of a Parquet folder number their rows from 0: row 5 of b.parquet is not
-    # row 5 of a.parquet. (The local engine's first pass confuses them; see the report.)
+    # row 5 of a.parquet.
     folder = tmp_path / "pq"
     folder.mkdir()
     rows = [

@@ -11,9 +11,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from prefdata.chunks import process_chunk
+from prefdata.chunks import check_chunk, concat_lists, finish
 from prefdata.config import FilterConfig, ReadOptions
-from prefdata.engines.decided_parts import apply_to_part, concat_lists, replace_decided_parts
+from prefdata.engines.decided_parts import apply_to_part, replace_decided_parts
 from prefdata.engines.parts import (
     DROPPED_DIR,
     KEPT_DIR,
@@ -64,7 +64,7 @@ def test_inline_units_are_stashed_one_at_a_time(tmp_path: Path) -> None:
 
 def test_decisions_applied_to_a_units_parts_equal_the_local_chunks(tmp_path: Path) -> None:
     """run_unit then apply_to_part (the Ray engine's two steps) give the rows, reasons and
-    order that process_chunk gives when it knows the decisions up front (the local engine)."""
+    order that check_chunk and finish give when they know the decisions up front (the local engine)."""
     lines = []
     for i in range(300):
         if i % 97 == 5:
@@ -108,7 +108,7 @@ def test_decisions_applied_to_a_units_parts_equal_the_local_chunks(tmp_path: Pat
 
     expected = {name: ParquetSink(tmp_path / f"{name}.parquet") for name in ("kept", "dropped")}
     for chunk in unit.raw_chunks(64):
-        result = process_chunk(chunk, unit.layout, config, decided)
+        result = finish(check_chunk(chunk, unit.layout, config), decided)
         expected["kept"].write(result.kept)
         expected["dropped"].write(result.dropped)
     kept_schema, dropped_schema = base_schemas(plan.shape)

@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from prefdata.chunks import reason_lists
+from prefdata.chunks import concat_lists, reason_lists
 from prefdata.dataset.along import _ROW_BITS, Late
 from prefdata.schema import RAW, REASONS, SOURCE_FILE, SOURCE_ROW
 from prefdata.writer import ParquetSink, conform, widen
@@ -69,16 +69,13 @@ def _reasons_added(
     late: LateRows, batch: pa.RecordBatch, found: np.ndarray, at: np.ndarray
 ) -> pa.RecordBatch:
     """``batch`` with the late codes appended to the reasons of its ``found`` rows."""
-    here = np.flatnonzero(found)
-    if not len(here):
+    if not found.any():
         return batch
-    lists = batch.column(REASONS).to_pylist()
-    for row, late_at in zip(here.tolist(), at.tolist(), strict=True):
-        lists[row] = lists[row] + [c for j, c in enumerate(late.codes) if late.matrix[late_at, j]]
+    appended = np.zeros((batch.num_rows, len(late.codes)), bool)
+    appended[found] = late.matrix[at]
+    reasons = concat_lists(batch.column(REASONS), reason_lists(late.codes, appended))
     index = batch.schema.get_field_index(REASONS)
-    return batch.set_column(
-        index, batch.schema.field(index), pa.array(lists, batch.column(REASONS).type)
-    )
+    return batch.set_column(index, batch.schema.field(index), reasons)
 
 
 Keyed = Iterator[tuple[np.ndarray, pa.Table]]  # (row keys ascending, rows)
@@ -167,9 +164,11 @@ def apply_late(
     if move.any():
         schema = widen(schema, pq.read_schema(moved))
 
+    hits_before = np.concatenate([[0], np.cumsum(hit)])  # where each batch's hits start
+
     def with_reasons(batch: pa.RecordBatch, start: int) -> pa.RecordBatch:
         found = hit[start : start + batch.num_rows]
-        first = int(hit[:start].sum())
+        first = int(hits_before[start])
         return _reasons_added(late, batch, found, hit_at[first : first + int(found.sum())])
 
     tmp = dropped.with_name(f".{dropped.name}.late")

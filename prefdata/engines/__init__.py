@@ -1,7 +1,7 @@
 """Engines that run the pipeline's per-chunk work somewhere other than this process.
 
 The local engine lives in ``prefdata.pipeline``; each engine here reuses the pieces of
-``prefdata.chunks.process_chunk`` (``check_chunk``, ``finish``) and the dataset-level
+``prefdata.chunks`` (``check_chunk``, ``finish``) and the dataset-level
 decisions of ``prefdata.dataset.decisions`` unchanged, so every engine applies the same
 checks.
 """

@@ -26,32 +26,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from prefdata.chunks import reason_lists
+from prefdata.chunks import concat_lists, reason_lists
 from prefdata.engines.parts import DROPPED_DIR, KEPT_DIR, SIGNATURES_DIR, part_name
 from prefdata.schema import RAW, REASONS, SOURCE_FILE, SOURCE_ROW
 from prefdata.writer import COMPRESSION, conform, widen
 
 DECIDED_DIR = "decided"
-
-
-def concat_lists(a: pa.ListArray, b: pa.ListArray) -> pa.ListArray:
-    """Row by row, ``a``'s list followed by ``b``'s (both the same length, no nulls).
-
-    >>> concat_lists(pa.array([["x"], []]), pa.array([["y"], ["z"]])).to_pylist()
-    [['x', 'y'], ['z']]
-    """
-    parents = np.concatenate(
-        [
-            pc.list_parent_indices(a).to_numpy(zero_copy_only=False),
-            pc.list_parent_indices(b).to_numpy(zero_copy_only=False),
-        ]
-    )
-    values = pa.concat_arrays([pc.list_flatten(a), pc.list_flatten(b)])
-    # stable: within a row, a's values (first in ``values``) stay before b's
-    order = np.argsort(parents, kind="stable")
-    offsets = np.zeros(len(a) + 1, np.int32)
-    np.cumsum(np.bincount(parents, minlength=len(a)), out=offsets[1:])
-    return pa.ListArray.from_arrays(pa.array(offsets), values.take(pa.array(order)))
 
 
 def _write(table: pa.Table, path: Path) -> None:

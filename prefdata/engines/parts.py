@@ -1,7 +1,7 @@
 """One work unit in, one kept part and one dropped part out, plus its counters.
 
 ``run_unit`` is what a distributed worker runs: ``check_chunk`` and ``finish`` on each of
-the unit's chunks (the functions the local engine's ``process_chunk`` is made of), the
+the unit's chunks (the same functions the local engine runs), the
 rows written straight to ``kept/part-NNNNNN.parquet`` and ``dropped/part-NNNNNN.parquet``
 under a staging folder, and only a small ``UnitSummary`` sent back. Part numbers follow
 input order, so reading the parts in name order gives the rows in the local engine's

@@ -4,7 +4,7 @@ Shape of a run::
 
     driver: plan work units (metadata + one newline pass)      [work_units.py]
     Ray Data: from_arrow_refs(units) -> map_batches(run_unit)  [parts.py]
-        each task: read its row group / byte range, process_chunk() per chunk,
+        each task: read its row group / byte range, check_chunk() + finish() per chunk,
         write OUT/.staging/{kept,dropped}/part-NNNNNN.parquet, return counters
         and OUT/.staging/signatures/part-NNNNNN.parquet (hashes of every checked row)
     Ray Data: signatures -> groupby(bucket).map_groups(decide)  [ray_dataset_checks.py]
