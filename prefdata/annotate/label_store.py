@@ -24,7 +24,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from prefdata.annotate.store_schema import SCHEMA_SQL
+from prefdata.annotate.store_open import (
+    StoreError,
+    connect,
+    create_or_upgrade,
+    describe,
+    ensure_sound,
+    schema_version,
+)
 from prefdata.errors import ConfigError, InputError
 
 # What a label says about the pair, in the data's terms.
@@ -83,44 +90,63 @@ class Label:
 class LabelStore:
     """A SQLite label database; safe to share between threads (one connection each).
 
-    ``path`` is the database file; it is created with its tables on first use.
+    ``path`` is the database file; it is created with its tables on first use. With
+    ``read_only`` the file is opened through a ``mode=ro`` URI and must already exist:
+    export and the figures work on a read-only file or folder.
     """
 
-    def __init__(self, path: str | Path, *, busy_timeout_ms: int = 10_000) -> None:
+    def __init__(
+        self, path: str | Path, *, busy_timeout_ms: int = 10_000, read_only: bool = False
+    ) -> None:
         if busy_timeout_ms < 0:
             raise ConfigError(f"busy_timeout_ms must be >= 0, got {busy_timeout_ms}")
         self.path = Path(path)
+        self.read_only = read_only
         if not self.path.parent.is_dir():
             raise InputError(f"folder for the label database does not exist: {self.path.parent}")
         self.busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()
-        self._create_schema()
+        # Look before touching: refuse another application's file, a newer schema or a
+        # damaged file before anything is written (see store_open).
+        version = schema_version(self.path)
+        if version is None and read_only:
+            raise StoreError(
+                f"no label database at {self.path}: run `prefdata annotate import` first"
+            )
+        conn = self.connection()
+        ensure_sound(self.path, conn)
+        if not read_only:
+            self._prepare(conn, version)
 
     # -- connections ---------------------------------------------------------------
     def connection(self) -> sqlite3.Connection:
         """This thread's connection (sqlite3 connections must not cross threads)."""
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            # isolation_level=None: we issue BEGIN ourselves, so every write is one
-            # explicit transaction and nothing is left open by the driver.
-            conn = sqlite3.connect(
-                self.path, isolation_level=None, timeout=self.busy_timeout_ms / 1000
-            )
-            conn.row_factory = sqlite3.Row
-            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
-            conn.execute("PRAGMA foreign_keys = ON")
-            # NORMAL is durable across application crashes in WAL mode; only a power
-            # loss can drop the last commits, an acceptable trade for annotation clicks.
-            conn.execute("PRAGMA synchronous = NORMAL")
+            try:
+                conn = connect(
+                    self.path, read_only=self.read_only, timeout_s=self.busy_timeout_ms / 1000
+                )
+                conn.row_factory = sqlite3.Row
+                conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+                if not self.read_only:
+                    conn.execute("PRAGMA foreign_keys = ON")
+                    # NORMAL is durable across application crashes in WAL mode; only a
+                    # power loss can drop the last commits, an acceptable trade for clicks.
+                    conn.execute("PRAGMA synchronous = NORMAL")
+            except sqlite3.Error as exc:
+                raise StoreError(describe(self.path, exc)) from None
             self._local.conn = conn
         return conn
 
-    def _create_schema(self) -> None:
-        conn = self.connection()
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    def _prepare(self, conn: sqlite3.Connection, version: int | None) -> None:
+        try:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        except sqlite3.Error as exc:
+            raise StoreError(describe(self.path, exc)) from None
         if str(mode).lower() != "wal" and str(self.path) != ":memory:":
             raise InputError(f"cannot switch {self.path} to WAL mode (got {mode!r})")
-        conn.executescript(SCHEMA_SQL)
+        create_or_upgrade(conn, self.path, version)
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
@@ -133,13 +159,17 @@ class LabelStore:
         """
         conn = self.connection()
         with _process_lock(self.path):
-            conn.execute("BEGIN IMMEDIATE")
             try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                # One line naming the file and the fix, never a driver traceback.
+                raise StoreError(describe(self.path, exc)) from None
 
     def close(self) -> None:
         """Close this thread's connection (other threads close theirs on exit)."""

@@ -1,4 +1,9 @@
-"""The label database's tables, as one SQL script run on every open (idempotent).
+"""The label database's tables, its identity stamp and its numbered upgrades.
+
+A prefdata label database carries ``PRAGMA application_id = APPLICATION_ID`` and
+``PRAGMA user_version = SCHEMA_VERSION``; ``store_open`` reads both before touching a
+file. Schema 1 is the first release's (unstamped); each later version is one entry in
+``MIGRATIONS``, run in one transaction with its new version number.
 
 Votes are counted into ``pairs.n_votes`` by the writers so the queue can walk an index
 instead of counting labels for 100k pairs on every "next".
@@ -6,7 +11,12 @@ instead of counting labels for 100k pairs on every "next".
 
 from __future__ import annotations
 
-SCHEMA_SQL = """
+APPLICATION_ID = 0x70726664  # "prfd" in ASCII
+SCHEMA_VERSION = 2
+# The tables by which an unstamped database of the first release is recognised.
+LEGACY_TABLES = frozenset({"pairs", "labels", "events"})
+
+_SCHEMA_1 = """
 CREATE TABLE IF NOT EXISTS pairs (
     pair_id TEXT PRIMARY KEY,
     shape TEXT NOT NULL,
@@ -83,3 +93,25 @@ CREATE TABLE IF NOT EXISTS review_queue (
     queued_at TEXT NOT NULL
 );
 """
+
+# Schema 2: accounts and roles (item 1 of issue 14) and the pair on each annotator's
+# screen, against which a label is checked (a repeated key press must not land on the
+# next pair).
+_SCHEMA_2 = """
+CREATE TABLE IF NOT EXISTS users (
+    name TEXT PRIMARY KEY,
+    role TEXT NOT NULL CHECK (role IN ('annotator', 'lead')),
+    password_hash TEXT NOT NULL,   -- 'scrypt$n$r$p$salt$hash', hex; never the password
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS screens (
+    annotator TEXT PRIMARY KEY,
+    pair_id TEXT NOT NULL,
+    shown_at REAL NOT NULL         -- time.time() when the pair was put on screen
+);
+"""
+
+SCHEMA_SQL = _SCHEMA_1 + _SCHEMA_2
+# MIGRATIONS[v] turns schema v into v + 1. Schema 1's own tables are repeated (all
+# IF NOT EXISTS) because databases from before `prefdata audit` lack review_queue.
+MIGRATIONS: dict[int, str] = {1: _SCHEMA_1 + _SCHEMA_2}

@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from prefdata.cli.output import console, errors_to_exit
+
+
+@contextmanager
+def _store_errors(db: Path | None) -> Iterator[None]:
+    """Like errors_to_exit, and a SQLite error that escaped the store is one line too."""
+    with errors_to_exit():
+        try:
+            yield
+        except sqlite3.Error as exc:
+            from prefdata.annotate.store_open import StoreError, describe
+
+            raise StoreError(describe(db or Path("the label database"), exc)) from None
+
 
 annotate_app = typer.Typer(
     help="Human labelling: load pairs into a label database and export the labels.",
@@ -28,7 +44,7 @@ def import_command(
     ] = None,
 ) -> None:
     """Import pairs into the label database; importing the same data again changes nothing."""
-    with errors_to_exit():
+    with _store_errors(db):
         from prefdata.annotate.app_launch import default_db, expand_data
         from prefdata.annotate.label_store import LabelStore
         from prefdata.annotate.pair_import import import_parquet
@@ -62,14 +78,16 @@ def export_command(
     ] = 1,
 ) -> None:
     """Write the labelled dataset (majority vote, flipped where rejected won) and the raw labels."""
-    with errors_to_exit():
+    with _store_errors(db):
         from prefdata.annotate.export import export_labels
         from prefdata.annotate.label_store import LabelStore
         from prefdata.errors import InputError
 
         if not db.is_file():
             raise InputError(f"no label database at {db}: run `prefdata annotate import` first")
-        summary = export_labels(LabelStore(db), out, min_votes=min_votes)
+        # Export only reads: the database is opened read-only (it may sit on a
+        # read-only file or folder, or belong to another application).
+        summary = export_labels(LabelStore(db, read_only=True), out, min_votes=min_votes)
         console.print(
             f"{summary.labelled_pairs} labelled pairs ({summary.flipped} flipped) -> "
             f"{out / 'labelled.parquet'}; left out: {summary.dropped_tie} tie, "
@@ -115,7 +133,7 @@ def app_command(
     ] = None,
 ) -> None:
     """Start the annotation app on the given data and label database."""
-    with errors_to_exit():
+    with _store_errors(db):
         from prefdata.annotate.app_launch import (
             AppSettings,
             app_environment,
