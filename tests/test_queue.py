@@ -24,10 +24,10 @@ def _label(store: LabelStore, pair_id: str, who: str, choice: str = "chosen") ->
     store.record_label(pair_id, who, choice=choice, left_response="chosen")  # type: ignore[arg-type]
 
 
-def test_least_annotated_first_in_import_order(store: LabelStore) -> None:
+def test_breadth_first_serves_least_annotated_first_in_import_order(store: LabelStore) -> None:
     _label(store, "p0000", "x")
     _label(store, "p0001", "x")
-    assert next_pair(store, "ann", overlap=3) == "p0002"
+    assert next_pair(store, "ann", overlap=3, order="breadth-first") == "p0002"
 
 
 def test_never_serves_a_pair_the_annotator_did_or_skipped(store: LabelStore) -> None:

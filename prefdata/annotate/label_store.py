@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from prefdata.annotate.screens import check_on_screen, on_screen, put_on_screen
 from prefdata.annotate.store_open import (
     StoreError,
     connect,
@@ -216,6 +217,7 @@ class LabelStore:
         flagged: bool = False,
         skip_reason: str | None = None,
         seconds: float | None = None,
+        on_screen_for: float | None = None,
     ) -> str:
         """Store (or replace) one annotator's label for a pair; returns the event kind.
 
@@ -223,6 +225,11 @@ class LabelStore:
         update the one row rather than add a second. The event is ``label`` for a first
         answer, ``change`` when it replaces one and ``skip`` for a skip; resubmitting
         the same answer writes nothing and returns ``unchanged``.
+
+        With ``on_screen_for`` (seconds) the label is refused with ``StaleLabelError``
+        unless ``pair_id`` is the pair ``show`` last put on this annotator's screen and
+        has been there that long: the app's guard against a key press meant for the
+        previous pair.
         """
         annotator = check_annotator(annotator)
         if choice not in CHOICES:
@@ -249,6 +256,8 @@ class LabelStore:
         with self.write() as conn:
             if conn.execute("SELECT 1 FROM pairs WHERE pair_id = ?", (pair_id,)).fetchone() is None:
                 raise InputError(f"no pair with id {pair_id!r} in {self.path}")
+            if on_screen_for is not None:
+                check_on_screen(conn, annotator, pair_id, on_screen_for)
             old = _label_dict(conn, pair_id, annotator)
             if old is not None and _same_answer(old, new):
                 # A double-click or resubmit: the row already says this; log nothing.
@@ -260,6 +269,17 @@ class LabelStore:
             )
             log_event(conn, annotator, pair_id, kind, {"label": new, "previous": old})
         return kind
+
+    def show(self, annotator: str, pair_id: str) -> None:
+        """Record that ``pair_id`` is the pair now on ``annotator``'s screen."""
+        annotator = check_annotator(annotator)
+        with self.write() as conn:
+            put_on_screen(conn, annotator, pair_id)
+
+    def on_screen(self, annotator: str) -> str | None:
+        """The pair last put on the annotator's screen, or None."""
+        shown = on_screen(self.connection(), annotator)
+        return None if shown is None else shown[0]
 
     def undo_last(self, annotator: str) -> str | None:
         """Revert the annotator's most recent label, change or skip; returns its pair id.

@@ -1,10 +1,14 @@
 """Which pair an annotator sees next.
 
-Pairs on the review queue (``prefdata audit``) first, in rank order; then
-least-annotated first (in import order within a count); never a pair the annotator
-has already labelled or skipped, and never past ``overlap`` votes per pair. A pair
-handed out is *claimed* for ``claim_seconds`` so two annotators working at the same
-moment do not both take the last open slot; reloading the page returns the same
+Pairs on the review queue (``prefdata audit``) first, in rank order; then, with the
+default ``overlap-first`` order, pairs that already have at least one vote but fewer
+than ``overlap`` (fewest votes first, in import order), and only then untouched pairs:
+with ``--overlap 2`` agreement becomes measurable after the first few dozen labels
+instead of after the whole set has one vote. ``breadth-first`` serves least-annotated
+first (every pair gets one vote before any gets a second). Never a pair the
+annotator has already labelled or skipped, and never past ``overlap`` votes per pair.
+A pair handed out is *claimed* for ``claim_seconds`` so two annotators working at the
+same moment do not both take the last open slot; reloading the page returns the same
 claimed pair instead of a new one.
 """
 
@@ -20,10 +24,11 @@ from prefdata.errors import ConfigError
 # Long enough to read a long pair and think; short enough that an abandoned tab does
 # not hide a pair from everyone else for the rest of the session.
 DEFAULT_CLAIM_SECONDS = 600.0
+QUEUE_ORDERS = ("overlap-first", "breadth-first")
 
 _NEXT_SQL = """
 SELECT p.pair_id FROM pairs p INDEXED BY pairs_queue
-WHERE p.queueable = 1 AND p.n_votes < :overlap
+WHERE p.queueable = 1 AND p.n_votes < :overlap AND p.n_votes >= :min_votes
   AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.pair_id = p.pair_id AND l.annotator = :who)
   AND p.n_votes + (SELECT count(*) FROM claims c WHERE c.pair_id = p.pair_id
                    AND c.annotator != :who AND c.expires_at > :now) < :overlap
@@ -46,15 +51,21 @@ def next_pair(
     overlap: int = 1,
     claim_seconds: float = DEFAULT_CLAIM_SECONDS,
     exclude: tuple[str, ...] = (),
+    order: str = "overlap-first",
 ) -> str | None:
     """Claim and return the next pair id for ``annotator``, or None when none is left.
 
     ``exclude`` names pairs not to return even if claimed (e.g. the one just passed
-    over with "next"), so moving on never hands back the same pair.
+    over with "next"), so moving on never hands back the same pair. ``order`` is one
+    of ``QUEUE_ORDERS`` (see the module docstring).
     """
     annotator = check_annotator(annotator)
     if overlap < 1:
         raise ConfigError(f"overlap must be >= 1, got {overlap}")
+    if order not in QUEUE_ORDERS:
+        raise ConfigError(f"queue order must be one of {list(QUEUE_ORDERS)}, got {order!r}")
+    # overlap-first: first look only at pairs someone has voted on, then at the rest.
+    floors = (1, 0) if order == "overlap-first" and overlap > 1 else (0,)
     now = time.time()
     with store.write() as conn:
         conn.execute("DELETE FROM claims WHERE expires_at <= ?", (now,))
@@ -70,9 +81,10 @@ def next_pair(
         if held is not None:
             pair_id = str(held[0])
         else:
-            found = _run_next(conn, _REVIEW_SQL, overlap, annotator, now, exclude)
-            if found is None:
-                found = _run_next(conn, _NEXT_SQL, overlap, annotator, now, exclude)
+            found = _run_next(conn, _REVIEW_SQL, overlap, annotator, now, exclude, 0)
+            for floor in floors:
+                if found is None:
+                    found = _run_next(conn, _NEXT_SQL, overlap, annotator, now, exclude, floor)
             if found is None:
                 return None
             pair_id = found
@@ -91,8 +103,14 @@ def _run_next(
     annotator: str,
     now: float,
     exclude: tuple[str, ...],
+    min_votes: int,
 ) -> str | None:
-    params: dict[str, object] = {"overlap": overlap, "who": annotator, "now": now}
+    params: dict[str, object] = {
+        "overlap": overlap,
+        "who": annotator,
+        "now": now,
+        "min_votes": min_votes,
+    }
     if exclude:
         names = [f":x{i}" for i in range(len(exclude))]
         sql = sql.replace("ORDER BY", f"AND p.pair_id NOT IN ({', '.join(names)})\nORDER BY")
