@@ -1,9 +1,8 @@
-"""What every page shares: the settings the app was started with, the label store
-and the annotator's name.
+"""What every page shares: the settings the app was started with and the label store.
 
 Settings come only from the script arguments that ``prefdata app`` passes after
 ``--``; no page accepts a file path, so the app reads nothing but its own data and
-database.
+database. Who is signed in, and with which role, is ``sign_in``'s business.
 """
 
 from __future__ import annotations
@@ -15,10 +14,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from prefdata.annotate.label_store import LabelStore, check_annotator
-from prefdata.errors import ConfigError
-
-ANNOTATOR_KEY = "annotator"
+from prefdata.annotate.label_store import LabelStore
+from prefdata.annotate.queue import QUEUE_ORDERS
+from prefdata.annotate.screens import DEFAULT_MIN_SECONDS_ON_SCREEN
+from prefdata.errors import PrefdataError
 
 
 @dataclass(frozen=True)
@@ -28,6 +27,11 @@ class AppContext:
     guidelines: str | None
     annotators: tuple[str, ...]
     overlap: int
+    queue_order: str
+    open_mode: bool  # name-only sign-in, no accounts (one person on localhost)
+    oidc: bool  # sign in through Streamlit's st.login (OIDC)
+    session_hours: float
+    min_seconds_on_screen: float
 
     @property
     def export_dir(self) -> Path:
@@ -42,6 +46,13 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--guidelines")
     parser.add_argument("--annotators", default="")
     parser.add_argument("--overlap", type=int, default=1)
+    parser.add_argument("--queue-order", default="overlap-first")
+    parser.add_argument("--open", action="store_true")
+    parser.add_argument("--oidc", action="store_true")
+    parser.add_argument("--session-hours", type=float, default=8.0)
+    parser.add_argument(
+        "--min-seconds-on-screen", type=float, default=DEFAULT_MIN_SECONDS_ON_SCREEN
+    )
     args, _unknown = parser.parse_known_args(argv)
     return args
 
@@ -66,56 +77,23 @@ def app_context() -> AppContext:
     if args.overlap < 1:
         st.error(f"--overlap must be >= 1, got {args.overlap}")
         st.stop()
+    if args.queue_order not in QUEUE_ORDERS:
+        st.error(f"--queue-order must be one of {list(QUEUE_ORDERS)}, got {args.queue_order!r}")
+        st.stop()
+    try:
+        store = _open_store(args.db)
+    except PrefdataError as exc:
+        st.error(str(exc))
+        st.stop()
     return AppContext(
-        store=_open_store(args.db),
+        store=store,
         data=tuple(args.data),
         guidelines=_read_guidelines(args.guidelines) if args.guidelines else None,
         annotators=tuple(n.strip() for n in args.annotators.split(",") if n.strip()),
         overlap=args.overlap,
+        queue_order=args.queue_order,
+        open_mode=args.open,
+        oidc=args.oidc,
+        session_hours=args.session_hours,
+        min_seconds_on_screen=max(args.min_seconds_on_screen, 0.0),
     )
-
-
-def annotator_sidebar(ctx: AppContext) -> str | None:
-    """The sign-in box: the name every label carries (from the allowed list if given)."""
-    with st.sidebar:
-        current = st.session_state.get(ANNOTATOR_KEY)
-        if current:
-            st.markdown(f"Annotating as **{_escape_md(current)}**")
-            if st.button("Switch annotator", key="switch_annotator"):
-                # The pages' navigation state (pair on screen, history) was this person's.
-                for key in [k for k in st.session_state if k != "annotator_pick"]:
-                    del st.session_state[key]
-                st.rerun()
-            return str(current)
-        if ctx.annotators:
-            name = st.selectbox(
-                "Your name",
-                ctx.annotators,
-                index=None,
-                key="annotator_pick",
-                placeholder="Choose your name",
-            )
-        else:
-            name = st.text_input("Your name", key="annotator_pick", max_chars=64)
-        if st.button("Start", key="sign_in", type="primary") and name:
-            try:
-                st.session_state[ANNOTATOR_KEY] = check_annotator(name)
-            except ConfigError as exc:
-                st.error(str(exc))
-                return None
-            st.rerun()
-    return None
-
-
-def require_annotator(ctx: AppContext) -> str:
-    """The signed-in annotator, or stop the page asking for a name."""
-    name = st.session_state.get(ANNOTATOR_KEY)
-    if not name:
-        st.info("Choose your name in the sidebar to start.")
-        st.stop()
-    return str(name)
-
-
-def _escape_md(text: str) -> str:
-    # Names are shown with st.markdown: neutralise its syntax rather than trust them.
-    return "".join("\\" + ch if ch in "\\`*_{}[]()#+-.!<>|~:$" else ch for ch in text)

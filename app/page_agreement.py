@@ -6,12 +6,14 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 from app_context import app_context
-from pair_view import show_prompt, show_responses
+from pair_view import escape_markdown, show_prompt, show_responses
+from sign_in import require_lead
 
 from prefdata.annotate.adjudication import adjudicate, adjudications
 from prefdata.annotate.agreement import agreement_report, disagreements
 
 ctx = app_context()
+lead = require_lead(ctx)
 report = agreement_report(ctx.store)
 
 
@@ -117,10 +119,7 @@ st.dataframe(
 show_prompt(pair)
 show_responses(pair, left="chosen", mode="Word diff")
 st.caption("A = chosen, B = rejected as in the data.")
-adjudicator = st.session_state.get("annotator")
-if not adjudicator:
-    st.info("Choose your name in the sidebar to record a decision.")
-    st.stop()
+adjudicator = lead.name
 final = st.radio(
     "Final decision",
     ("chosen", "rejected", "tie", "both_bad"),
@@ -131,5 +130,5 @@ final = st.radio(
 note = st.text_input("Note", key=f"note_{pair_id}")
 if st.button("Record decision", key="adjudicate", type="primary"):
     adjudicate(ctx.store, pair_id, adjudicator, choice=final, note=note)
-    st.toast(f"Recorded {final} for {pair_id}")
+    st.toast(f"Recorded {final} for {escape_markdown(pair_id)}")
     st.rerun()

@@ -1,16 +1,20 @@
-"""Browse: every pair, filterable by filter reason, label status, annotator, flag and text."""
+"""Browse (leads only): every pair, filterable by filter reason, label status, annotator,
+flag and text, with everyone's votes. There is no way to label from here: labelling goes
+through the queue, blind and within the overlap."""
 
 from __future__ import annotations
 
 import streamlit as st
 from app_context import app_context
-from pair_view import show_prompt, show_responses
+from pair_view import escape_markdown, show_prompt, show_responses
+from sign_in import require_lead
 
 from prefdata.annotate.browse import STATUSES, BrowseFilter, browse_pairs, reasons_in_store
 
 ROW_LIMIT = 1000
 
 ctx = app_context()
+require_lead(ctx)
 store = ctx.store
 
 cols = st.columns([1, 1, 1, 1, 2, 1])
@@ -42,7 +46,7 @@ if table.empty:
 pair_id = st.selectbox("Open pair", table["pair_id"].tolist(), key="browse_open")
 pair = store.pair(pair_id)
 if pair.reasons:
-    st.warning("Dropped by the filter: " + ", ".join(f"`{r}`" for r in pair.reasons))
+    st.warning("Dropped by the filter: " + ", ".join(escape_markdown(r) for r in pair.reasons))
 show_prompt(pair)
 show_responses(pair, left="chosen", mode="Plain text")
 st.caption("Shown here as A = chosen, B = rejected (the data's order).")
@@ -61,6 +65,3 @@ if votes:
         ],
         hide_index=True,
     )
-if st.button("Label this pair", key="browse_label"):
-    st.session_state["open_pair"] = pair_id
-    st.switch_page("page_annotate.py")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 from app_context import app_context
+from sign_in import require_lead
 
 from prefdata.annotate.export import export_labels
 
 ctx = app_context()
+require_lead(ctx)
 
 st.markdown(
     f"Writes to `{ctx.export_dir}`: `labelled.parquet` (majority vote, flipped where "

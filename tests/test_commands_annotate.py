@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
+from prefdata.annotate import app_launch
 from prefdata.annotate.label_store import LabelStore
 from prefdata.cli.main import app
 from tests.annotate_data import write_dropped, write_kept
@@ -71,7 +71,7 @@ def test_app_imports_the_data_then_runs_streamlit_with_its_settings(
     seen: list[list[str]] = []
     envs: list[dict[str, str]] = []
     monkeypatch.setattr(
-        subprocess, "call", lambda cmd, env: seen.append(cmd) or envs.append(env) or 0
+        app_launch, "run_app", lambda cmd, env: seen.append(cmd) or envs.append(env) or 0
     )
     result = runner.invoke(
         app,
@@ -87,6 +87,7 @@ def test_app_imports_the_data_then_runs_streamlit_with_its_settings(
             "ann, bob",
             "--overlap",
             "2",
+            "--open",
         ],
     )
     assert result.exit_code == 0, result.output
@@ -106,6 +107,11 @@ def test_app_imports_the_data_then_runs_streamlit_with_its_settings(
         str(guide),
         "--annotators",
         "ann,bob",
+        "--queue-order",
+        "overlap-first",
+        "--session-hours",
+        "8.0",
+        "--open",
     ]
     assert LabelStore(tmp_path / "labels.sqlite").pair_count() == 2
     # The app imports the same prefdata as this command, wherever it is started from.
@@ -116,6 +122,6 @@ def test_app_imports_the_data_then_runs_streamlit_with_its_settings(
 
 
 def test_app_refuses_an_empty_database(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["app", "--db", str(tmp_path / "empty.sqlite")])
+    result = runner.invoke(app, ["app", "--db", str(tmp_path / "empty.sqlite"), "--open"])
     assert result.exit_code == 2
     assert "holds no pairs" in _text(result)

@@ -8,12 +8,17 @@ as script arguments (after ``--``) and reads nothing else: no page accepts a pat
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
+import signal
+import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from prefdata.annotate.queue import QUEUE_ORDERS
 from prefdata.errors import ConfigError, InputError
 
 SCRIPT_NAME = "streamlit_app.py"
@@ -29,10 +34,23 @@ class AppSettings:
     guidelines: Path | None = None
     annotators: list[str] = field(default_factory=list)
     overlap: int = 1
+    queue_order: str = "overlap-first"
+    open_mode: bool = False
+    oidc: bool = False
+    session_hours: float = 8.0
+    min_seconds_on_screen: float | None = None  # None: the app's default
 
     def __post_init__(self) -> None:
         if self.overlap < 1:
             raise ConfigError(f"overlap must be >= 1, got {self.overlap}")
+        if self.queue_order not in QUEUE_ORDERS:
+            raise ConfigError(
+                f"queue order must be one of {list(QUEUE_ORDERS)}, got {self.queue_order!r}"
+            )
+        if self.open_mode and self.oidc:
+            raise ConfigError("--open and --oidc exclude each other: pick one way to sign in")
+        if self.session_hours <= 0:
+            raise ConfigError(f"session_hours must be > 0, got {self.session_hours}")
         if self.guidelines is not None and not self.guidelines.is_file():
             raise InputError(f"guidelines file not found: {self.guidelines}")
 
@@ -44,6 +62,13 @@ class AppSettings:
             args += ["--guidelines", str(self.guidelines)]
         if self.annotators:
             args += ["--annotators", ",".join(self.annotators)]
+        args += ["--queue-order", self.queue_order, "--session-hours", str(self.session_hours)]
+        if self.open_mode:
+            args.append("--open")
+        if self.oidc:
+            args.append("--oidc")
+        if self.min_seconds_on_screen is not None:
+            args += ["--min-seconds-on-screen", str(self.min_seconds_on_screen)]
         return args
 
 
@@ -131,3 +156,57 @@ def app_environment(base: dict[str, str] | None = None) -> dict[str, str]:
     paths = [root, *[p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != root]]
     env["PYTHONPATH"] = os.pathsep.join(paths)
     return env
+
+
+LOCAL_ADDRESSES = ("localhost", "127.0.0.1", "::1")
+
+
+def check_sign_in(settings: AppSettings, *, address: str, accounts: int) -> None:
+    """Refuse to serve without a way to sign in, or without login beyond localhost."""
+    if settings.open_mode:
+        if address not in LOCAL_ADDRESSES:
+            raise ConfigError(
+                f"--open serves without login, so only on localhost (got --address {address}):"
+                " add accounts with `prefdata annotate user add` instead"
+            )
+        return
+    if accounts == 0 and not settings.oidc:
+        raise InputError(
+            f"{settings.db} has no accounts: add one with `prefdata annotate user add NAME"
+            f" --role lead --db {settings.db}` (password on stdin), or pass --open for one"
+            " person on localhost"
+        )
+
+
+# How long the server gets to stop after SIGTERM before it is killed.
+STOP_GRACE_S = 10.0
+
+
+def run_app(command: list[str], env: dict[str, str]) -> int:
+    """Run the Streamlit server until it exits; SIGTERM or SIGINT to this process stops
+    it too (forwarded, then killed after STOP_GRACE_S), so no server is left behind."""
+    server = subprocess.Popen(command, env=env)
+    received: list[int] = []
+
+    def forward(signum: int, _frame: object) -> None:
+        received.append(signum)
+        if server.poll() is None:
+            server.send_signal(signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        deadline: float | None = None
+        while server.poll() is None:
+            if received and deadline is None:
+                deadline = time.monotonic() + STOP_GRACE_S
+            if deadline is not None and time.monotonic() > deadline:
+                server.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                server.wait(timeout=0.2)  # wake up to check the grace deadline
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    status = int(server.returncode)
+    if received:
+        return 128 + received[0]
+    return status

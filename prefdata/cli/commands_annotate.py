@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -98,6 +97,83 @@ def export_command(
         )
 
 
+user_app = typer.Typer(
+    help="Accounts and roles for the annotation app, stored in the label database.",
+    no_args_is_help=True,
+)
+
+_DB_OPTION = typer.Option("--db", help="Label database.")
+
+
+def _read_password() -> str:
+    """The password from standard input: prompted twice on a terminal, else one line."""
+    import getpass
+    import sys
+
+    from prefdata.errors import ConfigError
+
+    if sys.stdin.isatty():
+        first = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != first:
+            raise ConfigError("the two passwords differ; nothing was stored")
+        return first
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+@user_app.command("add")
+def user_add_command(
+    name: Annotated[str, typer.Argument(help="Account name (shown on every label).")],
+    db: Annotated[Path, _DB_OPTION],
+    role: Annotated[
+        str, typer.Option("--role", help="annotator (labels only) or lead (everything).")
+    ] = "annotator",
+    sso: Annotated[
+        bool,
+        typer.Option("--sso", help="No password: signs in through OIDC (`prefdata app --oidc`)."),
+    ] = False,
+) -> None:
+    """Create an account; the password is read from standard input (stored as a salted hash)."""
+    with _store_errors(db):
+        from prefdata.annotate.accounts import add_user
+        from prefdata.annotate.label_store import LabelStore
+
+        store = LabelStore(db)
+        password = None if sso else _read_password()
+        user = add_user(store, name, role=role, password=password, sso_only=sso)
+        console.print(f"added {user.role} {user.name!r} to {db}", highlight=False)
+
+
+@user_app.command("list")
+def user_list_command(db: Annotated[Path, _DB_OPTION]) -> None:
+    """List the accounts and their roles."""
+    with _store_errors(db):
+        from prefdata.annotate.accounts import users
+        from prefdata.annotate.label_store import LabelStore
+
+        for user in users(LabelStore(db, read_only=True)):
+            sign_in = "oidc" if user.sso_only else "password"
+            console.print(
+                f"{user.name}\t{user.role}\t{sign_in}\t{user.created_at}", highlight=False
+            )
+
+
+@user_app.command("remove")
+def user_remove_command(
+    name: Annotated[str, typer.Argument(help="Account name.")],
+    db: Annotated[Path, _DB_OPTION],
+) -> None:
+    """Remove an account (their labels stay); a signed-in session ends at its next click."""
+    with _store_errors(db):
+        from prefdata.annotate.accounts import remove_user
+        from prefdata.annotate.label_store import LabelStore
+
+        remove_user(LabelStore(db), name)
+        console.print(f"removed {name!r} from {db}", highlight=False)
+
+
+annotate_app.add_typer(user_app, name="user")
+
+
 def app_command(
     data: Annotated[
         list[Path] | None,
@@ -131,12 +207,35 @@ def app_command(
             "--queue", help="Review queue from `prefdata audit` (served first; repeatable)."
         ),
     ] = None,
+    queue_order: Annotated[
+        str,
+        typer.Option(
+            "--queue-order",
+            help="overlap-first: pairs with some votes before untouched ones (agreement early);"
+            " breadth-first: every pair one vote first.",
+        ),
+    ] = "overlap-first",
+    open_mode: Annotated[
+        bool,
+        typer.Option(
+            "--open", help="No login: name-only mode for one person on localhost (says so)."
+        ),
+    ] = False,
+    oidc: Annotated[
+        bool,
+        typer.Option("--oidc", help="Sign in through Streamlit's st.login (OIDC); see README."),
+    ] = False,
+    session_hours: Annotated[
+        float, typer.Option("--session-hours", help="A sign-in lasts this long.")
+    ] = 8.0,
 ) -> None:
     """Start the annotation app on the given data and label database."""
     with _store_errors(db):
+        from prefdata.annotate.accounts import users
         from prefdata.annotate.app_launch import (
             AppSettings,
             app_environment,
+            check_sign_in,
             default_db,
             expand_data,
             parse_annotators,
@@ -145,37 +244,40 @@ def app_command(
         from prefdata.annotate.label_store import LabelStore
         from prefdata.annotate.pair_import import import_parquet
         from prefdata.annotate.review_queue import import_review_queue
-        from prefdata.errors import require
+        from prefdata.errors import InputError, require
 
         require("streamlit", "app")
         files = expand_data(data or [])
         db_path = db or default_db(data or queue or [])
         store = LabelStore(db_path)
-        for path in files:
-            import_parquet(store, path)
-        for path in queue or []:
-            import_review_queue(store, path)
-        if store.pair_count() == 0:
-            from prefdata.errors import InputError
-
-            raise InputError(f"{db_path} holds no pairs: pass --data with curated Parquet")
         settings = AppSettings(
             db=db_path,
             data=files,
             guidelines=guidelines,
             annotators=parse_annotators(annotators or []),
             overlap=overlap,
+            queue_order=queue_order,
+            open_mode=open_mode,
+            oidc=oidc,
+            session_hours=session_hours,
         )
+        check_sign_in(settings, address=address, accounts=len(users(store)))
+        for path in files:
+            import_parquet(store, path)
+        for path in queue or []:
+            import_review_queue(store, path)
+        if store.pair_count() == 0:
+            raise InputError(f"{db_path} holds no pairs: pass --data with curated Parquet")
         command = streamlit_command(settings, port=port, address=address)
     console.print(f"serving {store.pair_count()} pairs from {db_path}", highlight=False)
-    try:
-        status = subprocess.call(command, env=app_environment())
-    except KeyboardInterrupt:  # Ctrl-C reaches streamlit too; it stops on its own
-        status = 130
-    raise typer.Exit(status)
+    if open_mode:
+        console.print("open mode: no login; anyone reaching this port labels as anyone")
+    from prefdata.annotate.app_launch import run_app
+
+    raise typer.Exit(run_app(command, app_environment()))
 
 
 def register(app: typer.Typer) -> None:
-    """Add `annotate import|export` and `app` to the CLI."""
+    """Add `annotate import|export|user` and `app` to the CLI."""
     app.add_typer(annotate_app, name="annotate")
     app.command("app")(app_command)
