@@ -101,7 +101,7 @@ def _password_sign_in(ctx: AppContext) -> None:
     with st.form("sign_in_form"):
         name = st.text_input("Name", key="sign_in_name", max_chars=64)
         password = st.text_input("Password", type="password", key="sign_in_password")
-        submitted = st.form_submit_button("Sign in", type="primary")
+        submitted = st.form_submit_button("Sign in", type="primary", key="sign_in_submit")
     if submitted:
         role = authenticate(ctx.store, name, password)
         if role is None:

@@ -10,6 +10,11 @@ the majority vote of its annotators (an adjudication, when recorded, overrides i
 * "tie" or "both_bad" wins, no strict majority, or fewer than ``min_votes`` votes:
   the pair is left out, and counted in ``export_summary.json``.
 
+Every labelled row and every annotation carries ``filter_verdict`` ("kept", or
+"dropped" for a pair the filter dropped and someone labelled anyway, e.g. in an older
+release's Browse), so such pairs never re-enter a training set unnoticed; labelled rows
+also carry the filter's ``filter_reasons``.
+
 ``OUT/annotations.parquet`` holds every current label (skips included),
 ``OUT/events.parquet`` the full event log, ``OUT/agreement.json`` the figures.
 Every file is written to a temporary name and moved into place with ``os.replace``,
@@ -48,6 +53,7 @@ class ExportSummary:
     dropped_too_few_votes: int
     annotations: int
     out_dir: str
+    labelled_filter_dropped: int = 0  # labelled rows whose pair the filter had dropped
 
 
 def majority(votes: list[str]) -> str | None:
@@ -104,7 +110,11 @@ def export_labels(store: LabelStore, out_dir: str | Path, *, min_votes: int = 1)
         )
     shape = shapes.pop() if shapes else "text"
     _write_parquet(out / "labelled.parquet", _labelled_table(rows, shape))
-    annotations = pa.Table.from_pylist([asdict(lab) for lab in labels], schema=_ANNOTATION_SCHEMA)
+    pools = dict(store.connection().execute("SELECT pair_id, pool FROM pairs").fetchall())
+    annotations = pa.Table.from_pylist(
+        [{**asdict(lab), "filter_verdict": pools.get(lab.pair_id)} for lab in labels],
+        schema=_ANNOTATION_SCHEMA,
+    )
     _write_parquet(out / "annotations.parquet", annotations)
     events = store.events()
     _write_parquet(out / "events.parquet", pa.Table.from_pylist(events, schema=_EVENT_SCHEMA))
@@ -120,6 +130,7 @@ def export_labels(store: LabelStore, out_dir: str | Path, *, min_votes: int = 1)
         dropped_too_few_votes=counts["dropped_too_few_votes"],
         annotations=len(labels),
         out_dir=str(out),
+        labelled_filter_dropped=sum(r["filter_verdict"] == "dropped" for r in rows),
     )
     _write_atomic(
         out / "export_summary.json", lambda p: p.write_text(json.dumps(asdict(summary), indent=2))
@@ -145,12 +156,21 @@ def _output_row(
             "n_votes": len(votes),
             "adjudicated": adjudicated,
             "vote_share": (Counter(votes).most_common(1)[0][1] / len(votes)) if votes else None,
+            "filter_verdict": pair.pool,
+            "filter_reasons": list(pair.reasons),
         }
     )
     return row
 
 
-_LABEL_COLUMNS = ("flipped", "n_votes", "adjudicated", "vote_share")
+_LABEL_COLUMNS = (
+    "flipped",
+    "n_votes",
+    "adjudicated",
+    "vote_share",
+    "filter_verdict",
+    "filter_reasons",
+)
 
 
 def _labelled_table(rows: list[dict[str, Any]], shape: str) -> pa.Table:
@@ -160,6 +180,8 @@ def _labelled_table(rows: list[dict[str, Any]], shape: str) -> pa.Table:
         pa.field("n_votes", pa.int64()),
         pa.field("adjudicated", pa.bool_()),
         pa.field("vote_share", pa.float64()),
+        pa.field("filter_verdict", pa.string()),
+        pa.field("filter_reasons", pa.list_(pa.string())),
     ]
     if not rows:
         return pa.Table.from_pylist([], schema=pa.schema(fixed))
@@ -184,6 +206,7 @@ _ANNOTATION_SCHEMA = pa.schema(
         ("seconds", pa.float64()),
         ("created_at", pa.string()),
         ("updated_at", pa.string()),
+        ("filter_verdict", pa.string()),
     ]
 )
 _EVENT_SCHEMA = pa.schema(

@@ -1,0 +1,92 @@
+"""Accounts: salted scrypt hashes, `prefdata annotate user add|list|remove`, and the
+app refusing to serve without a way to sign in."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from prefdata.annotate import app_launch
+from prefdata.annotate.accounts import add_user, authenticate, hash_password, verify_password
+from prefdata.annotate.label_store import LabelStore
+from prefdata.cli.main import app
+from prefdata.errors import ConfigError, InputError
+from tests.annotate_data import write_kept
+
+runner = CliRunner()
+
+
+def _text(result: object) -> str:
+    return " ".join(result.output.split())  # type: ignore[attr-defined]
+
+
+def test_hashes_are_salted_and_never_hold_the_password() -> None:
+    one, two = hash_password("s3cret-pass"), hash_password("s3cret-pass")
+    assert one != two and "s3cret" not in one
+    assert one.startswith("scrypt$16384$8$1$")
+    assert verify_password(one, "s3cret-pass") and verify_password(two, "s3cret-pass")
+    assert not verify_password(one, "s3cret-pasS")
+    assert not verify_password("garbage", "s3cret-pass")
+
+
+def test_authenticate_and_refusals(tmp_path: Path) -> None:
+    store = LabelStore(tmp_path / "labels.sqlite")
+    add_user(store, "alice", role="annotator", password="alice-pass")
+    assert authenticate(store, "alice", "alice-pass") == "annotator"
+    assert authenticate(store, "alice", "nope-nope") is None
+    assert authenticate(store, "mallory", "alice-pass") is None
+    with pytest.raises(InputError, match="already exists"):
+        add_user(store, "alice", role="lead", password="another-pass")
+    with pytest.raises(ConfigError, match="at least 8"):
+        add_user(store, "bob", role="annotator", password="short")
+    with pytest.raises(ConfigError, match="role must be one of"):
+        add_user(store, "bob", role="admin", password="long-enough")
+    stored = store.connection().execute("SELECT password_hash FROM users").fetchone()[0]
+    assert "alice-pass" not in stored
+
+
+def test_user_commands(tmp_path: Path) -> None:
+    db = tmp_path / "labels.sqlite"
+    added = runner.invoke(
+        app,
+        ["annotate", "user", "add", "lena", "--role", "lead", "--db", str(db)],
+        input="lena-password\n",
+    )
+    assert added.exit_code == 0, added.output
+    assert "added lead 'lena'" in _text(added)
+    runner.invoke(app, ["annotate", "user", "add", "ann", "--db", str(db)], input="ann-password\n")
+    listed = runner.invoke(app, ["annotate", "user", "list", "--db", str(db)])
+    assert [line.split()[:3] for line in listed.output.splitlines()] == [
+        ["ann", "annotator", "password"],
+        ["lena", "lead", "password"],
+    ]
+    assert authenticate(LabelStore(db), "lena", "lena-password") == "lead"
+    short = runner.invoke(app, ["annotate", "user", "add", "x", "--db", str(db)], input="abc\n")
+    assert short.exit_code == 2 and "at least 8" in _text(short)
+    removed = runner.invoke(app, ["annotate", "user", "remove", "ann", "--db", str(db)])
+    assert removed.exit_code == 0
+    again = runner.invoke(app, ["annotate", "user", "remove", "ann", "--db", str(db)])
+    assert again.exit_code == 2 and "no user 'ann'" in _text(again)
+    raw = sqlite3.connect(db).execute("SELECT group_concat(password_hash) FROM users").fetchone()
+    assert "lena-password" not in raw[0]
+
+
+def test_app_needs_accounts_or_open_and_open_stays_on_localhost(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = write_kept(tmp_path / "kept.parquet", 2)
+    monkeypatch.setattr(app_launch, "run_app", lambda cmd, env: 0)
+    none = runner.invoke(app, ["app", "--data", str(data)])
+    assert none.exit_code == 2
+    assert "has no accounts: add one with `prefdata annotate user add" in _text(none)
+    wide = runner.invoke(app, ["app", "--data", str(data), "--open", "--address", "0.0.0.0"])
+    assert wide.exit_code == 2 and "only on localhost" in _text(wide)
+    local = runner.invoke(app, ["app", "--data", str(data), "--open"])
+    assert local.exit_code == 0 and "open mode: no login" in _text(local)
+    db = tmp_path / "labels.sqlite"
+    runner.invoke(app, ["annotate", "user", "add", "a", "--db", str(db)], input="a-password\n")
+    served = runner.invoke(app, ["app", "--data", str(data), "--address", "0.0.0.0"])
+    assert served.exit_code == 0, served.output
