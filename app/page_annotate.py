@@ -178,16 +178,15 @@ def annotate(ctx: AppContext, who: Who) -> None:
         st.toast(escape_markdown(flash))
 
     pair_id = _pair_on_screen(ctx, annotator)
-    nav = st.columns(6)
-    nav[0].button(
-        "◀ Previous", shortcut="P", on_click=_go_previous, args=(ctx, annotator), key="prev"
-    )
-    nav[1].button("Next ▶", shortcut="N", on_click=_go_next, args=(ctx, annotator), key="next")
-    nav[2].button("Undo last", shortcut="U", on_click=_undo, args=(ctx, annotator), key="undo")
+    # One wrapping row (columns would stack into four rows on a phone).
+    nav = st.container(horizontal=True)
+    nav.button("◀ Previous", shortcut="P", on_click=_go_previous, args=(ctx, annotator), key="prev")
+    nav.button("Next ▶", shortcut="N", on_click=_go_next, args=(ctx, annotator), key="next")
+    nav.button("Undo last", shortcut="U", on_click=_undo, args=(ctx, annotator), key="undo")
     if pair_id is None:
         st.success("Nothing left in your queue: every pair has its votes or has your answer.")
         return
-    nav[3].button(
+    nav.button(
         f"View: {st.session_state.get('view_mode', VIEW_MODES[0])}",
         shortcut=VIEW_KEY,
         on_click=_next_view,

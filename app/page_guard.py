@@ -53,3 +53,14 @@ def scroll_to_top(pair_id: str) -> None:
 </script>""",
         unsafe_allow_javascript=True,
     )
+
+
+# Streamlit's default top padding (6rem) costs a tenth of a 900 px screen; the
+# annotation page needs it for the responses and buttons.
+_COMPACT = """<style>
+[data-testid="stMainBlockContainer"] { padding-top: 2.5rem; padding-bottom: 2rem; }
+</style>"""
+
+
+def compact_layout() -> None:
+    st.html(_COMPACT)

@@ -29,9 +29,10 @@ from prefdata.annotate.text_diff import as_pre_html, word_diff_html
 __all__ = ["VIEW_MODES", "escape_markdown", "message_text", "show_prompt", "show_responses"]
 
 VIEW_MODES = ("Markdown", "Word diff", "Plain text")
-PROMPT_HEIGHT_PX = 170
-RESPONSE_HEIGHT_PX = 330
-_ROLE_MARKS = {"user": "🧑 USER", "assistant": "🤖 ASSISTANT", "system": "⚙ SYSTEM"}
+PROMPT_HEIGHT_PX = 160
+RESPONSE_HEIGHT_PX = 320
+# Words, not emoji: a browser without an emoji font shows boxes.
+_ROLE_MARKS = {"user": "USER", "assistant": "ASSISTANT", "system": "SYSTEM"}
 
 
 def message_text(value: Any) -> str:

@@ -10,13 +10,14 @@ import sqlite3
 
 import streamlit as st
 from app_context import app_context
-from page_guard import content_security_policy
+from page_guard import compact_layout, content_security_policy
 from sign_in import sign_in
 
 from prefdata.annotate.store_open import describe
 
 st.set_page_config(page_title="prefdata annotation", layout="wide")
 content_security_policy()
+compact_layout()
 
 ctx = app_context()
 who = sign_in(ctx)

@@ -141,6 +141,9 @@ def streamlit_command(
         str(headless).lower(),
         "--browser.gatherUsageStats",
         "false",
+        # no "Deploy" button or developer menu for annotators
+        "--client.toolbarMode",
+        "minimal",
     ]
     if port is not None:
         command += ["--server.port", str(port)]
