@@ -14,6 +14,7 @@ reruns only it, not the page around it.
 
 from __future__ import annotations
 
+import sqlite3
 import time
 
 import streamlit as st
@@ -27,6 +28,8 @@ from prefdata.annotate.queue import next_pair, progress, release
 from prefdata.annotate.review_queue import review_entry
 from prefdata.annotate.screens import StaleLabelError
 from prefdata.annotate.side_order import choice_to_screen, left_response, screen_to_choice
+from prefdata.annotate.store_open import describe
+from prefdata.errors import PrefdataError
 
 SKIP_REASONS = ("unsure", "needs expertise", "content problem", "broken pair", "other")
 # Letters and digits read as the button they press. C and R are reserved by Streamlit.
@@ -94,6 +97,9 @@ def _answer(ctx: AppContext, annotator: str, pair_id: str, screen: str) -> None:
         )
     except StaleLabelError as exc:
         st.session_state["flash"] = f"Ignored: {exc}"
+        return
+    except PrefdataError as exc:  # e.g. the database is locked or read-only
+        st.session_state["flash"] = f"Not stored: {exc}"
         return
     state["shown_at"].pop(pair_id, None)
     _go_next(ctx, annotator)
@@ -168,6 +174,16 @@ def _seed_controls(pair_id: str, existing: object) -> None:
 
 @st.fragment
 def annotate(ctx: AppContext, who: Who) -> None:
+    # A fragment reruns on its own, outside the entry script's error handling.
+    try:
+        _annotate(ctx, who)
+    except sqlite3.Error as exc:
+        st.error(describe(ctx.store.path, exc))
+    except PrefdataError as exc:
+        st.error(str(exc))
+
+
+def _annotate(ctx: AppContext, who: Who) -> None:
     annotator = who.name
     done = progress(ctx.store, annotator, overlap=ctx.overlap)
     st.progress(

@@ -14,6 +14,7 @@ from page_guard import compact_layout, content_security_policy
 from sign_in import sign_in
 
 from prefdata.annotate.store_open import describe
+from prefdata.errors import PrefdataError
 
 st.set_page_config(page_title="prefdata annotation", layout="wide")
 content_security_policy()
@@ -38,3 +39,5 @@ try:
     page.run()
 except sqlite3.Error as exc:  # one line naming the file, never a traceback
     st.error(describe(ctx.store.path, exc))
+except PrefdataError as exc:
+    st.error(str(exc))
