@@ -333,6 +333,8 @@ def test_a_release_1_database_is_read_as_is_and_upgraded_on_write(tmp_path: Path
     before = path.read_bytes()
     summary = export_labels(LabelStore(path, read_only=True), tmp_path / "out")
     assert (summary.labelled_pairs, summary.flipped) == (1, 1)
+    listed = runner.invoke(app, ["annotate", "user", "list", "--db", str(path)])
+    assert listed.exit_code == 0 and listed.output == ""
     assert path.read_bytes() == before
     # Opening for writing runs migration 1 -> 2 and keeps every row.
     store = LabelStore(path)
