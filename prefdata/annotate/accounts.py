@@ -106,9 +106,7 @@ def users(store: LabelStore) -> list[User]:
     conn = store.connection()
     if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'users'").fetchone() is None:
         return []  # a first-release database opened read-only: no accounts yet
-    rows = conn.execute(
-        "SELECT name, role, created_at, password_hash FROM users ORDER BY name"
-    )
+    rows = conn.execute("SELECT name, role, created_at, password_hash FROM users ORDER BY name")
     return [User(r[0], r[1], r[2], r[3] == NO_PASSWORD) for r in rows]
 
 
