@@ -97,6 +97,9 @@ def _answer(ctx: AppContext, annotator: str, pair_id: str, screen: str) -> None:
         )
     except StaleLabelError as exc:
         st.session_state["flash"] = f"Ignored: {exc}"
+        # Put this tab's pair back on the screen record (another tab may have moved it),
+        # so a deliberate press after the guard counts.
+        state["on_screen"] = None
         return
     except PrefdataError as exc:  # e.g. the database is locked or read-only
         st.session_state["flash"] = f"Not stored: {exc}"
@@ -222,7 +225,7 @@ def _annotate(ctx: AppContext, who: Who) -> None:
         margin = "n/a" if review.margin is None else f"{review.margin:+.4f}"
         st.caption(
             f"Review queue #{review.rank} ({escape_markdown(review.source)}): implicit reward"
-            f" margin {escape_markdown(margin)}"
+            f" margin {margin}"
         )
     if existing:
         st.info(

@@ -14,7 +14,8 @@ from prefdata.annotate.accounts import add_user, remove_user
 from prefdata.annotate.export import export_labels
 from prefdata.annotate.label_store import LabelStore
 from prefdata.annotate.pair_import import import_parquet
-from tests.annotate_data import write_dropped, write_kept
+from prefdata.annotate.review_queue import import_review_queue
+from tests.annotate_data import kept_table, write_dropped, write_kept
 
 AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
 
@@ -126,13 +127,19 @@ def test_labelling_is_blind(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         store.record_label(
             pair, "bob", choice="rejected", left_response="chosen", comment="BOBNOTE"
         )
+    # the audit's margin hints at the data's order: leads only
+    audit = kept_table(1).append_column("audit_rank", [[1]]).append_column("margin", [[-2.5]])
+    pq.write_table(audit, db.parent / "audit.parquet")
+    import_review_queue(store, db.parent / "audit.parquet")
     at = _sign_in(_app(db, monkeypatch, "--overlap", "3"), "alice")
     text = _page_text(at)
-    assert _pair_on_screen(at) == "p0000"  # overlap-first: a pair bob voted on
-    for leak in ("bob", "BOBNOTE", "rejected", "chosen", "identical"):
+    assert _pair_on_screen(at) == "p0000"  # the review queue's pair, which bob voted on
+    for leak in ("bob", "BOBNOTE", "rejected", "chosen", "identical", "Review queue", "margin"):
         assert leak not in text, leak
     labels = [b.label for b in at.button]
     assert "A is better" in labels and not any("chosen" in x.lower() for x in labels)
+    lead = _sign_in(_app(db, monkeypatch, "--overlap", "3"), "lena")
+    assert "Review queue #1" in _page_text(lead)  # the lead does see it
 
 
 def test_overlap_first_serves_the_pair_a_colleague_labelled(

@@ -3,7 +3,6 @@ exported through the same majority vote (a "rejected" verdict flips them)."""
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
+from prefdata.annotate import app_launch
 from prefdata.annotate.export import export_labels
 from prefdata.annotate.label_store import LabelStore
 from prefdata.annotate.pair_import import import_parquet
@@ -86,8 +86,8 @@ def test_a_file_without_ranks_is_refused(tmp_path: Path) -> None:
 def test_app_command_imports_the_queue(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     data = write_kept(tmp_path / "kept.parquet", 10)
     audit = write_audit(tmp_path / "audit.parquet", ["p0005"], [-1.0])
-    monkeypatch.setattr(subprocess, "call", lambda cmd, env: 0)
-    args = ["app", "--data", str(data), "--queue", str(audit)]
+    monkeypatch.setattr(app_launch, "run_app", lambda cmd, env: 0)
+    args = ["app", "--data", str(data), "--queue", str(audit), "--open"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     store = LabelStore(tmp_path / "labels.sqlite")
@@ -98,11 +98,11 @@ def test_app_command_imports_the_queue(tmp_path: Path, monkeypatch: pytest.Monke
 def test_annotate_page_shows_the_margin(store: LabelStore, monkeypatch: pytest.MonkeyPatch) -> None:
     testing = pytest.importorskip("streamlit.testing.v1")
     script = Path(__file__).resolve().parent.parent / "app" / "streamlit_app.py"
-    monkeypatch.setattr(sys, "argv", [str(script), "--db", str(store.path)])
+    monkeypatch.setattr(sys, "argv", [str(script), "--db", str(store.path), "--open"])
     at = testing.AppTest.from_file(str(script), default_timeout=30)
     at.session_state["annotator"] = "ann"
     at.run()
     assert not at.exception
     captions = [c.value for c in at.caption]
-    assert any(c.startswith("Pair `p0007`") for c in captions)
+    assert any(c.startswith("Pair p0007") for c in captions)
     assert any("Review queue #1" in c and "-2.5000" in c for c in captions)
