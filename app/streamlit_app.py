@@ -11,6 +11,7 @@ import sqlite3
 import streamlit as st
 from app_context import app_context
 from page_guard import compact_layout, content_security_policy
+from pair_view import escape_markdown
 from sign_in import sign_in
 
 from prefdata.annotate.store_open import describe
@@ -23,7 +24,7 @@ compact_layout()
 ctx = app_context()
 who = sign_in(ctx)
 with st.sidebar:
-    st.caption(f"{ctx.store.pair_count()} pairs in {ctx.store.path.name}")
+    st.caption(f"{ctx.store.pair_count()} pairs in {escape_markdown(ctx.store.path.name)}")
 
 # No icons: Streamlit fetches Material icons from a public host in some places, and
 # the app must work with no internet and fetch nothing from outside.
