@@ -88,3 +88,35 @@ def test_a_backtick_in_a_pair_id_stays_inside_its_caption(
     assert caption == f"Pair {escape_markdown(nasty)}"
     bodies = [m.value for m in at.markdown]
     assert any("no \\![i](http://e/x)" in b for b in bodies)  # the image is a link
+
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.mark.parametrize(
+    "name", ["hh-rlhf/harmless-base-test.jsonl.gz", "llamafactory/dpo_en_demo.json"]
+)
+def test_real_prompts_split_into_turns_ending_with_the_user(tmp_path: Path, name: str) -> None:
+    source = SHARED / name
+    if not source.is_file():
+        pytest.skip(f"{source} not present (../shared/data is optional)")
+    from typer.testing import CliRunner
+
+    from prefdata.cli.main import app
+
+    result = CliRunner().invoke(app, ["filter", str(source), "--out", str(tmp_path), "-q"])
+    assert result.exit_code == 0, result.output
+    import pyarrow.parquet as pq
+
+    prompts = pq.read_table(tmp_path / "kept.parquet").column("prompt").to_pylist()
+    assert len(prompts) > 100
+    multi = 0
+    for prompt in prompts:
+        turns = prompt_turns(prompt)
+        assert turns, prompt
+        assert turns[-1][0] == "user", turns[-1]  # the responses answer the last user turn
+        assert all(role in ("user", "assistant", "system") for role, _ in turns)
+        multi += len(turns) > 1
+        earlier, recent = split_recent(turns)
+        assert earlier + recent == turns and recent
+    assert multi > 50  # both sets hold many multi-turn conversations
