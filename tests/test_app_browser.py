@@ -213,8 +213,14 @@ def test_two_annotators_keyboard_roles_and_no_remote_fetches(
         # bob: overlap-first gives him a pair alice labelled; he labels two by keyboard.
         bob_first = pair_on_screen(bob)
         assert bob_first in (first, second)
-        bob_second = press_and_wait(bob, "t", bob_first)
-        bob.wait_for_timeout(400)  # past the repeat guard: a deliberate second answer
+        # His doubled key is slower, 250 ms apart (the long end of the trials).
+        bob.keyboard.press("t")
+        bob.wait_for_timeout(250)
+        bob.keyboard.press("t")
+        expect(bob.get_by_text(f"Pair {bob_first}", exact=True)).to_have_count(0, timeout=15_000)
+        bob_second = pair_on_screen(bob)
+        bob.wait_for_timeout(1000)  # any label the repeat caused would be stored by now
+        assert LabelStore(db, read_only=True).label(bob_second, "bob") is None
         press_and_wait(bob, "x", bob_second)
 
         # alice cannot reach the lead pages: not in her navigation, not by URL.
