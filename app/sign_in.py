@@ -24,7 +24,7 @@ import streamlit as st
 from app_context import AppContext
 from pair_view import escape_markdown
 
-from prefdata.annotate.accounts import authenticate, role_of
+from prefdata.annotate.accounts import LoginThrottle, authenticate, role_of
 from prefdata.annotate.label_store import check_annotator
 from prefdata.errors import ConfigError
 
@@ -96,6 +96,12 @@ def _start_session(name: str, role: str) -> None:
     st.session_state[AT_KEY] = time.time()
 
 
+@st.cache_resource(show_spinner=False)
+def _throttle() -> LoginThrottle:
+    """One throttle for every session of this server."""
+    return LoginThrottle()
+
+
 def _password_sign_in(ctx: AppContext) -> None:
     st.markdown("### Sign in")
     with st.form("sign_in_form"):
@@ -103,7 +109,14 @@ def _password_sign_in(ctx: AppContext) -> None:
         password = st.text_input("Password", type="password", key="sign_in_password")
         submitted = st.form_submit_button("Sign in", type="primary", key="sign_in_submit")
     if submitted:
+        throttle = _throttle()
+        key = name.strip()
+        wait = throttle.locked_for(key)
+        if wait > 0:
+            st.error(f"Too many wrong passwords for this name: try again in {wait:.0f} s.")
+            return
         role = authenticate(ctx.store, name, password)
+        throttle.record(key, ok=role is not None)
         if role is None:
             st.error("Unknown name or wrong password.")
             return

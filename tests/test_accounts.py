@@ -10,7 +10,13 @@ import pytest
 from typer.testing import CliRunner
 
 from prefdata.annotate import app_launch
-from prefdata.annotate.accounts import add_user, authenticate, hash_password, verify_password
+from prefdata.annotate.accounts import (
+    LoginThrottle,
+    add_user,
+    authenticate,
+    hash_password,
+    verify_password,
+)
 from prefdata.annotate.label_store import LabelStore
 from prefdata.cli.main import app
 from prefdata.errors import ConfigError, InputError
@@ -90,3 +96,17 @@ def test_app_needs_accounts_or_open_and_open_stays_on_localhost(
     runner.invoke(app, ["annotate", "user", "add", "a", "--db", str(db)], input="a-password\n")
     served = runner.invoke(app, ["app", "--data", str(data), "--address", "0.0.0.0"])
     assert served.exit_code == 0, served.output
+
+
+def test_login_throttle_locks_a_name_after_repeated_failures() -> None:
+    throttle = LoginThrottle(max_failures=3, window_s=100, lock_s=60)
+    for t in (0.0, 1.0, 2.0):
+        assert throttle.locked_for("alice", now=t) == 0
+        throttle.record("alice", ok=False, now=t)
+    assert throttle.locked_for("alice", now=3.0) == pytest.approx(59.0)
+    assert throttle.locked_for("bob", now=3.0) == 0  # per name
+    assert throttle.locked_for("alice", now=63.0) == 0  # the lock ends
+    throttle.record("alice", ok=True, now=63.0)  # a success clears the count
+    throttle.record("alice", ok=False, now=64.0)
+    assert throttle.locked_for("alice", now=65.0) == 0
+    assert throttle.locked_for("alice", now=300.0) == 0  # old failures leave the window

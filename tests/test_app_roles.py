@@ -205,3 +205,14 @@ def test_labels_on_dropped_pairs_are_marked_in_the_export(db: Path, tmp_path: Pa
         ("d1", "dropped"),
         ("p0001", "kept"),
     }
+
+
+def test_repeated_wrong_passwords_lock_the_name(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    add_user(LabelStore(db), "mallory", role="annotator", password="mallory-pass-1")
+    at = _app(db, monkeypatch)
+    for _ in range(5):
+        _sign_in(at, "mallory", "guess-guess")
+        assert "wrong password" in at.error[0].value
+    _sign_in(at, "mallory", "mallory-pass-1")  # even the right one waits now
+    assert "Too many wrong passwords" in at.error[0].value
+    assert "annotator" not in at.session_state

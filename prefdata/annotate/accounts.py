@@ -17,7 +17,9 @@ import functools
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+import threading
+import time
+from dataclasses import dataclass, field
 
 from prefdata.annotate.label_store import LabelStore, check_annotator, now_iso
 from prefdata.errors import ConfigError, InputError
@@ -135,3 +137,37 @@ def authenticate(store: LabelStore, name: str, password: str) -> str | None:
 @functools.cache
 def _dummy_record() -> str:
     return hash_password(secrets.token_hex(8))
+
+
+@dataclass
+class LoginThrottle:
+    """Slows password guessing: after ``max_failures`` wrong passwords for one name
+    within ``window_s``, that name is locked for ``lock_s`` (in this server process).
+
+    The scrypt cost already limits each try to ~50 ms; this bounds a guesser to a few
+    tries a minute per account.
+    """
+
+    max_failures: int = 5
+    window_s: float = 300.0
+    lock_s: float = 60.0
+    _failures: dict[str, list[float]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def locked_for(self, name: str, *, now: float | None = None) -> float:
+        """Seconds ``name`` must still wait before its next try (0 when it may try)."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            recent = [t for t in self._failures.get(name, []) if now - t < self.window_s]
+            self._failures[name] = recent
+            if len(recent) < self.max_failures:
+                return 0.0
+            return max(0.0, recent[-1] + self.lock_s - now)
+
+    def record(self, name: str, *, ok: bool, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            if ok:
+                self._failures.pop(name, None)
+            else:
+                self._failures.setdefault(name, []).append(now)
