@@ -36,7 +36,7 @@ run: setup
 
 # The main job, then the annotation app serving the curated English pairs (Ctrl-C stops it).
 demo: run
-	$(BIN)/prefdata app --data $(OUT)/pairs --db $(OUT)/labels.sqlite --overlap 2
+	$(BIN)/prefdata app --open --data $(OUT)/pairs --db $(OUT)/labels.sqlite --overlap 2
 
 lint: setup
 	$(BIN)/ruff check prefdata app tests
