@@ -87,11 +87,13 @@ def _all_malformed(chunk: RawChunk) -> Normalized:
     records = chunk.parsed()
     rows = chunk.row_numbers()
     raws = [r.raw if isinstance(r, Malformed) else json_text(r) for r in records]
+    details: list[str | None] = [
+        r.error if isinstance(r, Malformed) else "not a JSON object" for r in records
+    ]
     schema = pa.schema([*canonical_fields("text"), *provenance_fields()[1:3]])
     good = pa.RecordBatch.from_pylist([], schema)
-    return Normalized(
-        good, bad_batch(chunk.source, rows, raws, [reasons.MALFORMED_RECORD] * len(rows))
-    )
+    codes = [reasons.MALFORMED_RECORD] * len(rows)
+    return Normalized(good, bad_batch(chunk.source, rows, raws, codes, details=details))
 
 
 def _path_size(path: Path) -> int:

@@ -4,8 +4,9 @@
 (``source_file``, ``source_row``); ``bad`` has provenance, ``raw`` and ``reasons`` for
 rows no check can look at. Every record of a chunk lands in exactly one of the two.
 
-Text layouts (TRL explicit prompt, HH transcripts) are reshaped column-wise; the
-conversational layouts go row by row through ``Layout.pair``.
+Columnar layouts (TRL text, HH transcripts) are reshaped column-wise; the others go
+row by row through ``Layout.pair``. Bad rows carry a ``detail`` (which field, what is
+wrong) next to their reason code.
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ from prefdata.schema import (
     field_type,
 )
 
-_RESERVED = (ID, PROMPT, CHOSEN, REJECTED, SOURCE_FILE, SOURCE_ROW, REASONS, RAW)
+DETAIL = "detail"  # dropped rows: which field and what is wrong with it
+_RESERVED = (ID, PROMPT, CHOSEN, REJECTED, SOURCE_FILE, SOURCE_ROW, REASONS, RAW, DETAIL)
 
 
 @dataclass
@@ -77,6 +79,7 @@ def bad_batch(
     raws: list[str],
     codes: list[str],
     ids: list[str | None] | None = None,
+    details: list[str | None] | None = None,
 ) -> pa.RecordBatch:
     """The structural-drop rows of a chunk (with their input id where one could be read)."""
     return pa.RecordBatch.from_arrays(
@@ -86,8 +89,9 @@ def bad_batch(
             pa.array(rows, pa.int64()),
             pa.array(raws, pa.string()),
             pa.array([[c] for c in codes], pa.list_(pa.string())),
+            pa.array(details if details is not None else [None] * len(rows), pa.string()),
         ],
-        names=[ID, SOURCE_FILE, SOURCE_ROW, RAW, REASONS],
+        names=[ID, SOURCE_FILE, SOURCE_ROW, RAW, REASONS, DETAIL],
     )
 
 
@@ -117,19 +121,23 @@ class _Bad:
         self.raws: list[str] = []
         self.codes: list[str] = []
         self.ids: list[str | None] = []
+        self.details: list[str | None] = []
 
-    def add(self, row: int, record: Any, code: str) -> None:
+    def add(self, row: int, record: Any, code: str, detail: str | None = None) -> None:
         """Record a bad row; ``record`` is the parsed record, or Malformed."""
         given = record.get(self.id_key) if isinstance(record, Mapping) else None
         self.rows.append(row)
         self.raws.append(record.raw if isinstance(record, Malformed) else json_text(record))
         self.codes.append(code)
         self.ids.append(given if given is None or isinstance(given, str) else json_text(given))
+        if detail is None and isinstance(record, Malformed):
+            detail = record.error
+        self.details.append(detail)
 
     def batch(self, source: str) -> pa.RecordBatch | None:
         if not self.rows:
             return None
-        return bad_batch(source, self.rows, self.raws, self.codes, self.ids)
+        return bad_batch(source, self.rows, self.raws, self.codes, self.ids, self.details)
 
 
 def _assemble(
@@ -175,7 +183,7 @@ def _text_triples(
                     fixed.append(layout.pair(record))
                 except BadRecord as exc:
                     keep[i] = False
-                    bad.add(rows[i], record, exc.reason)
+                    bad.add(rows[i], record, exc.reason, exc.detail)
                     fixed.append(("", "", ""))
             mask = pa.array(~ok)
             prompt, chosen, rejected = (
@@ -197,7 +205,7 @@ def normalize_records(chunk: RawChunk, layout: Layout, warnings: Warnings) -> No
     good: list[Any] = []
     good_rows: list[int] = []
     triples: list[tuple[Any, Any, Any]] = []
-    text = layout.shape == "text"
+    text = layout.columnar
     keys = (layout.prompt_key, layout.chosen_key, layout.rejected_key)
     needed = keys if layout.explicit_prompt else keys[1:]
     for row, record in zip(row_numbers, records, strict=True):
@@ -205,21 +213,27 @@ def normalize_records(chunk: RawChunk, layout: Layout, warnings: Warnings) -> No
             bad.add(row, record, reasons.MALFORMED_RECORD)
             continue
         if not isinstance(record, Mapping):
-            bad.add(row, record, reasons.MALFORMED_RECORD)
+            bad.add(row, record, reasons.MALFORMED_RECORD, "record is not a JSON object")
             continue
         if text:  # cheap type screen here; the reshaping happens column-wise below
             values = [record.get(k) for k in needed]
             if any(v is None for v in values):
-                bad.add(row, record, reasons.MISSING_FIELD)
+                absent = [k for k, v in zip(needed, values, strict=True) if v is None]
+                bad.add(row, record, reasons.MISSING_FIELD, f"no value for {absent}")
                 continue
             if not all(isinstance(v, str) for v in values):
-                bad.add(row, record, reasons.WRONG_TYPE)
+                wrong = [
+                    f"{k} is {type(v).__name__}"
+                    for k, v in zip(needed, values, strict=True)
+                    if not isinstance(v, str)
+                ]
+                bad.add(row, record, reasons.WRONG_TYPE, ", ".join(wrong) + ", not text")
                 continue
         else:
             try:
                 triples.append(layout.pair(record))
             except BadRecord as exc:
-                bad.add(row, record, exc.reason)
+                bad.add(row, record, exc.reason, exc.detail)
                 continue
         good.append(record)
         good_rows.append(row)
@@ -238,7 +252,7 @@ def normalize_records(chunk: RawChunk, layout: Layout, warnings: Warnings) -> No
         good_rows = [r for r, k in zip(good_rows, keep, strict=True) if k]
 
     given = [r.get(layout.id_key) for r in good]
-    ids = _ids(given, triple_cols, text)
+    ids = _ids(given, triple_cols, layout.shape == "text")
     extra_keys: dict[str, None] = {}
     consumed = layout.consumed
     for record in good:
@@ -289,7 +303,7 @@ def normalize_arrow(chunk: RawChunk, layout: Layout, warnings: Warnings) -> Norm
     keys = (layout.prompt_key, layout.chosen_key, layout.rejected_key)
     needed = keys if layout.explicit_prompt else keys[1:]
     if not (
-        layout.shape == "text"
+        layout.columnar
         and (layout.name == "hh" or layout.explicit_prompt)
         and all(k in names and _is_text(batch.schema.field(k).type) for k in needed)
     ):
@@ -304,7 +318,8 @@ def normalize_arrow(chunk: RawChunk, layout: Layout, warnings: Warnings) -> Norm
         for row, record in zip(
             rows.filter(invalid).to_pylist(), batch.filter(invalid).to_pylist(), strict=True
         ):
-            bad.add(row, record, reasons.MISSING_FIELD)
+            absent = [k for k in needed if record.get(k) is None]
+            bad.add(row, record, reasons.MISSING_FIELD, f"no value for {absent}")
         batch, rows = batch.filter(valid), rows.filter(valid)
     texts = [batch.column(k).cast(pa.string()) if k in needed else None for k in keys]
     current = batch
@@ -356,10 +371,42 @@ def _parse_with_arrow(chunk: RawChunk) -> RawChunk | None:
 
 
 def normalize(chunk: RawChunk, layout: Layout, warnings: Warnings) -> Normalized:
-    if chunk.text is not None and layout.shape == "text":
+    for note in layout.notes:
+        warnings.add(note)
+    if chunk.text is not None and layout.columnar:
         parsed = _parse_with_arrow(chunk)
         if parsed is not None:
-            return normalize_arrow(parsed, layout, warnings)
+            result = normalize_arrow(parsed, layout, warnings)
+            _warn_empty_prompts(result.good, layout, chunk.source, warnings)
+            return result
     if chunk.batch is not None:
-        return normalize_arrow(chunk, layout, warnings)
-    return normalize_records(chunk, layout, warnings)
+        result = normalize_arrow(chunk, layout, warnings)
+    else:
+        result = normalize_records(chunk, layout, warnings)
+    _warn_empty_prompts(result.good, layout, chunk.source, warnings)
+    return result
+
+
+def _warn_empty_prompts(
+    good: pa.RecordBatch, layout: Layout, source: str, warnings: Warnings
+) -> None:
+    """Say so when most prompts came out empty while a text column went unused."""
+    if not good.num_rows:
+        return
+    prompt = good.column(PROMPT)
+    lengths = pc.list_value_length(prompt) if layout.shape != "text" else pc.utf8_length(prompt)
+    empty = pc.sum(pc.equal(pc.fill_null(lengths, 0), 0)).as_py() or 0
+    if empty * 2 <= good.num_rows:
+        return
+    unused = [
+        f.name
+        for f in good.schema
+        if f.name not in _RESERVED
+        and (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))
+    ]
+    if unused:
+        warnings.add(
+            f"{source}: most prompts are empty while text column "
+            f"{unused[0]!r} is unused: pass --prompt-column {unused[0]} or a --format that "
+            "reads it (prefdata inspect --formats lists them)"
+        )

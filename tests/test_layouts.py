@@ -1,0 +1,331 @@
+"""Each layout on rows in that exact layout (written from each dataset's published schema):
+the detected layout, the prompt, the direction of the preference, and ties."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from prefdata.cli.main import app
+from prefdata.config import ReadOptions
+from prefdata.readers import read_pairs
+from prefdata.readers.layouts import LAYOUTS
+
+LONG_A = "The capital of France is Paris, a city on the Seine known for its museums. " * 2
+LONG_B = "I am not sure, but it might be Lyon, which is a large city in the south east. " * 2
+
+
+def user(text: str) -> dict[str, str]:
+    return {"role": "user", "content": text}
+
+
+def bot(text: str) -> dict[str, str]:
+    return {"role": "assistant", "content": text}
+
+
+# name -> (records, expected (prompt, chosen, rejected) of the first record)
+CASES: dict[str, tuple[list[dict[str, Any]], tuple[Any, Any, Any]]] = {
+    "trl": (
+        [{"prompt": "Capital of France?", "chosen": LONG_A, "rejected": LONG_B}],
+        ("Capital of France?", LONG_A, LONG_B),
+    ),
+    "hh": (
+        [
+            {
+                "chosen": f"\n\nHuman: Capital of France?\n\nAssistant: {LONG_A}",
+                "rejected": f"\n\nHuman: Capital of France?\n\nAssistant: {LONG_B}",
+            }
+        ],
+        ("\n\nHuman: Capital of France?\n\nAssistant:", LONG_A, LONG_B),
+    ),
+    "sharegpt": (
+        [
+            {
+                "conversations": [{"from": "human", "value": "Capital of France?"}],
+                "chosen": {"from": "gpt", "value": LONG_A},
+                "rejected": {"from": "gpt", "value": LONG_B},
+            }
+        ],
+        ([user("Capital of France?")], [bot(LONG_A)], [bot(LONG_B)]),
+    ),
+    # HuggingFaceH4/ultrafeedback_binarized
+    "h4": (
+        [
+            {
+                "prompt": "Capital of France?",
+                "prompt_id": "abc",
+                "chosen": [user("Capital of France?"), bot(LONG_A)],
+                "rejected": [user("Capital of France?"), bot(LONG_B)],
+                "messages": [user("Capital of France?"), bot(LONG_A)],
+                "score_chosen": 8.0,
+                "score_rejected": 3.0,
+            }
+        ],
+        ([user("Capital of France?")], [bot(LONG_A)], [bot(LONG_B)]),
+    ),
+    # LLaMA-Factory alpaca preference (dpo_en_demo's alpaca twin)
+    "alpaca": (
+        [
+            {
+                "instruction": "Name the capital.",
+                "input": "France",
+                "system": "Be brief.",
+                "history": [["Hello", "Hi! How can I help?"]],
+                "chosen": LONG_A,
+                "rejected": LONG_B,
+            }
+        ],
+        (
+            [
+                {"role": "system", "content": "Be brief."},
+                user("Hello"),
+                bot("Hi! How can I help?"),
+                user("Name the capital.\nFrance"),
+            ],
+            [bot(LONG_A)],
+            [bot(LONG_B)],
+        ),
+    ),
+    # Intel/orca_dpo_pairs
+    "orca": (
+        [
+            {
+                "system": "You are a helpful assistant.",
+                "question": "Capital of France?",
+                "chosen": LONG_A,
+                "rejected": LONG_B,
+            }
+        ],
+        (
+            [
+                {"role": "system", "content": "You are a helpful assistant."},
+                user("Capital of France?"),
+            ],
+            [bot(LONG_A)],
+            [bot(LONG_B)],
+        ),
+    ),
+    # OpenAI preference fine-tuning JSONL, with typed content parts in the prompt
+    "openai": (
+        [
+            {
+                "input": {
+                    "messages": [
+                        {"role": "user", "content": [{"type": "text", "text": "Capital?"}]}
+                    ],
+                    "tools": [],
+                    "parallel_tool_calls": True,
+                },
+                "preferred_output": [bot(LONG_A)],
+                "non_preferred_output": [bot(LONG_B)],
+            }
+        ],
+        ([user("Capital?")], [bot(LONG_A)], [bot(LONG_B)]),
+    ),
+    # stanfordnlp/SHP: labels 1 means A is preferred
+    "shp": (
+        [
+            {
+                "post_id": "p1",
+                "domain": "askculinary_train",
+                "history": "Capital of France?",
+                "human_ref_A": LONG_B,
+                "human_ref_B": LONG_A,
+                "labels": 0,
+                "score_A": 3,
+                "score_B": 40,
+            },
+            {
+                "post_id": "p2",
+                "history": "Capital of France?",
+                "human_ref_A": LONG_A,
+                "human_ref_B": LONG_B + " again",
+                "labels": 1,
+            },
+        ],
+        ("Capital of France?", LONG_A, LONG_B),
+    ),
+    # lmsys/chatbot_arena_conversations
+    "arena": (
+        [
+            {
+                "question_id": "q1",
+                "model_a": "m1",
+                "model_b": "m2",
+                "winner": "model_b",
+                "conversation_a": [user("Capital of France?"), bot(LONG_B)],
+                "conversation_b": [user("Capital of France?"), bot(LONG_A)],
+                "turn": 1,
+            },
+            {
+                "question_id": "q2",
+                "winner": "tie",
+                "conversation_a": [user("Hi"), bot(LONG_A)],
+                "conversation_b": [user("Hi"), bot(LONG_B)],
+            },
+            {
+                "question_id": "q3",
+                "winner": "tie (bothbad)",
+                "conversation_a": [user("Yo"), bot(LONG_A)],
+                "conversation_b": [user("Yo"), bot(LONG_B)],
+            },
+        ],
+        ([user("Capital of France?")], [bot(LONG_A)], [bot(LONG_B)]),
+    ),
+    # PKU-Alignment/PKU-SafeRLHF
+    "pku": (
+        [
+            {
+                "prompt": "Capital of France?",
+                "response_0": LONG_B,
+                "response_1": LONG_A,
+                "is_response_0_safe": True,
+                "is_response_1_safe": True,
+                "better_response_id": 1,
+                "safer_response_id": 0,
+            }
+        ],
+        ("Capital of France?", LONG_A, LONG_B),
+    ),
+}
+
+
+def _write(tmp_path: Path, name: str, records: list[dict[str, Any]]) -> Path:
+    path = tmp_path / f"{name}.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+def _read(path: Path, options: ReadOptions | None = None) -> tuple[str | None, list, list]:
+    goods, bads, layout = [], [], None
+    for item in read_pairs([path], options):
+        layout = item.info.layout
+        goods += item.normalized.good.to_pylist()
+        if item.normalized.bad is not None:
+            bads += item.normalized.bad.to_pylist()
+    return layout, goods, bads
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_layout_detected_and_read(tmp_path: Path, name: str) -> None:
+    records, expected = CASES[name]
+    layout, good, _ = _read(_write(tmp_path, name, records))
+    assert layout == name
+    first = good[0]
+    assert (first["prompt"], first["chosen"], first["rejected"]) == expected
+
+
+def test_every_registered_layout_has_a_case() -> None:
+    assert set(LAYOUTS) - {"labelled"} == set(CASES)
+
+
+def test_arena_ties_are_no_preference_with_detail(tmp_path: Path) -> None:
+    _, good, bad = _read(_write(tmp_path, "arena", CASES["arena"][0]))
+    assert len(good) == 1
+    assert [b["reasons"] for b in bad] == [["no_preference"], ["no_preference"]]
+    assert [b["detail"] for b in bad] == ["winner is 'tie'", "winner is 'tie (bothbad)'"]
+
+
+def test_shp_labels_give_direction(tmp_path: Path) -> None:
+    _, good, _ = _read(_write(tmp_path, "shp", CASES["shp"][0]))
+    assert [g["chosen"] for g in good] == [LONG_A, LONG_A]
+    assert good[0]["post_id"] == "p1" and good[0]["score_B"] == 40  # carried
+
+
+def test_pku_prefer_safer(tmp_path: Path) -> None:
+    path = _write(tmp_path, "pku", CASES["pku"][0])
+    _, good, _ = _read(path, ReadOptions(prefer="safer"))
+    assert (good[0]["chosen"], good[0]["rejected"]) == (LONG_B, LONG_A)
+    assert good[0]["better_response_id"] == 1  # the other label is carried, not consumed
+
+
+def test_h4_rejects_conversations_that_differ_before_the_last_turn(tmp_path: Path) -> None:
+    record = dict(CASES["h4"][0][0])
+    record["rejected"] = [user("Something else?"), bot(LONG_B)]
+    _, good, bad = _read(_write(tmp_path, "h4", [CASES["h4"][0][0], record]))
+    assert len(good) == 1
+    assert bad[0]["reasons"] == ["malformed_record"] and "last message" in bad[0]["detail"]
+
+
+def test_generic_labelled_pair_mapping(tmp_path: Path) -> None:
+    rows = [
+        {"q": "Capital?", "x": LONG_A, "y": LONG_B, "w": "a"},
+        {"q": "Capital?", "x": LONG_B, "y": LONG_A + "!", "w": 1},
+        {"q": "Capital?", "x": LONG_A, "y": LONG_B, "w": "tie"},
+        {"q": "Capital?", "x": LONG_A, "y": LONG_B, "w": None},
+        {"q": "Capital?", "x": LONG_A, "y": LONG_B, "w": "maybe"},
+    ]
+    options = ReadOptions(
+        prompt_column="q", response_a_column="x", response_b_column="y", label_column="w"
+    )
+    layout, good, bad = _read(_write(tmp_path, "labelled", rows), options)
+    assert layout == "labelled"
+    assert [g["chosen"] for g in good] == [LONG_A, LONG_A + "!"]
+    assert [g["rejected"] for g in good] == [LONG_B, LONG_B]
+    assert [b["reasons"][0] for b in bad] == ["no_preference", "no_preference", "wrong_type"]
+
+
+def test_typed_content_parts_with_value_key(tmp_path: Path) -> None:
+    rows = [
+        {
+            "prompt": [{"role": "user", "content": [{"type": "text", "value": "Hi"}]}],
+            "chosen": [{"role": "assistant", "content": [{"type": "text", "text": LONG_A}]}],
+            "rejected": [{"role": "assistant", "content": LONG_B}],
+        },
+        {
+            "prompt": [{"role": "user", "content": [{"type": "image_url", "image_url": "x"}]}],
+            "chosen": [bot(LONG_A)],
+            "rejected": [bot(LONG_B)],
+        },
+    ]
+    _, good, bad = _read(_write(tmp_path, "parts", rows))
+    assert good[0]["prompt"] == [user("Hi")] and good[0]["chosen"] == [bot(LONG_A)]
+    assert bad[0]["reasons"] == ["wrong_type"] and "image_url" in bad[0]["detail"]
+
+
+def test_ab_swap_of_the_same_comparison_is_not_a_contradiction(tmp_path: Path) -> None:
+    rows = [
+        {"history": "Capital?", "human_ref_A": LONG_A, "human_ref_B": LONG_B, "labels": 1},
+        {"history": "Capital?", "human_ref_A": LONG_B, "human_ref_B": LONG_A, "labels": 0},
+    ]
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["filter", str(_write(tmp_path, "shp", rows)), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text())
+    assert report["reasons"]["contradictory_pair"] == 0
+    assert report["reasons"]["duplicate_pair"] == 1
+
+
+def test_unused_prompt_column_is_said(tmp_path: Path) -> None:
+    rows = [{"question": f"Q{i}?", "chosen": LONG_A, "rejected": LONG_B + str(i)} for i in range(4)]
+    path = _write(tmp_path, "q", rows)
+    result = CliRunner().invoke(app, ["inspect", str(path), "--format", "trl"])
+    assert "looks like a prompt: pass --prompt-column question" in result.output
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_filter_with_no_flags_on_each_layout(tmp_path: Path, name: str) -> None:
+    records, _ = CASES[name]
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app, ["filter", str(_write(tmp_path, name, records)), "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    kept = pd.read_parquet(out / "kept.parquet")
+    dropped = pq.read_table(out / "dropped.parquet")
+    assert len(kept) >= 1
+    assert len(kept) + dropped.num_rows == len(records)
+    assert "detail" in dropped.schema.names or dropped.num_rows == 0
+
+
+def test_inspect_lists_formats() -> None:
+    result = CliRunner().invoke(app, ["inspect", "--formats"])
+    assert result.exit_code == 0
+    for name in LAYOUTS:
+        assert f"{name}:" in result.output
