@@ -23,7 +23,7 @@ from prefdata.convert.shapes import to_shape
 from prefdata.convert.unpaired import to_paired, to_unpaired, unpaired_row
 from prefdata.errors import ConfigError, InputError
 from prefdata.readers import read_pairs
-from prefdata.readers.sources import READERS, detect_file_type
+from prefdata.readers.sources import READERS, detect_file_type, missing_message
 from prefdata.schema import REASONS, SOURCE_FILE, SOURCE_ROW
 
 Form = Literal["text", "conversational", "unpaired", "paired"]
@@ -81,7 +81,7 @@ def convert(
         raise ConfigError(f"pairing must be best_worst or best_random, got {pairing!r}")
     path = Path(source)
     if not path.exists():
-        raise InputError(f"no such file or folder: {path}")
+        raise InputError(missing_message(path))
     kind = input_kind(path)
     skipped: Counter[str] = Counter()
     rows: Iterator[dict[str, Any]]

@@ -370,17 +370,85 @@ def _parse_with_arrow(chunk: RawChunk) -> RawChunk | None:
     return RawChunk(chunk.source, chunk.start_row, batch=batch, bytes_done=chunk.bytes_done)
 
 
+def _valid(batch: pa.RecordBatch) -> bool:
+    try:
+        batch.validate(full=True)  # full validation includes every string's UTF-8
+    except pa.ArrowInvalid:
+        return False
+    return True
+
+
+def _as_text(column: pa.Array, i: int) -> str:
+    value = column.slice(i, 1)
+    if pa.types.is_string(value.type) or pa.types.is_binary(value.type):
+        raw = value.view(pa.binary())[0].as_py()
+        return "" if raw is None else raw.decode("utf-8", "backslashreplace")
+    try:
+        return json_text(value[0].as_py())
+    except UnicodeDecodeError:
+        return "<invalid UTF-8>"
+
+
+def split_invalid_utf8(chunk: RawChunk) -> tuple[RawChunk, pa.RecordBatch | None]:
+    """A batch chunk without its rows holding invalid UTF-8, and those rows as
+    ``malformed_record`` (their raw text with the bad bytes as backslash escapes)."""
+    batch = chunk.batch
+    assert batch is not None
+    if _valid(batch):
+        return chunk, None
+    rows = chunk.row_numbers()
+    bad = _Bad("")
+    keep = np.ones(batch.num_rows, dtype=bool)
+    for i in range(batch.num_rows):  # rare: only chunks that failed validation get here
+        row = batch.slice(i, 1)
+        if _valid(row):
+            continue
+        keep[i] = False
+        names = [n for n in batch.schema.names if not _valid(row.select([n]))]
+        raw = (
+            "{"
+            + ", ".join(
+                f"{json_text(n)}: {json_text(_as_text(batch.column(n), i))}"
+                for n in batch.schema.names
+            )
+            + "}"
+        )
+        bad.add(rows[i], Malformed(raw, ""), reasons.MALFORMED_RECORD, f"invalid UTF-8 in {names}")
+    mask = pa.array(keep)
+    kept = RawChunk(
+        chunk.source,
+        chunk.start_row,
+        batch=batch.filter(mask),
+        bytes_done=chunk.bytes_done,
+        rows=[r for r, k in zip(rows, keep, strict=True) if k],
+    )
+    return kept, bad.batch(chunk.source)
+
+
+def _merge_bad(
+    first: pa.RecordBatch | None, second: pa.RecordBatch | None
+) -> pa.RecordBatch | None:
+    if first is None or second is None:
+        return first if second is None else second
+    merged = pa.Table.from_batches([first, second])
+    return merged.take(pc.sort_indices(merged.column(SOURCE_ROW))).combine_chunks().to_batches()[0]
+
+
 def normalize(chunk: RawChunk, layout: Layout, warnings: Warnings) -> Normalized:
-    for note in layout.notes:
-        warnings.add(note)
+    for note in (*layout.notes, chunk.note):
+        if note:
+            warnings.add(note)
     if chunk.text is not None and layout.columnar:
         parsed = _parse_with_arrow(chunk)
-        if parsed is not None:
+        # Arrow's JSON reader lets invalid UTF-8 through; orjson, on the row path, does not
+        if parsed is not None and parsed.batch is not None and _valid(parsed.batch):
             result = normalize_arrow(parsed, layout, warnings)
             _warn_empty_prompts(result.good, layout, chunk.source, warnings)
             return result
     if chunk.batch is not None:
+        chunk, invalid = split_invalid_utf8(chunk)
         result = normalize_arrow(chunk, layout, warnings)
+        result = Normalized(result.good, _merge_bad(result.bad, invalid))
     else:
         result = normalize_records(chunk, layout, warnings)
     _warn_empty_prompts(result.good, layout, chunk.source, warnings)

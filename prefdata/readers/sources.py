@@ -7,7 +7,7 @@ folders). Normalising records into the canonical pair schema happens in ``layout
 
 from __future__ import annotations
 
-import gzip
+import errno
 import io
 import json
 from collections.abc import Iterator
@@ -22,6 +22,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from prefdata.errors import InputError
+from prefdata.readers.json_array import ArraySplitter, as_line
 
 # 4 MiB blocks: large enough that per-block overhead vanishes, small enough that
 # memory stays flat whatever the file size.
@@ -53,6 +54,9 @@ class RawChunk:
     text: bytes | None = field(default=None, repr=False)
     bytes_done: int = 0
     newlines: int | None = None  # b"\n" in ``text``, when the reader counted them
+    # said once by whoever normalises the chunk (e.g. the file ended early)
+    note: str | None = None
+    rows: list[int] | None = None  # a batch's row numbers when not consecutive
     _lines: list[tuple[int, bytes]] | None = field(default=None, repr=False)
 
     def lines(self) -> list[tuple[int, bytes]]:
@@ -79,6 +83,8 @@ class RawChunk:
         return len(self.records or ())
 
     def row_numbers(self) -> list[int]:
+        if self.rows is not None:
+            return self.rows
         if self.text is not None:
             return [row for row, _ in self.lines()]
         return list(range(self.start_row, self.start_row + len(self)))
@@ -106,10 +112,45 @@ def _gzip_reader(raw: BinaryIO) -> Any:
     # ISA-L's inflate is about 3x faster than zlib's; decompression is the one part of
     # reading that cannot be spread over threads
     try:
-        from isal import igzip
+        from isal import isal_zlib as zlib_module
     except ImportError:  # pragma: no cover - isal ships wheels for the common platforms
-        return gzip.GzipFile(fileobj=raw)
-    return igzip.IGzipFile(fileobj=raw)
+        import zlib as zlib_module  # type: ignore[no-redef]
+    return _GzipStream(raw, zlib_module)
+
+
+class _GzipStream(io.RawIOBase):
+    """Gzip (all members) decompressed as a stream that keeps every byte it could
+    decompress: a truncated file gives all its data, then EOFError. (GzipFile and
+    IGzipFile raise at the end and drop what that read had decompressed.)"""
+
+    def __init__(self, raw: BinaryIO, zlib_module: Any) -> None:
+        self._raw, self._zlib = raw, zlib_module
+        self._inflate = zlib_module.decompressobj(31)
+        self._pending = b""
+        self._truncated = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._pending:
+            if self._truncated:
+                raise EOFError("Compressed file ended before the end-of-stream marker")
+            data = self._raw.read(1 << 20)
+            if not data:
+                if not self._inflate.eof:
+                    self._truncated = True
+                    continue
+                return 0
+            while data:
+                self._pending += self._inflate.decompress(data)
+                data = self._inflate.unused_data
+                if self._inflate.eof and data:  # the next member of a multi-member file
+                    self._inflate = self._zlib.decompressobj(31)
+        n = min(len(buffer), len(self._pending))
+        buffer[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
 
 
 def parse_line(line: bytes) -> Any:
@@ -120,6 +161,50 @@ def parse_line(line: bytes) -> Any:
         return Malformed(line.decode("utf-8", "backslashreplace"), f"invalid JSON: {exc}")
 
 
+def truncated_note(path: Path, rows: int) -> str:
+    return (
+        f"{path} is truncated: its compressed stream ends early, after {rows:,} rows; "
+        "the rows read are curated and counted, the rest are missing: download or "
+        "compress the file again"
+    )
+
+
+# read1's size per call: a decompressor that hits the end of a truncated stream raises
+# and drops what the call had decompressed, so calls are kept small
+_READ_BYTES = 256 << 10
+
+
+def _blocks(stream: BinaryIO, path: Path) -> Iterator[bytes | None]:
+    """The stream's blocks of about BLOCK_BYTES; None (once, last) when a gzip stream
+    ends early, after the data read before that point."""
+    # read1 hands over what was decompressed so far: a single read() of a truncated
+    # stream would raise and lose the whole block
+    read = getattr(stream, "read1", stream.read)
+    while True:
+        parts: list[bytes] = []
+        size = 0
+        try:
+            while size < BLOCK_BYTES:
+                part = read(min(BLOCK_BYTES - size, _READ_BYTES))
+                if not part:
+                    break
+                parts.append(part)
+                size += len(part)
+        except EOFError:  # gzip and ISA-L both say "ended before the end-of-stream marker"
+            if parts:
+                yield b"".join(parts)
+            yield None
+            return
+        except Exception as exc:  # zlib.error, IsalError, BadGzipFile: corrupt, not short
+            raise InputError(
+                f"cannot read {path}: its compressed data is corrupt ({exc}); "
+                "download or compress the file again"
+            ) from exc
+        if not parts:
+            return
+        yield b"".join(parts)
+
+
 def read_jsonl(path: Path, chunk_rows: int) -> Iterator[RawChunk]:
     """JSON Lines (also gzipped), in chunks of whole lines: at most ``chunk_rows`` lines
     and about ``BLOCK_BYTES``, which bounds memory even when responses are megabytes long.
@@ -127,25 +212,29 @@ def read_jsonl(path: Path, chunk_rows: int) -> Iterator[RawChunk]:
     stream, raw = _open_binary(path)
     with raw:
         line_no = 0
-        tail = b""
-        while True:
-            block = stream.read(BLOCK_BYTES)
-            if not block:
-                if tail:
-                    yield RawChunk(str(path), line_no, text=tail, bytes_done=raw.tell())
+        # the unfinished line's pieces, joined once when its newline comes: appending
+        # block to block would copy a long line once per block (quadratic)
+        pieces: list[bytes] = []
+        for block in _blocks(stream, path):
+            if block is None:  # the file ends early: what was read still counts
+                text = b"".join(pieces)
+                note = truncated_note(path, line_no + text.count(b"\n"))
+                yield RawChunk(str(path), line_no, text=text, bytes_done=raw.tell(), note=note)
                 return
-            data = tail + block
-            cut = data.rfind(b"\n") + 1
+            cut = block.rfind(b"\n") + 1
             if cut == 0:  # one line longer than a block: keep reading
-                tail = data
+                pieces.append(block)
                 continue
-            text, tail = data[:cut], data[cut:]
+            text = b"".join([*pieces, block[:cut]]) if pieces else block[:cut]
+            pieces = [block[cut:]] if cut < len(block) else []
             # counted once here, used by the parser too: a pass over the bytes is not free
             for part, newlines in _split_lines(text, chunk_rows):
                 yield RawChunk(
                     str(path), line_no, text=part, bytes_done=raw.tell(), newlines=newlines
                 )
                 line_no += newlines
+        if pieces:
+            yield RawChunk(str(path), line_no, text=b"".join(pieces), bytes_done=raw.tell())
 
 
 def _split_lines(text: bytes, most: int) -> Iterator[tuple[bytes, int]]:
@@ -169,10 +258,61 @@ def _split_lines(text: bytes, most: int) -> Iterator[tuple[bytes, int]]:
 
 
 def read_json_array(path: Path, chunk_rows: int) -> Iterator[RawChunk]:
-    """A whole-file JSON array (loaded at once: use JSONL for files that do not fit)."""
+    """A JSON array of records, streamed element by element (memory bounded by the
+    largest element); a file that is not an array gets a message saying what it holds.
+    """
     stream, raw = _open_binary(path)
     with raw:
+        head = stream.peek(64)[:64] if hasattr(stream, "peek") else b""
+        if head.lstrip()[:1] == b"[":
+            yield from stream_json_array(stream, raw, path, chunk_rows)
+            return
         data = stream.read()
+    yield from _whole_json(path, data, chunk_rows)
+
+
+def stream_json_array(
+    stream: BinaryIO, raw: BinaryIO, path: Path, chunk_rows: int
+) -> Iterator[RawChunk]:
+    """A JSON array's elements as chunks of JSON lines (row number = element index)."""
+    splitter = ArraySplitter()
+    lines: list[bytes] = []
+    size = row = 0
+
+    def chunk(note: str | None = None) -> RawChunk:
+        nonlocal lines, size, row
+        text = b"".join(line + b"\n" for line in lines)
+        out = RawChunk(
+            str(path), row, text=text, bytes_done=raw.tell(), newlines=len(lines), note=note
+        )
+        row += len(lines)
+        lines, size = [], 0
+        return out
+
+    for block in _blocks(stream, path):
+        if block is None:
+            break
+        for element in splitter.feed(block):
+            lines.append(as_line(element))
+            size += len(element)
+            if len(lines) >= chunk_rows or size >= BLOCK_BYTES:
+                yield chunk()
+        if splitter.closed:
+            break
+    rest = splitter.finish()
+    note = None
+    if not splitter.closed:
+        if rest is not None:
+            lines.append(as_line(rest))  # a cut-off element: a malformed row, counted
+        note = (
+            f"{path} ends before its JSON array closes (truncated?), after "
+            f"{row + len(lines):,} elements; those read are curated and counted"
+        )
+    if lines or note:
+        yield chunk(note)
+
+
+def _whole_json(path: Path, data: bytes, chunk_rows: int) -> Iterator[RawChunk]:
     try:
         value = orjson.loads(data)
     except orjson.JSONDecodeError:
@@ -225,8 +365,10 @@ def read_csv(path: Path, chunk_rows: int) -> Iterator[RawChunk]:
             parse_options=pacsv.ParseOptions(
                 delimiter=delimiter, newlines_in_values=True, invalid_row_handler=on_invalid
             ),
+            # bytes first: a string column refuses the whole file on one invalid byte;
+            # rows with invalid UTF-8 are found and dropped when the chunk is normalised
             convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.string() for name in header},
+                column_types={name: pa.binary() for name in header},
                 strings_can_be_null=False,
             ),
         )
@@ -234,7 +376,10 @@ def read_csv(path: Path, chunk_rows: int) -> Iterator[RawChunk]:
         raise InputError(f"cannot read {path} as CSV: {exc}") from exc
     row = 0
     size = path.stat().st_size
-    for batch in reader:
+    for binary in reader:
+        batch = pa.RecordBatch.from_arrays(
+            [c.view(pa.string()) for c in binary.columns], names=binary.schema.names
+        )
         for start in range(0, batch.num_rows, chunk_rows):
             part = batch.slice(start, chunk_rows)
             yield RawChunk(str(path), row, batch=part, bytes_done=size)
@@ -299,10 +444,24 @@ READERS = {
 }
 
 
+def missing_message(path: Path) -> str:
+    """Why ``path`` cannot be opened, for a path that does not exist."""
+    if path.is_symlink():
+        try:
+            path.resolve(strict=True)
+        except RuntimeError:  # Python 3.12 reports a loop this way
+            return f"{path} is a symlink loop: point it at a real file"
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                return f"{path} is a symlink loop: point it at a real file"
+            return f"{path} is a broken symlink (its target does not exist)"
+    return f"no such file or folder: {path}"
+
+
 def detect_file_type(path: Path) -> str:
     """Guess the container from the path and, for JSON, the first byte."""
     if not path.exists():
-        raise InputError(f"no such file or folder: {path}")
+        raise InputError(missing_message(path))
     if path.is_dir():
         if (path / "state.json").exists() or (path / "dataset_dict.json").exists():
             return "hf"
