@@ -43,7 +43,7 @@ class ConvertResult:
 
 def _records(path: Path) -> Iterator[Any]:
     for chunk in READERS[detect_file_type(path)](path, 8192):
-        yield from (chunk.batch.to_pylist() if chunk.batch is not None else chunk.parsed())
+        yield from chunk.parsed()
 
 
 def input_kind(path: Path) -> str:

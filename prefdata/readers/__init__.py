@@ -69,7 +69,12 @@ def agreed_shape(shape: str | None, info: InputInfo) -> str | None:
 
 def _first_record(chunk: RawChunk) -> Mapping[str, Any] | None:
     if chunk.batch is not None:
-        return chunk.batch.slice(0, 1).to_pylist()[0] if chunk.batch.num_rows else None
+        for i in range(chunk.batch.num_rows):
+            try:
+                return chunk.batch.slice(i, 1).to_pylist()[0]
+            except UnicodeDecodeError:  # invalid UTF-8: dropped later, not a layout guide
+                continue
+        return None
     if chunk.text is not None:
         for _, line in chunk.lines():
             record = parse_line(line)

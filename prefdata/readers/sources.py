@@ -94,8 +94,26 @@ class RawChunk:
         if self.text is not None:
             return [parse_line(line) for _, line in self.lines()]
         if self.batch is not None:
-            return self.batch.to_pylist()
+            try:
+                return self.batch.to_pylist()
+            except UnicodeDecodeError:
+                return [_row_or_malformed(self.batch, i) for i in range(self.batch.num_rows)]
         return self.records or []
+
+
+def _row_or_malformed(batch: pa.RecordBatch, i: int) -> Any:
+    row = batch.slice(i, 1)
+    try:
+        return row.to_pylist()[0]
+    except UnicodeDecodeError as exc:
+        texts = {}
+        for name in row.schema.names:
+            column = row.column(name)
+            if pa.types.is_string(column.type) or pa.types.is_binary(column.type):
+                value = column.view(pa.binary())[0].as_py()
+                texts[name] = None if value is None else value.decode("utf-8", "backslashreplace")
+        raw = orjson.dumps(texts).decode()
+        return Malformed(raw, f"invalid UTF-8: {exc.reason}")
 
 
 def _open_binary(path: Path) -> tuple[BinaryIO, BinaryIO]:
