@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from prefdata.cli.output import console, errors_to_exit
+from prefdata.cli.output import EXIT_EMPTY, console, err_console, errors_to_exit
 from prefdata.convert import convert
 
 SOURCE = typer.Argument(
@@ -49,3 +49,10 @@ def register(app: typer.Typer) -> None:
         )
         for cause, count in result.skipped.items():
             console.print(f"  skipped {count:,}: {escape(cause)}")
+        if result.rows_written == 0:
+            err_console.print(
+                "[bold red]error:[/] nothing written: no input row could be converted; "
+                "see the skipped causes above, or `prefdata inspect` the input",
+                highlight=False,
+            )
+            raise typer.Exit(EXIT_EMPTY)

@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from prefdata.cli.output import EXIT_GATE, console, err_console, errors_to_exit
+from prefdata.cli.output import EXIT_EMPTY, EXIT_GATE, console, err_console, errors_to_exit
 from prefdata.config import FilterConfig, ReadOptions, build_configs, load_config_file
 from prefdata.inspection import inspect_input
 from prefdata.pipeline import Report, filter_pairs, validate_pairs
@@ -268,6 +268,15 @@ def register(app: typer.Typer) -> None:
             )
             extra = "" if engine == "ray" else ", report.html, README.md"
             console.print(f"wrote {escape(str(out))}/{kept}, {dropped}, report.json{extra}")
+        if report.kept_rows == 0:
+            top = next(iter(report.reasons), "none")
+            err_console.print(
+                f"[bold red]error:[/] nothing kept: all {report.dropped_rows:,} pairs were "
+                f"dropped (most as {top}); see {escape(str(out))}/dropped.parquet's reasons "
+                "and detail, or `prefdata inspect` the input",
+                highlight=False,
+            )
+            raise typer.Exit(EXIT_EMPTY)
 
     @app.command("validate")
     def validate_command(
