@@ -329,3 +329,28 @@ def test_inspect_lists_formats() -> None:
     assert result.exit_code == 0
     for name in LAYOUTS:
         assert f"{name}:" in result.output
+
+
+def test_similarity_skips_pairs_whose_lengths_rule_out_the_threshold() -> None:
+    import numpy as np
+    import pyarrow as pa
+
+    from prefdata.chunks import run_checks
+    from prefdata.config import FilterConfig
+
+    short, long = "a" * 100, "a" * 300  # similarity bound 2*100/400 = 0.5
+    batch = pa.RecordBatch.from_pydict(
+        {
+            "id": ["1", "2"],
+            "prompt": ["p", "p"],
+            "chosen": [short, long],
+            "rejected": [long, long + "b"],
+        }
+    )
+    codes, matrix, view = run_checks(batch, FilterConfig(max_similarity=0.9))
+    similarity = view.stats["similarity"]
+    assert np.isnan(similarity[0])  # not compared: cannot be above 0.9
+    assert similarity[1] > 0.99 and matrix[1, codes.index("too_similar")]
+    # with a threshold under the bound the pair is compared (exactly 0.5 here)
+    _, _, view = run_checks(batch, FilterConfig(max_similarity=0.4))
+    assert view.stats["similarity"][0] == 0.5
