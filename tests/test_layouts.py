@@ -354,3 +354,55 @@ def test_similarity_skips_pairs_whose_lengths_rule_out_the_threshold() -> None:
     # with a threshold under the bound the pair is compared (exactly 0.5 here)
     _, _, view = run_checks(batch, FilterConfig(max_similarity=0.4))
     assert view.stats["similarity"][0] == 0.5
+
+
+def _fast_and_rows(path: Path) -> tuple[list[dict], list[dict]]:
+    from prefdata.readers import iter_chunks
+    from prefdata.readers.normalize import (
+        Warnings,
+        _parse_with_arrow,
+        normalize_columns,
+        normalize_records,
+    )
+
+    fast, rows = [], []
+    for _, layout, chunk in iter_chunks([path]):
+        assert layout is not None
+        parsed = _parse_with_arrow(chunk)
+        assert parsed is not None
+        columns = normalize_columns(parsed, layout, Warnings())
+        assert columns is not None  # the column path took the whole chunk
+        fast += columns.good.to_pylist()
+        rows += normalize_records(chunk, layout, Warnings()).good.to_pylist()
+    return fast, rows
+
+
+def test_conversational_column_path_matches_the_row_path(tmp_path: Path) -> None:
+    sharegpt = [
+        {
+            "conversations": [
+                {"from": "human", "value": f'Q{i} "quoted"\n\\ \x01'},
+                {"from": "gpt", "value": "A"},
+                {"from": "observation", "value": "tool said"},
+                {"from": "human", "value": "more?"},
+            ][: 1 + i % 4],
+            "chosen": {"from": "gpt", "value": LONG_A + str(i)},
+            "rejected": {"from": "gpt", "value": LONG_B},
+            "system": ["", "Be brief.", None][i % 3],
+            "source": i,
+        }
+        for i in range(12)
+    ]
+    trl = [
+        {
+            "prompt": [user(f"Q{i} é 漢"), bot("x"), user("y")][: 1 + i % 3],
+            "chosen": [bot(LONG_A + str(i))],
+            "rejected": [bot(LONG_B)],
+            "id": None if i % 2 else f"id{i}",
+        }
+        for i in range(12)
+    ]
+    for name, records in (("sharegpt", sharegpt), ("trl", trl)):
+        path = _write(tmp_path, name, records)
+        fast, rows = _fast_and_rows(path)
+        assert len(fast) == 12 and fast == rows, name

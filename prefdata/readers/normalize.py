@@ -21,12 +21,12 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pajson
-import xxhash
 
 from prefdata import reasons
 from prefdata.hashing import hex_digests
 from prefdata.readers.hh_split import split_hh_columns
 from prefdata.readers.layouts import BadRecord, Layout
+from prefdata.readers.messages import derive_message_ids
 from prefdata.readers.sources import Malformed, RawChunk
 from prefdata.schema import (
     CHOSEN,
@@ -266,14 +266,19 @@ def normalize_records(chunk: RawChunk, layout: Layout, warnings: Warnings) -> No
 def _derived_ids(triple: list[pa.Array], text: bool) -> pa.Array:
     if text:
         return derive_ids(*triple)
-    cols = [c.to_pylist() for c in triple]
     if all(c.type == MESSAGES for c in triple):
-        # Message lists hold only strings and nulls, which orjson writes byte for byte
-        # as schema.derive_id's json.dumps does (tested), about 15 times faster.
-        return pa.array(
-            [xxhash.xxh3_64_hexdigest(orjson.dumps(t)) for t in zip(*cols, strict=True)],
-            pa.string(),
-        )
+        ids = derive_message_ids(*triple)
+        if not ids.null_count:
+            return ids
+        # rows with a control character json.dumps writes as \u00XX: one by one
+        rare = np.flatnonzero(pc.is_null(ids).to_numpy(zero_copy_only=False))
+        picked = pa.array(rare, pa.int64())
+        slow = [c.take(picked).to_pylist() for c in triple]
+        values = ids.to_pylist()
+        for i, t in zip(rare.tolist(), zip(*slow, strict=True), strict=True):
+            values[i] = derive_id(*t)
+        return pa.array(values, pa.string())
+    cols = [c.to_pylist() for c in triple]
     return pa.array([derive_id(*t) for t in zip(*cols, strict=True)], pa.string())
 
 
@@ -344,6 +349,27 @@ def normalize_arrow(chunk: RawChunk, layout: Layout, warnings: Warnings) -> Norm
     return Normalized(
         _assemble(columns, carried, chunk.source, rows, warnings), bad.batch(chunk.source)
     )
+
+
+def normalize_columns(chunk: RawChunk, layout: Layout, warnings: Warnings) -> Normalized | None:
+    """The layout's column-wise path for a whole batch, or None when a row needs ``pair``."""
+    batch = chunk.batch
+    assert batch is not None and layout.spec is not None
+    triple = layout.spec.columns(layout, batch)
+    if triple is None:
+        return None
+    columns = list(triple)
+    names = batch.schema.names
+    given = (
+        batch.column(layout.id_key).to_pylist()
+        if layout.id_key in names
+        else [None] * batch.num_rows
+    )
+    ids = _ids(given, columns, layout.shape == "text")
+    carried = {n: batch.column(n) for n in names if n not in layout.consumed}
+    out = {ID: ids, PROMPT: columns[0], CHOSEN: columns[1], REJECTED: columns[2]}
+    rows = pa.array(chunk.row_numbers(), pa.int64())
+    return Normalized(_assemble(out, carried, chunk.source, rows, warnings), None)
 
 
 def _parse_with_arrow(chunk: RawChunk) -> RawChunk | None:
@@ -438,16 +464,22 @@ def normalize(chunk: RawChunk, layout: Layout, warnings: Warnings) -> Normalized
     for note in (*layout.notes, chunk.note):
         if note:
             warnings.add(note)
-    if chunk.text is not None and layout.columnar:
+    if chunk.text is not None and (layout.columnar or layout.vectorised):
         parsed = _parse_with_arrow(chunk)
         # Arrow's JSON reader lets invalid UTF-8 through; orjson, on the row path, does not
         if parsed is not None and parsed.batch is not None and _valid(parsed.batch):
-            result = normalize_arrow(parsed, layout, warnings)
-            _warn_empty_prompts(result.good, layout, chunk.source, warnings)
-            return result
+            fast = (
+                normalize_arrow(parsed, layout, warnings)
+                if layout.columnar
+                else normalize_columns(parsed, layout, warnings)
+            )
+            if fast is not None:
+                _warn_empty_prompts(fast.good, layout, chunk.source, warnings)
+                return fast
     if chunk.batch is not None:
         chunk, invalid = split_invalid_utf8(chunk)
-        result = normalize_arrow(chunk, layout, warnings)
+        fast = normalize_columns(chunk, layout, warnings) if layout.vectorised else None
+        result = fast if fast is not None else normalize_arrow(chunk, layout, warnings)
         result = Normalized(result.good, _merge_bad(result.bad, invalid))
     else:
         result = normalize_records(chunk, layout, warnings)

@@ -13,12 +13,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import pyarrow as pa
+
 from prefdata import reasons
 from prefdata.config import ReadOptions
 from prefdata.errors import InputError
 from prefdata.schema import ID, Shape
 
 Triple = tuple[Any, Any, Any]
+Columns = tuple[pa.Array, pa.Array, pa.Array]
 Messages = list[dict[str, str]]
 
 
@@ -124,6 +127,11 @@ class Layout:
     spec: LayoutSpec | None = field(default=None, compare=False, repr=False)
     options: ReadOptions = field(default_factory=ReadOptions, compare=False, repr=False)
 
+    @property
+    def vectorised(self) -> bool:
+        """Whether the layout has a column-wise path for whole Arrow batches."""
+        return self.spec is not None and type(self.spec).columns is not LayoutSpec.columns
+
     def pair(self, record: Any) -> Triple:
         """The (prompt, chosen, rejected) of a record, or BadRecord."""
         if not isinstance(record, Mapping):
@@ -168,3 +176,9 @@ class LayoutSpec:
 
     def pair(self, layout: Layout, record: Mapping[str, Any]) -> Triple:
         raise NotImplementedError
+
+    def columns(self, layout: Layout, batch: pa.RecordBatch) -> Columns | None:
+        """Optionally, ``pair`` for a whole Arrow batch at once: the three canonical
+        columns, or None when any row needs ``pair`` (a null, a type the fast path does
+        not handle). It must give exactly what ``pair`` gives row by row."""
+        return None

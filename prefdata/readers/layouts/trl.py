@@ -9,17 +9,23 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from prefdata import reasons
 from prefdata.config import ReadOptions
 from prefdata.errors import InputError
 from prefdata.readers.layouts.base import (
     BadRecord,
+    Columns,
     Layout,
     LayoutSpec,
     Triple,
     messages,
     shared_prefix,
 )
+from prefdata.readers.messages import is_text, offsets_of
+from prefdata.readers.messages import messages as message_column
 from prefdata.schema import CHOSEN, ID, PROMPT, REJECTED, Shape
 
 # Columns that usually hold the prompt in other layouts: when the TRL layout would
@@ -119,3 +125,28 @@ class Trl(LayoutSpec):
         if layout.explicit_prompt:
             return prompt, chosen, rejected
         return split_implicit_text(str(chosen), str(rejected))
+
+    def columns(self, layout: Layout, batch: pa.RecordBatch) -> Columns | None:
+        # text layouts have their own column path (normalize); implicit prompts need
+        # each row's shared prefix
+        if layout.shape != "conversational" or not layout.explicit_prompt:
+            return None
+        out = []
+        for key in (layout.prompt_key, layout.chosen_key, layout.rejected_key):
+            if key not in batch.schema.names:
+                return None
+            column = batch.column(key)
+            kind = column.type
+            if not (pa.types.is_list(kind) and pa.types.is_struct(kind.value_type)):
+                return None
+            fields = {f.name: f.type for f in kind.value_type}
+            if not (
+                is_text(fields.get("role", pa.null())) and is_text(fields.get("content", pa.null()))
+            ):
+                return None
+            flat = column.flatten()
+            role, content = pc.struct_field(flat, "role"), pc.struct_field(flat, "content")
+            if column.null_count or role.null_count or content.null_count:
+                return None
+            out.append(message_column(offsets_of(column), role, content))
+        return out[0], out[1], out[2]
