@@ -49,15 +49,10 @@ class Alpaca(LayoutSpec):
     name = "alpaca"
     summary = "instruction, input (optional), chosen, rejected, system and history (optional)"
     keys = ("instruction", "chosen", "rejected")
+    optional = ("input", "system", "history")
 
     def detect(self, record: Mapping[str, Any], options: ReadOptions) -> bool:
         return super().detect(record, options) and isinstance(record.get("chosen"), str)
-
-    def bind(self, record: Mapping[str, Any], options: ReadOptions, source: str) -> Layout:
-        layout = super().bind(record, options, source)
-        return Layout(
-            **{**layout.__dict__, "consumed": layout.consumed | {"input", "system", "history"}}
-        )
 
     def pair(self, layout: Layout, record: Mapping[str, Any]) -> Triple:
         instruction, chosen, rejected = require(record, "instruction", "chosen", "rejected")

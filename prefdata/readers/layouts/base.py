@@ -145,7 +145,8 @@ class LayoutSpec:
 
     name: ClassVar[str]
     summary: ClassVar[str] = ""  # one line for ``inspect --formats`` and the README
-    keys: ClassVar[tuple[str, ...]] = ()  # the keys it reads (consumed from the record)
+    keys: ClassVar[tuple[str, ...]] = ()  # the keys it needs (consumed from the record)
+    optional: ClassVar[tuple[str, ...]] = ()  # keys it reads when present (also consumed)
     shape: ClassVar[Shape] = "conversational"
     id_key: ClassVar[str] = ID
 
@@ -155,7 +156,7 @@ class LayoutSpec:
 
     def bind(self, record: Mapping[str, Any], options: ReadOptions, source: str) -> Layout:
         """This layout for one input whose first record is ``record``."""
-        missing = [k for k in self.keys if k not in record and k != "system"]
+        missing = [k for k in self.keys if k not in record]
         if missing:
             raise InputError(
                 f"{source} is not in the {self.name} layout: no column(s) {missing}; "
@@ -169,7 +170,7 @@ class LayoutSpec:
             rejected_key="",
             id_key=options.id_column or self.id_key,
             explicit_prompt=True,
-            consumed=frozenset({*self.keys, options.id_column or self.id_key}),
+            consumed=frozenset({*self.keys, *self.optional, options.id_column or self.id_key}),
             spec=self,
             options=options,
         )

@@ -14,10 +14,11 @@ from prefdata.readers.layouts.base import Layout, LayoutSpec, Triple, assistant,
 class Orca(LayoutSpec):
     name = "orca"
     summary = "system (optional), question, chosen, rejected: text"
-    keys = ("question", "chosen", "rejected", "system")
+    keys = ("question", "chosen", "rejected")
+    optional = ("system",)
 
     def detect(self, record: Mapping[str, Any], options: ReadOptions) -> bool:
-        return all(k in record for k in self.keys[:3]) and isinstance(record.get("chosen"), str)
+        return super().detect(record, options) and isinstance(record.get("chosen"), str)
 
     def pair(self, layout: Layout, record: Mapping[str, Any]) -> Triple:
         question, chosen, rejected = require(record, "question", "chosen", "rejected")

@@ -5,6 +5,7 @@ is chosen unless ``--prefer safer``."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from prefdata import reasons
@@ -27,9 +28,7 @@ class PKU(LayoutSpec):
     def bind(self, record: Mapping[str, Any], options: ReadOptions, source: str) -> Layout:
         layout = super().bind(record, options, source)
         label = f"{options.prefer}_response_id"
-        return Layout(
-            **{**layout.__dict__, "consumed": layout.consumed | {label}, "label_key": label}
-        )
+        return replace(layout, consumed=layout.consumed | {label}, label_key=label)
 
     def pair(self, layout: Layout, record: Mapping[str, Any]) -> Triple:
         label_key = layout.label_key
