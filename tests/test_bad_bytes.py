@@ -252,3 +252,23 @@ def test_array_splitter_matches_json(records, cuts, indent) -> None:  # type: ig
     elements += splitter.feed(data[start:])
     assert splitter.closed and splitter.finish() is None
     assert [json.loads(e) for e in elements] == records
+
+
+def test_prompt_only_readers_share_the_containers(tmp_path: Path) -> None:
+    from prefdata.dataset.eval_sets import _prompts_only
+    from prefdata.iterate.prompts import load_prompts
+
+    gz = tmp_path / "p.jsonl.gz"
+    gz.write_bytes(gzip.compress(b'{"prompt": "What is 2+2?", "answer": "4"}\n'))
+    prompts = load_prompts(gz)
+    assert prompts.prompts == ["What is 2+2?"] and prompts.columns == {"answer": ["4"]}
+    arr = tmp_path / "e.json"
+    arr.write_text(
+        json.dumps(
+            [
+                {"messages": [{"role": "user", "content": [{"type": "text", "text": "Hi?"}]}]},
+                {"question": "Why?"},
+            ]
+        )
+    )
+    assert _prompts_only(arr) == ["Hi?", "Why?"]
