@@ -71,11 +71,18 @@ def _write_container(path: Path, rows: list[bytes]) -> None:
             record = json.loads(raw.decode("utf-8", "surrogateescape"), strict=False)
             for key in columns:
                 columns[key].append(record[key].encode("utf-8", "surrogateescape"))
+        table = pa.table(
+            {k: pa.array(v, pa.binary()).view(pa.string()) for k, v in columns.items()}
+        )
         if path.suffix == ".parquet":
-            table = pa.table(
-                {k: pa.array(v, pa.binary()).view(pa.string()) for k, v in columns.items()}
-            )
             pq.write_table(table, path)
+        elif path.suffix == ".hf":  # a datasets save_to_disk folder (Arrow stream files)
+            path.mkdir()
+            arrow = str(path / "data-00000-of-00001.arrow")
+            with pa.OSFile(arrow, "wb") as sink, pa.ipc.new_stream(sink, table.schema) as out:
+                out.write_table(table)
+            state = {"_data_files": [{"filename": "data-00000-of-00001.arrow"}]}
+            (path / "state.json").write_text(json.dumps(state))
         else:
             lines = [b"prompt,chosen,rejected"]
             lines += [
@@ -84,7 +91,7 @@ def _write_container(path: Path, rows: list[bytes]) -> None:
             path.write_bytes(b"\n".join(lines) + b"\n")
 
 
-CONTAINERS = ["d.jsonl", "d.jsonl.gz", "d.json", "d.csv", "d.parquet"]
+CONTAINERS = ["d.jsonl", "d.jsonl.gz", "d.json", "d.csv", "d.parquet", "d.hf"]
 
 
 @pytest.mark.parametrize("name", CONTAINERS)
