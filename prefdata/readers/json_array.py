@@ -14,6 +14,11 @@ import numpy as np
 
 _QUOTE, _BACKSLASH, _COMMA = ord('"'), ord("\\"), ord(",")
 _OPENS, _CLOSES = (ord("["), ord("{")), (ord("]"), ord("}"))
+# the bytes that matter to the scan; everything else is skipped in one vectorised pass
+_SPECIAL = np.zeros(256, dtype=bool)
+_SPECIAL[[_QUOTE, _BACKSLASH, _COMMA, *_OPENS, *_CLOSES]] = True
+_DELTA = np.zeros(256, dtype=np.int64)
+_DELTA[list(_OPENS)], _DELTA[list(_CLOSES)] = 1, -1
 
 
 class ArraySplitter:
@@ -34,63 +39,74 @@ class ArraySplitter:
         self.closed = False
         self._pieces: list[bytes] = []
 
+    def _real_quotes(self, b: np.ndarray, quotes: np.ndarray) -> np.ndarray:
+        """The quotes not escaped by an odd run of backslashes right before them."""
+        if not len(quotes):
+            return quotes
+        before = quotes - 1
+        escaped_maybe = np.zeros(len(quotes), dtype=bool)
+        inside = before >= 0
+        escaped_maybe[inside] = b[before[inside]] == _BACKSLASH
+        escaped_maybe[~inside] = self.backslashes > 0
+        keep = np.ones(len(quotes), dtype=bool)
+        for i in np.flatnonzero(escaped_maybe).tolist():  # runs of backslashes are rare
+            at, run = int(quotes[i]) - 1, 0
+            while at >= 0 and b[at] == _BACKSLASH:
+                run, at = run + 1, at - 1
+            if at < 0:
+                run += self.backslashes
+            keep[i] = run % 2 == 0
+        return quotes[keep]
+
     def feed(self, block: bytes) -> list[bytes]:
         if self.closed or not block:
             return []
         b = np.frombuffer(block, np.uint8)
-        n = len(b)
-        index = np.arange(n)
-        is_bs = b == _BACKSLASH
-        last_other = np.maximum.accumulate(np.where(is_bs, -1, index))
-        # a quote is escaped when an odd run of backslashes stands right before it
-        quotes = np.flatnonzero(b == _QUOTE)
-        before = quotes - 1
-        clipped = np.maximum(before, 0)
-        run = np.where(before >= 0, before - last_other[clipped], 0)
-        from_start = (before < 0) | (last_other[clipped] == -1)
-        run = run + np.where(from_start, self.backslashes, 0)
-        real = quotes[run % 2 == 0]
-        toggles = np.zeros(n, np.int64)
-        toggles[real] = 1
-        inside = (np.cumsum(toggles) + self.in_string) % 2 == 1
-        outside = ~inside & (toggles == 0)
-        delta = np.zeros(n, np.int64)
-        delta[outside & np.isin(b, _OPENS)] = 1
-        delta[outside & np.isin(b, _CLOSES)] = -1
+        special = np.flatnonzero(_SPECIAL[b])
+        kinds = b[special]
+        quotes = self._real_quotes(b, special[kinds == _QUOTE])
+        # structural bytes: outside strings, i.e. after an even number of real quotes
+        structural = special[(kinds != _QUOTE) & (kinds != _BACKSLASH)]
+        before = np.searchsorted(quotes, structural) + self.in_string
+        outside = structural[before % 2 == 0]
+        delta = _DELTA[b[outside]]
         depth = self.depth + np.cumsum(delta)
-        cuts: list[int] = []
         start = 0
         if not self.started:
-            opened = np.flatnonzero(delta == 1)
+            opened = outside[delta == 1]
             if not len(opened):
+                self._carry(b, quotes, depth)
                 return []  # only whitespace so far
             self.started = True
             start = int(opened[0]) + 1
-        ends = np.flatnonzero(
-            ((outside & (b == _COMMA)) & (depth == 1)) | ((delta == -1) & (depth <= 0))
-        )
-        cuts = [int(c) for c in ends if c >= start]
+        is_cut = ((b[outside] == _COMMA) & (depth == 1)) | ((delta == -1) & (depth <= 0))
         out = []
-        for cut in cuts:
+        for cut, level in zip(outside[is_cut].tolist(), depth[is_cut].tolist(), strict=True):
+            if cut < start:
+                continue
             self._pieces.append(block[start:cut])
             element = b"".join(self._pieces)
             self._pieces = []
             if element.strip():
                 out.append(element)
             start = cut + 1
-            if depth[cut] <= 0:
+            if level <= 0:
                 self.closed = True
                 break
         if not self.closed:
             self._pieces.append(block[start:])
-        self.in_string = bool(inside[-1]) if n else self.in_string
-        self.depth = int(depth[-1])
-        self.backslashes = (
-            0
-            if not is_bs[-1]
-            else n - 1 - int(last_other[-1]) + (self.backslashes * (last_other[-1] == -1))
-        )
+        self._carry(b, quotes, depth)
         return out
+
+    def _carry(self, b: np.ndarray, quotes: np.ndarray, depth: np.ndarray) -> None:
+        """State the next block starts from."""
+        self.in_string = bool((len(quotes) + self.in_string) % 2)
+        if len(depth):
+            self.depth = int(depth[-1])
+        run = 0
+        while run < len(b) and b[len(b) - 1 - run] == _BACKSLASH:
+            run += 1
+        self.backslashes = run + (self.backslashes if run == len(b) else 0)
 
     def finish(self) -> bytes | None:
         """The unfinished element of an array that never closed, if any."""
