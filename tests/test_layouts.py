@@ -406,3 +406,21 @@ def test_conversational_column_path_matches_the_row_path(tmp_path: Path) -> None
         path = _write(tmp_path, name, records)
         fast, rows = _fast_and_rows(path)
         assert len(fast) == 12 and fast == rows, name
+
+
+def test_h4_with_responses_only_takes_the_prompt_string(tmp_path: Path) -> None:
+    rows = [{"prompt": "Capital?", "chosen": [bot(LONG_A)], "rejected": [bot(LONG_B)]}]
+    layout, good, _ = _read(_write(tmp_path, "h4only", rows))
+    assert layout == "h4"
+    assert (good[0]["prompt"], good[0]["chosen"]) == ([user("Capital?")], [bot(LONG_A)])
+
+
+def test_llamafactory_demo_column_path_matches_the_row_path(tmp_path: Path) -> None:
+    from tests.conftest import shared_file
+
+    demo = json.loads(shared_file("llamafactory/dpo_en_demo.json").read_text(encoding="utf-8"))
+    path = tmp_path / "demo.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in demo))
+    fast, rows = _fast_and_rows(path)
+    assert len(fast) == len(demo) == 300 and fast == rows
+    assert all(p["prompt"][-1]["role"] == "user" for p in fast)

@@ -2,7 +2,8 @@
 ``rejected`` are whole conversations that start with that prompt as the user turn.
 
 The prompt becomes the messages both conversations share (checked against the string);
-``chosen`` and ``rejected`` become only the final assistant turn, as TRL expects.
+``chosen`` and ``rejected`` become only the final assistant turn, as TRL expects. When
+the lists hold only the assistant's answer, the prompt string is the user turn.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ class H4(LayoutSpec):
             )
         if chosen[-1]["role"] != "assistant" or rejected[-1]["role"] != "assistant":
             raise BadRecord(reasons.MALFORMED_RECORD, "the last message is not the assistant's")
+        if n == 0:  # responses only: the prompt string is the user turn they answer
+            return [{"role": "user", "content": prompt_text}], chosen, rejected
         users = [m["content"] for m in chosen[:n] if m["role"] == "user"]
         if not users or prompt_text.strip() not in (users[0].strip(), users[-1].strip()):
             raise BadRecord(reasons.MALFORMED_RECORD, "prompt is not the conversation's user turn")
