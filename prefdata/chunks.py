@@ -20,9 +20,9 @@ from prefdata.checks import CHECKS, PairView
 from prefdata.config import FilterConfig
 from prefdata.dataset.signatures import Signatures, batch_signatures
 from prefdata.readers import Layout, normalize_chunk
-from prefdata.readers.normalize import DETAIL, Warnings
+from prefdata.readers.normalize import Warnings
 from prefdata.readers.sources import RawChunk
-from prefdata.schema import RAW, REASONS, SOURCE_FILE, SOURCE_ROW
+from prefdata.schema import DETAIL, RAW, REASONS, SOURCE_FILE, SOURCE_ROW
 from prefdata.stats import Stats
 from prefdata.writer import conform
 

@@ -10,8 +10,8 @@ import pyarrow as pa
 
 from prefdata.config import ReadOptions
 from prefdata.readers import read_pairs
-from prefdata.readers.normalize import DETAIL, Warnings
-from prefdata.schema import CANONICAL, SOURCE_FILE, SOURCE_ROW
+from prefdata.readers.normalize import Warnings
+from prefdata.schema import CANONICAL, DETAIL, SOURCE_FILE, SOURCE_ROW
 
 
 @dataclass

@@ -30,6 +30,7 @@ from prefdata.readers.layouts import BadRecord, Layout
 from prefdata.readers.sources import Malformed, RawChunk
 from prefdata.schema import (
     CHOSEN,
+    DETAIL,
     ID,
     MESSAGES,
     PROMPT,
@@ -42,7 +43,6 @@ from prefdata.schema import (
     field_type,
 )
 
-DETAIL = "detail"  # dropped rows: which field and what is wrong with it
 _RESERVED = (ID, PROMPT, CHOSEN, REJECTED, SOURCE_FILE, SOURCE_ROW, REASONS, RAW, DETAIL)
 
 
