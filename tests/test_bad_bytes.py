@@ -279,3 +279,11 @@ def test_prompt_only_readers_share_the_containers(tmp_path: Path) -> None:
         )
     )
     assert _prompts_only(arr) == ["Hi?", "Why?"]
+
+
+def test_multi_member_gzip_reads_every_member(tmp_path: Path) -> None:
+    rows = b"".join(_row(i) + b"\n" for i in range(300))
+    cut = rows.index(b"\n", len(rows) // 2) + 1
+    path = tmp_path / "multi.jsonl.gz"
+    path.write_bytes(gzip.compress(rows[:cut]) + gzip.compress(rows[cut:]))
+    assert sum(len(c) for c in read_jsonl(path, 100)) == 300

@@ -144,14 +144,14 @@ class _GzipStream(io.RawIOBase):
     def __init__(self, raw: BinaryIO, zlib_module: Any) -> None:
         self._raw, self._zlib = raw, zlib_module
         self._inflate = zlib_module.decompressobj(31)
-        self._pending = b""
+        self._pending = memoryview(b"")  # decompressed, not yet handed out
         self._truncated = False
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
-        while not self._pending:
+        while not len(self._pending):
             if self._truncated:
                 raise EOFError("Compressed file ended before the end-of-stream marker")
             data = self._raw.read(1 << 20)
@@ -160,11 +160,14 @@ class _GzipStream(io.RawIOBase):
                     self._truncated = True
                     continue
                 return 0
+            parts = []
             while data:
-                self._pending += self._inflate.decompress(data)
+                parts.append(self._inflate.decompress(data))
                 data = self._inflate.unused_data
                 if self._inflate.eof and data:  # the next member of a multi-member file
                     self._inflate = self._zlib.decompressobj(31)
+            self._pending = memoryview(b"".join(parts))
+        # hand out a view: slicing bytes would copy the rest on every call
         n = min(len(buffer), len(self._pending))
         buffer[:n] = self._pending[:n]
         self._pending = self._pending[n:]
