@@ -93,3 +93,14 @@ def test_h4_binarized_converts(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     [row] = [json.loads(line) for line in out.read_text().splitlines()]
     assert (row["prompt"], row["chosen"], row["rejected"]) == ("Capital?", A, B)
+
+
+def test_unpaired_and_rated_files_say_what_to_run(tmp_path: Path) -> None:
+    kto = _jsonl(
+        tmp_path / "k.jsonl", [{"messages": [{"role": "user", "content": "x"}], "label": True}]
+    )
+    result = CliRunner().invoke(app, ["filter", str(kto), "-o", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "--to paired" in result.output
+    rated = _jsonl(tmp_path / "r.jsonl", [{"prompt": "p", "answers": [{"answer": "a", "rank": 1}]}])
+    result = CliRunner().invoke(app, ["validate", str(rated)])
+    assert result.exit_code == 2 and "binarise it first" in result.output

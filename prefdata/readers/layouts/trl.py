@@ -52,13 +52,25 @@ def column_keys(options: ReadOptions, prompt_default: str = PROMPT) -> dict[str,
     }
 
 
+def _not_pairs(record: Mapping[str, Any]) -> str | None:
+    """What to do with a record that is not a pair at all, when that can be told."""
+    if isinstance(record.get("label"), bool):
+        return "it looks unpaired (KTO: a completion and a boolean label): pair it first with `prefdata convert FILE --to paired`"
+    if any(k in record for k in ("completions", "answers", "scores", "helpfulness")):
+        return "it looks like rated completions: binarise it first with `prefdata convert FILE --to text`"
+    return None
+
+
 def check_columns(record: Mapping[str, Any], keys: dict[str, str], source: str) -> None:
     for flag, key in (
         ("--chosen-column", keys["chosen_key"]),
         ("--rejected-column", keys["rejected_key"]),
     ):
         if key not in record:
-            raise InputError(f"no column {key!r} in {source}; found {list(record)}: pass {flag}")
+            fix = _not_pairs(record) or (
+                f"pass {flag}, or a --format (prefdata inspect --formats lists them)"
+            )
+            raise InputError(f"no column {key!r} in {source}; found {list(record)}: {fix}")
 
 
 class Trl(LayoutSpec):
