@@ -287,3 +287,25 @@ def test_multi_member_gzip_reads_every_member(tmp_path: Path) -> None:
     path = tmp_path / "multi.jsonl.gz"
     path.write_bytes(gzip.compress(rows[:cut]) + gzip.compress(rows[cut:]))
     assert sum(len(c) for c in read_jsonl(path, 100)) == 300
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    name=st.sampled_from(["a.json", "a.jsonl", "a.jsonl.gz"]),
+    junk=st.lists(st.binary(max_size=30), max_size=6),
+)
+def test_arbitrary_bytes_never_crash(tmp_path_factory, name, junk) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path_factory.mktemp("junk")
+    path = folder / name
+    first = _row(0)
+    body = b"[" + b",".join([first, *junk]) if name == "a.json" else b"\n".join([first, *junk])
+    path.write_bytes(gzip.compress(body) if name.endswith(".gz") else body)
+    try:
+        report = filter_pairs([path], folder / "out", config=FilterConfig(workers=1))
+    except InputError as exc:  # a one-line message is allowed, a traceback is not
+        assert "\n" not in str(exc)
+        return
+    kept, dropped = _load_outputs(folder / "out")
+    assert report.input_rows == len(kept) + len(dropped) >= 1
