@@ -424,3 +424,19 @@ def test_llamafactory_demo_column_path_matches_the_row_path(tmp_path: Path) -> N
     fast, rows = _fast_and_rows(path)
     assert len(fast) == len(demo) == 300 and fast == rows
     assert all(p["prompt"][-1]["role"] == "user" for p in fast)
+
+
+def test_date_like_text_stays_text_on_the_column_paths(tmp_path: Path) -> None:
+    rows = [
+        {"prompt": "p", "chosen": LONG_A, "rejected": LONG_B, "created": "2023-01-01"},
+        {
+            "prompt": [user("p")],
+            "chosen": [bot(LONG_A)],
+            "rejected": [bot(LONG_B)],
+            "at": "2024-02-03T10:00:00",
+        },
+    ]
+    for i, row in enumerate(rows):
+        _, good, _ = _read(_write(tmp_path, f"d{i}", [row]))
+        key = "created" if i == 0 else "at"
+        assert good[0][key] == row[key]

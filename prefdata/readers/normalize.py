@@ -377,11 +377,21 @@ def _parse_with_arrow(chunk: RawChunk) -> RawChunk | None:
     """
     text = chunk.text
     assert text is not None
+    read_options = pajson.ReadOptions(use_threads=False, block_size=len(text) + 1)
     try:
-        table = pajson.read_json(
-            io.BytesIO(text),
-            read_options=pajson.ReadOptions(use_threads=False, block_size=len(text) + 1),
-        )
+        table = pajson.read_json(io.BytesIO(text), read_options=read_options)
+        # Arrow turns date-like strings into timestamps; the row path keeps them as the
+        # text they are, so parse such columns again as text (nested ones: row path)
+        dated = [f for f in table.schema if pa.types.is_timestamp(f.type)]
+        if dated:
+            explicit = pa.schema([pa.field(f.name, pa.string()) for f in dated])
+            table = pajson.read_json(
+                io.BytesIO(text),
+                read_options=read_options,
+                parse_options=pajson.ParseOptions(explicit_schema=explicit),
+            )
+        if any(_has_timestamp(f.type) for f in table.schema):
+            return None
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
         return None
     newlines = chunk.newlines if chunk.newlines is not None else text.count(b"\n")
@@ -390,6 +400,16 @@ def _parse_with_arrow(chunk: RawChunk) -> RawChunk | None:
     if batch is None or batch.num_rows != lines:  # blank lines: take the slow, exact path
         return None
     return RawChunk(chunk.source, chunk.start_row, batch=batch, bytes_done=chunk.bytes_done)
+
+
+def _has_timestamp(kind: pa.DataType) -> bool:
+    if pa.types.is_timestamp(kind):
+        return True
+    if pa.types.is_struct(kind):
+        return any(_has_timestamp(f.type) for f in kind)
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        return _has_timestamp(kind.value_type)
+    return False
 
 
 def _valid(batch: pa.RecordBatch) -> bool:
