@@ -20,7 +20,7 @@ from prefdata.cli.main import app
 from prefdata.config import FilterConfig
 from prefdata.errors import InputError
 from prefdata.pipeline import filter_pairs
-from prefdata.readers import sources
+from prefdata.readers import compressed, json_array, sources
 from prefdata.readers.json_array import ArraySplitter
 from prefdata.readers.sources import read_json_array, read_jsonl
 
@@ -163,8 +163,8 @@ def test_json_array_bad_elements_are_counted_drops(tmp_path: Path) -> None:
 
 
 def test_json_array_streams_in_blocks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sources, "BLOCK_BYTES", 64)
-    monkeypatch.setattr(sources, "_READ_BYTES", 64)
+    monkeypatch.setattr(json_array, "BUFFER_BYTES", 64)
+    monkeypatch.setattr(compressed, "READ_BYTES", 64)
     records = [
         {"prompt": f'p{i} \\ "q" [x] {{y}}', "chosen": "c" * i, "rejected": "r"} for i in range(50)
     ]
@@ -187,7 +187,7 @@ def test_unclosed_json_array_counts_what_it_read(tmp_path: Path) -> None:
 
 def test_long_line_spanning_many_blocks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sources, "BLOCK_BYTES", 1024)
-    monkeypatch.setattr(sources, "_READ_BYTES", 1024)
+    monkeypatch.setattr(compressed, "READ_BYTES", 1024)
     long_chosen = "word " * 20_000  # 100 kB: about a hundred blocks
     path = tmp_path / "long.jsonl"
     lines = [

@@ -358,17 +358,13 @@ def test_similarity_skips_pairs_whose_lengths_rule_out_the_threshold() -> None:
 
 def _fast_and_rows(path: Path) -> tuple[list[dict], list[dict]]:
     from prefdata.readers import iter_chunks
-    from prefdata.readers.normalize import (
-        Warnings,
-        _parse_with_arrow,
-        normalize_columns,
-        normalize_records,
-    )
+    from prefdata.readers.arrow_json import parse_with_arrow
+    from prefdata.readers.normalize import Warnings, normalize_columns, normalize_records
 
     fast, rows = [], []
     for _, layout, chunk in iter_chunks([path]):
         assert layout is not None
-        parsed = _parse_with_arrow(chunk)
+        parsed = parse_with_arrow(chunk)
         assert parsed is not None
         columns = normalize_columns(parsed, layout, Warnings())
         assert columns is not None  # the column path took the whole chunk

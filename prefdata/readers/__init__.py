@@ -17,9 +17,11 @@ import pyarrow as pa
 from prefdata import reasons
 from prefdata.config import ReadOptions
 from prefdata.errors import InputError
+from prefdata.readers.bad_rows import bad_batch, json_text
+from prefdata.readers.chunk import Malformed, RawChunk, parse_line
 from prefdata.readers.layouts import Layout, detect_layout
-from prefdata.readers.normalize import Normalized, Warnings, bad_batch, json_text, normalize
-from prefdata.readers.sources import READERS, Malformed, RawChunk, detect_file_type, parse_line
+from prefdata.readers.normalize import Normalized, Warnings, normalize
+from prefdata.readers.sources import READERS, detect_file_type
 from prefdata.schema import canonical_fields, provenance_fields
 
 __all__ = [

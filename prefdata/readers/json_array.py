@@ -10,7 +10,17 @@ UTF-8, a lone surrogate, nesting deeper than the parser allows) is one dropped r
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
 import numpy as np
+import orjson
+
+from prefdata.errors import InputError
+from prefdata.readers.chunk import RawChunk
+from prefdata.readers.compressed import BUFFER_BYTES, blocks, open_binary
 
 _QUOTE, _BACKSLASH, _COMMA = ord('"'), ord("\\"), ord(",")
 _OPENS, _CLOSES = (ord("["), ord("{")), (ord("]"), ord("}"))
@@ -119,3 +129,85 @@ def as_line(element: bytes) -> bytes:
     """An element on one line: raw line breaks can only be whitespace between tokens
     (JSON strings cannot hold them), so they become spaces."""
     return element.replace(b"\n", b" ").replace(b"\r", b" ")
+
+
+def read_json_array(path: Path, chunk_rows: int) -> Iterator[RawChunk]:
+    """A JSON array of records, streamed element by element (memory bounded by the
+    largest element); a file that is not an array gets a message saying what it holds.
+    """
+    stream, raw = open_binary(path)
+    with raw:
+        head = stream.peek(64)[:64] if hasattr(stream, "peek") else b""
+        if head.lstrip()[:1] == b"[":
+            yield from stream_json_array(stream, raw, path, chunk_rows)
+            return
+        data = stream.read()
+    yield from _whole_json(path, data, chunk_rows)
+
+
+def stream_json_array(
+    stream: BinaryIO, raw: BinaryIO, path: Path, chunk_rows: int
+) -> Iterator[RawChunk]:
+    """A JSON array's elements as chunks of JSON lines (row number = element index)."""
+    splitter = ArraySplitter()
+    lines: list[bytes] = []
+    size = row = 0
+
+    def chunk(note: str | None = None) -> RawChunk:
+        nonlocal lines, size, row
+        text = b"".join(line + b"\n" for line in lines)
+        out = RawChunk(
+            str(path), row, text=text, bytes_done=raw.tell(), newlines=len(lines), note=note
+        )
+        row += len(lines)
+        lines, size = [], 0
+        return out
+
+    for block in blocks(stream, path, BUFFER_BYTES):
+        if block is None:
+            break
+        for element in splitter.feed(block):
+            lines.append(as_line(element))
+            size += len(element)
+            if len(lines) >= chunk_rows or size >= BUFFER_BYTES:
+                yield chunk()
+        if splitter.closed:
+            break
+    rest = splitter.finish()
+    note = None
+    if not splitter.closed:
+        if rest is not None:
+            lines.append(as_line(rest))  # a cut-off element: a malformed row, counted
+        note = (
+            f"{path} ends before its JSON array closes (truncated?), after "
+            f"{row + len(lines):,} elements; those read are curated and counted"
+        )
+    if lines or note:
+        yield chunk(note)
+
+
+def _whole_json(path: Path, data: bytes, chunk_rows: int) -> Iterator[RawChunk]:
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        try:  # orjson refuses lone surrogates that json accepts; give it a second chance
+            value = json.loads(data.decode("utf-8", "surrogatepass"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InputError(
+                f"{path} is not valid JSON ({exc}); for one record per line use JSONL"
+            ) from exc
+    if isinstance(value, dict):
+        lists = [k for k, v in value.items() if isinstance(v, list)]
+        raise InputError(
+            f"{path} holds a JSON object, not an array of records"
+            + (f"; its list field(s) {lists} may hold the records" if lists else "")
+        )
+    if not isinstance(value, list):
+        raise InputError(f"{path} holds a JSON {type(value).__name__}, not an array of records")
+    size = path.stat().st_size
+    for start in range(0, len(value), chunk_rows):
+        part = value[start : start + chunk_rows]
+        done = (
+            size if start + chunk_rows >= len(value) else size * (start + len(part)) // len(value)
+        )
+        yield RawChunk(str(path), start, records=part, bytes_done=done)

@@ -11,7 +11,6 @@ wrong) next to their reason code.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,14 +19,16 @@ import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.json as pajson
 import xxhash
 
 from prefdata import reasons
 from prefdata.hashing import hex_digests
+from prefdata.readers.arrow_json import parse_with_arrow
+from prefdata.readers.bad_rows import BadRows, json_text
+from prefdata.readers.chunk import Malformed, RawChunk
 from prefdata.readers.hh_split import split_hh_columns
 from prefdata.readers.layouts import BadRecord, Layout
-from prefdata.readers.sources import Malformed, RawChunk
+from prefdata.readers.utf8 import is_valid, merge_bad, split_invalid_utf8
 from prefdata.schema import (
     CHOSEN,
     DETAIL,
@@ -65,36 +66,6 @@ class Warnings:
         return iter(self.seen)
 
 
-def json_text(value: Any) -> str:
-    """A record as JSON text, for the ``raw`` column of rows that could not be read."""
-    try:
-        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
-    except TypeError:
-        return repr(value)
-
-
-def bad_batch(
-    source: str,
-    rows: list[int],
-    raws: list[str],
-    codes: list[str],
-    ids: list[str | None] | None = None,
-    details: list[str | None] | None = None,
-) -> pa.RecordBatch:
-    """The structural-drop rows of a chunk (with their input id where one could be read)."""
-    return pa.RecordBatch.from_arrays(
-        [
-            pa.array(ids if ids is not None else [None] * len(rows), pa.string()),
-            pa.array([source] * len(rows), pa.string()),
-            pa.array(rows, pa.int64()),
-            pa.array(raws, pa.string()),
-            pa.array([[c] for c in codes], pa.list_(pa.string())),
-            pa.array(details if details is not None else [None] * len(rows), pa.string()),
-        ],
-        names=[ID, SOURCE_FILE, SOURCE_ROW, RAW, REASONS, DETAIL],
-    )
-
-
 def derive_ids(prompt: pa.Array, chosen: pa.Array, rejected: pa.Array) -> pa.Array:
     """``schema.derive_id`` for whole text columns (same ids, fewer Python steps)."""
     return hex_digests(pc.binary_join_element_wise(prompt, chosen, rejected, "\x1f"))
@@ -110,34 +81,6 @@ def _carried(values: list[Any], name: str, warnings: Warnings) -> pa.Array:
         return pa.array(
             [v if v is None or isinstance(v, str) else json_text(v) for v in values], pa.string()
         )
-
-
-class _Bad:
-    """Collects a chunk's structurally bad rows."""
-
-    def __init__(self, id_key: str) -> None:
-        self.id_key = id_key
-        self.rows: list[int] = []
-        self.raws: list[str] = []
-        self.codes: list[str] = []
-        self.ids: list[str | None] = []
-        self.details: list[str | None] = []
-
-    def add(self, row: int, record: Any, code: str, detail: str | None = None) -> None:
-        """Record a bad row; ``record`` is the parsed record, or Malformed."""
-        given = record.get(self.id_key) if isinstance(record, Mapping) else None
-        self.rows.append(row)
-        self.raws.append(record.raw if isinstance(record, Malformed) else json_text(record))
-        self.codes.append(code)
-        self.ids.append(given if given is None or isinstance(given, str) else json_text(given))
-        if detail is None and isinstance(record, Malformed):
-            detail = record.error
-        self.details.append(detail)
-
-    def batch(self, source: str) -> pa.RecordBatch | None:
-        if not self.rows:
-            return None
-        return bad_batch(source, self.rows, self.raws, self.codes, self.ids, self.details)
 
 
 def _assemble(
@@ -163,7 +106,7 @@ def _text_triples(
     layout: Layout,
     texts: list[pa.Array],
     record_at: Callable[[int], Any],
-    bad: _Bad,
+    bad: BadRows,
     rows: list[int],
 ) -> tuple[list[pa.Array], np.ndarray]:
     """Reshape text columns into (prompt, chosen, rejected); returns them and a keep mask.
@@ -201,7 +144,7 @@ def normalize_records(chunk: RawChunk, layout: Layout, warnings: Warnings) -> No
     """The row path: JSON records (or Arrow rows that need per-row reshaping)."""
     records = chunk.parsed()
     row_numbers = chunk.row_numbers()
-    bad = _Bad(layout.id_key)
+    bad = BadRows(layout.id_key)
     good: list[Any] = []
     good_rows: list[int] = []
     triples: list[tuple[Any, Any, Any]] = []
@@ -313,7 +256,7 @@ def normalize_arrow(chunk: RawChunk, layout: Layout, warnings: Warnings) -> Norm
     valid = pa.array(np.ones(batch.num_rows, dtype=bool))
     for k in needed:
         valid = pc.and_(valid, pc.is_valid(batch.column(k)))
-    bad = _Bad(layout.id_key)
+    bad = BadRows(layout.id_key)
     if not pc.all(valid).as_py():
         invalid = pc.invert(valid)
         for row, record in zip(
@@ -368,122 +311,14 @@ def normalize_columns(chunk: RawChunk, layout: Layout, warnings: Warnings) -> No
     return Normalized(_assemble(out, carried, chunk.source, rows, warnings), None)
 
 
-def _parse_with_arrow(chunk: RawChunk) -> RawChunk | None:
-    """The chunk's JSON lines parsed by Arrow's reader, or None if any line is amiss.
-
-    Arrow's C++ JSON reader builds the columns directly, about three times faster than
-    parsing rows to Python and converting them. It refuses the whole chunk on one bad
-    line or one type conflict; the row path then finds and reports the culprits.
-    """
-    text = chunk.text
-    assert text is not None
-    read_options = pajson.ReadOptions(use_threads=False, block_size=len(text) + 1)
-    try:
-        table = pajson.read_json(io.BytesIO(text), read_options=read_options)
-        # Arrow turns date-like strings into timestamps; the row path keeps them as the
-        # text they are, so parse such columns again as text (nested ones: row path)
-        dated = [f for f in table.schema if pa.types.is_timestamp(f.type)]
-        if dated:
-            explicit = pa.schema([pa.field(f.name, pa.string()) for f in dated])
-            table = pajson.read_json(
-                io.BytesIO(text),
-                read_options=read_options,
-                parse_options=pajson.ParseOptions(explicit_schema=explicit),
-            )
-        if any(_has_timestamp(f.type) for f in table.schema):
-            return None
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
-        return None
-    newlines = chunk.newlines if chunk.newlines is not None else text.count(b"\n")
-    lines = newlines + (not text.endswith(b"\n"))
-    batch = table.combine_chunks().to_batches()[0] if table.num_rows else None
-    if batch is None or batch.num_rows != lines:  # blank lines: take the slow, exact path
-        return None
-    return RawChunk(chunk.source, chunk.start_row, batch=batch, bytes_done=chunk.bytes_done)
-
-
-def _has_timestamp(kind: pa.DataType) -> bool:
-    if pa.types.is_timestamp(kind):
-        return True
-    if pa.types.is_struct(kind):
-        return any(_has_timestamp(f.type) for f in kind)
-    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
-        return _has_timestamp(kind.value_type)
-    return False
-
-
-def _valid(batch: pa.RecordBatch) -> bool:
-    try:
-        batch.validate(full=True)  # full validation includes every string's UTF-8
-    except pa.ArrowInvalid:
-        return False
-    return True
-
-
-def _as_text(column: pa.Array, i: int) -> str:
-    value = column.slice(i, 1)
-    if pa.types.is_string(value.type) or pa.types.is_binary(value.type):
-        raw = value.view(pa.binary())[0].as_py()
-        return "" if raw is None else raw.decode("utf-8", "backslashreplace")
-    try:
-        return json_text(value[0].as_py())
-    except UnicodeDecodeError:
-        return "<invalid UTF-8>"
-
-
-def split_invalid_utf8(chunk: RawChunk) -> tuple[RawChunk, pa.RecordBatch | None]:
-    """A batch chunk without its rows holding invalid UTF-8, and those rows as
-    ``malformed_record`` (their raw text with the bad bytes as backslash escapes)."""
-    batch = chunk.batch
-    assert batch is not None
-    if _valid(batch):
-        return chunk, None
-    rows = chunk.row_numbers()
-    bad = _Bad("")
-    keep = np.ones(batch.num_rows, dtype=bool)
-    for i in range(batch.num_rows):  # rare: only chunks that failed validation get here
-        row = batch.slice(i, 1)
-        if _valid(row):
-            continue
-        keep[i] = False
-        names = [n for n in batch.schema.names if not _valid(row.select([n]))]
-        raw = (
-            "{"
-            + ", ".join(
-                f"{json_text(n)}: {json_text(_as_text(batch.column(n), i))}"
-                for n in batch.schema.names
-            )
-            + "}"
-        )
-        bad.add(rows[i], Malformed(raw, ""), reasons.MALFORMED_RECORD, f"invalid UTF-8 in {names}")
-    mask = pa.array(keep)
-    kept = RawChunk(
-        chunk.source,
-        chunk.start_row,
-        batch=batch.filter(mask),
-        bytes_done=chunk.bytes_done,
-        rows=[r for r, k in zip(rows, keep, strict=True) if k],
-    )
-    return kept, bad.batch(chunk.source)
-
-
-def _merge_bad(
-    first: pa.RecordBatch | None, second: pa.RecordBatch | None
-) -> pa.RecordBatch | None:
-    if first is None or second is None:
-        return first if second is None else second
-    merged = pa.Table.from_batches([first, second])
-    return merged.take(pc.sort_indices(merged.column(SOURCE_ROW))).combine_chunks().to_batches()[0]
-
-
 def normalize(chunk: RawChunk, layout: Layout, warnings: Warnings) -> Normalized:
     for note in (*layout.notes, chunk.note):
         if note:
             warnings.add(note)
     if chunk.text is not None and (layout.columnar or layout.vectorised):
-        parsed = _parse_with_arrow(chunk)
+        parsed = parse_with_arrow(chunk)
         # Arrow's JSON reader lets invalid UTF-8 through; orjson, on the row path, does not
-        if parsed is not None and parsed.batch is not None and _valid(parsed.batch):
+        if parsed is not None and parsed.batch is not None and is_valid(parsed.batch):
             fast = (
                 normalize_arrow(parsed, layout, warnings)
                 if layout.columnar
@@ -496,7 +331,7 @@ def normalize(chunk: RawChunk, layout: Layout, warnings: Warnings) -> Normalized
         chunk, invalid = split_invalid_utf8(chunk)
         fast = normalize_columns(chunk, layout, warnings) if layout.vectorised else None
         result = fast if fast is not None else normalize_arrow(chunk, layout, warnings)
-        result = Normalized(result.good, _merge_bad(result.bad, invalid))
+        result = Normalized(result.good, merge_bad(result.bad, invalid))
     else:
         result = normalize_records(chunk, layout, warnings)
     _warn_empty_prompts(result.good, layout, chunk.source, warnings)
