@@ -104,3 +104,15 @@ def test_unpaired_and_rated_files_say_what_to_run(tmp_path: Path) -> None:
     rated = _jsonl(tmp_path / "r.jsonl", [{"prompt": "p", "answers": [{"answer": "a", "rank": 1}]}])
     result = CliRunner().invoke(app, ["validate", str(rated)])
     assert result.exit_code == 2 and "binarise it first" in result.output
+
+
+def test_report_says_how_many_pairs_were_not_compared(tmp_path: Path) -> None:
+    rows = [{"prompt": f"p{i}", "chosen": A * 3, "rejected": B + str(i)} for i in range(4)]
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app, ["filter", str(_jsonl(tmp_path / "d.jsonl", rows)), "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text())
+    assert report["stats"]["histograms"]["similarity"]["not_compared"] == 4
+    assert "4 pairs not compared" in (out / "report.html").read_text()
