@@ -398,7 +398,18 @@ def test_conversational_column_path_matches_the_row_path(tmp_path: Path) -> None
         }
         for i in range(12)
     ]
-    for name, records in (("sharegpt", sharegpt), ("trl", trl)):
+    openai = [
+        {
+            "input": {
+                "messages": [{"role": "system", "content": "Be brief."}, user(f"Q{i}")][i % 2 :],
+                "tools": [],
+            },
+            "preferred_output": [bot(LONG_A + str(i))],
+            "non_preferred_output": [bot(LONG_B)],
+        }
+        for i in range(12)
+    ]
+    for name, records in (("sharegpt", sharegpt), ("trl", trl), ("openai", openai)):
         path = _write(tmp_path, name, records)
         fast, rows = _fast_and_rows(path)
         assert len(fast) == 12 and fast == rows, name

@@ -62,3 +62,19 @@ def prepend(
     all_roles = pa.concat_arrays([roles.cast(pa.string()), pa.array(["system"] * n, pa.string())])
     all_contents = pa.concat_arrays([contents.cast(pa.string()), first.cast(pa.string())])
     return new_offsets, all_roles.take(take), all_contents.take(take)
+
+
+def message_lists(column: pa.Array) -> pa.ListArray | None:
+    """A parsed ``[{role, content}, ...]`` column as MESSAGES, or None when any row
+    needs the row path (a null, a content that is not plain text, a missing key)."""
+    kind = column.type
+    if not (pa.types.is_list(kind) and pa.types.is_struct(kind.value_type)):
+        return None
+    fields = {f.name: f.type for f in kind.value_type}
+    if not (is_text(fields.get("role", pa.null())) and is_text(fields.get("content", pa.null()))):
+        return None
+    flat = column.flatten()
+    role, content = pc.struct_field(flat, "role"), pc.struct_field(flat, "content")
+    if column.null_count or role.null_count or content.null_count:
+        return None
+    return messages(offsets_of(column), role, content)

@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from prefdata import reasons
 from prefdata.config import ReadOptions
@@ -24,8 +23,7 @@ from prefdata.readers.layouts.base import (
     messages,
     shared_prefix,
 )
-from prefdata.readers.messages import is_text, offsets_of
-from prefdata.readers.messages import messages as message_column
+from prefdata.readers.messages import message_lists
 from prefdata.schema import CHOSEN, ID, PROMPT, REJECTED, Shape
 
 # Columns that usually hold the prompt in other layouts: when the TRL layout would
@@ -145,20 +143,8 @@ class Trl(LayoutSpec):
             return None
         out = []
         for key in (layout.prompt_key, layout.chosen_key, layout.rejected_key):
-            if key not in batch.schema.names:
+            lists = message_lists(batch.column(key)) if key in batch.schema.names else None
+            if lists is None:
                 return None
-            column = batch.column(key)
-            kind = column.type
-            if not (pa.types.is_list(kind) and pa.types.is_struct(kind.value_type)):
-                return None
-            fields = {f.name: f.type for f in kind.value_type}
-            if not (
-                is_text(fields.get("role", pa.null())) and is_text(fields.get("content", pa.null()))
-            ):
-                return None
-            flat = column.flatten()
-            role, content = pc.struct_field(flat, "role"), pc.struct_field(flat, "content")
-            if column.null_count or role.null_count or content.null_count:
-                return None
-            out.append(message_column(offsets_of(column), role, content))
+            out.append(lists)
         return out[0], out[1], out[2]
