@@ -409,7 +409,28 @@ def test_conversational_column_path_matches_the_row_path(tmp_path: Path) -> None
         }
         for i in range(12)
     ]
-    for name, records in (("sharegpt", sharegpt), ("trl", trl), ("openai", openai)):
+
+    def turns(i: int, answer: str) -> list[dict[str, str]]:
+        if i % 2:
+            return [user(f"Q{i}"), bot("A"), user("more"), bot(answer)]
+        return [user(f"Q{i}"), bot(answer)]
+
+    h4 = [
+        {
+            "prompt": f"Q{i}",
+            "prompt_id": str(i),
+            "chosen": turns(i, LONG_A + str(i)),
+            "rejected": turns(i, LONG_B),
+            "score_chosen": 8.0,
+        }
+        for i in range(12)
+    ]
+    for name, records in (
+        ("sharegpt", sharegpt),
+        ("trl", trl),
+        ("openai", openai),
+        ("h4", h4),
+    ):
         path = _write(tmp_path, name, records)
         fast, rows = _fast_and_rows(path)
         assert len(fast) == 12 and fast == rows, name
@@ -447,3 +468,14 @@ def test_date_like_text_stays_text_on_the_column_paths(tmp_path: Path) -> None:
         _, good, _ = _read(_write(tmp_path, f"d{i}", [row]))
         key = "created" if i == 0 else "at"
         assert good[0][key] == row[key]
+
+
+def test_h4_rows_off_the_common_shape_take_the_row_path(tmp_path: Path) -> None:
+    rows = [
+        CASES["h4"][0][0],
+        {"prompt": "Q ", "chosen": [user("Q"), bot(LONG_A)], "rejected": [user("Q"), bot(LONG_B)]},
+        {"prompt": "Q", "chosen": [user("Q"), bot(LONG_A)], "rejected": [user("Q"), bot(LONG_A)]},
+    ]
+    layout, good, bad = _read(_write(tmp_path, "h4mix", rows))
+    assert layout == "h4" and len(good) == 2  # " Q" matches after stripping, as pair() does
+    assert bad[0]["reasons"] == ["malformed_record"]  # identical conversations
