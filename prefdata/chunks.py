@@ -22,7 +22,7 @@ from prefdata.dataset.signatures import Signatures, batch_signatures
 from prefdata.readers import Layout, normalize_chunk
 from prefdata.readers.normalize import Warnings
 from prefdata.readers.sources import RawChunk
-from prefdata.schema import RAW, REASONS, SOURCE_FILE, SOURCE_ROW
+from prefdata.schema import DETAIL, RAW, REASONS, SOURCE_FILE, SOURCE_ROW
 from prefdata.stats import Stats
 from prefdata.writer import conform
 
@@ -117,8 +117,9 @@ def split_rows(
             picked.column(SOURCE_FILE),
             picked.column(SOURCE_ROW),
             pa.nulls(picked.num_rows, pa.string()),
+            pa.nulls(picked.num_rows, pa.string()),  # detail: only reading drops have one
         ],
-        names=[*content.schema.names, REASONS, SOURCE_FILE, SOURCE_ROW, RAW],
+        names=[*content.schema.names, REASONS, SOURCE_FILE, SOURCE_ROW, RAW, DETAIL],
     )
     if bad is not None and bad.num_rows:
         fitted = conform(bad, dropped.schema)

@@ -23,10 +23,9 @@ if TYPE_CHECKING:
     from prefdata.dataset.minhash import LshParams
 
 SimilarityMetric = Literal["indel", "difflib"]
-LayoutName = Literal["auto", "trl", "hh", "sharegpt"]
 FileType = Literal["auto", "jsonl", "json", "csv", "parquet", "hf"]
 
-LAYOUTS: tuple[str, ...] = ("auto", "trl", "hh", "sharegpt")
+PREFER: tuple[str, ...] = ("better", "safer")
 FILE_TYPES: tuple[str, ...] = ("auto", "jsonl", "json", "csv", "parquet", "hf")
 METRICS: tuple[str, ...] = ("indel", "difflib")
 LengthUnit = Literal["chars", "tokens"]
@@ -160,18 +159,39 @@ class FilterConfig:
 
 @dataclass
 class ReadOptions:
-    """How to read inputs: container type, record layout and column names."""
+    """How to read inputs: container type, record layout and column names.
 
-    layout: LayoutName = "auto"
+    ``layout`` is ``auto`` or a name in ``prefdata.readers.layouts.LAYOUTS``. The
+    labelled layout reads ``response_a_column`` and ``response_b_column`` and orders
+    them by ``label_column``; ``prefer`` picks PKU-SafeRLHF's better or safer response.
+    """
+
+    layout: str = "auto"
     file_type: FileType = "auto"
     prompt_column: str | None = None
     chosen_column: str | None = None
     rejected_column: str | None = None
     id_column: str | None = None
+    response_a_column: str | None = None
+    response_b_column: str | None = None
+    label_column: str | None = None
+    prefer: str = "better"
 
     def __post_init__(self) -> None:
-        if self.layout not in LAYOUTS:
-            raise ConfigError(f"format must be one of {list(LAYOUTS)}, got {self.layout!r}")
+        # the registry imports this module, so it is looked up when options are made
+        from prefdata.readers.layouts import LAYOUTS
+
+        if self.layout != "auto" and self.layout not in LAYOUTS:
+            raise ConfigError(f"format must be one of {['auto', *LAYOUTS]}, got {self.layout!r}")
+        if self.prefer not in PREFER:
+            raise ConfigError(f"prefer must be one of {list(PREFER)}, got {self.prefer!r}")
+        labelled = (self.response_a_column, self.response_b_column, self.label_column)
+        if any(labelled) and not all(labelled):
+            raise ConfigError(
+                f"response_a_column, response_b_column and label_column go together; got {labelled}"
+            )
+        if all(labelled) and self.layout not in ("auto", "labelled"):
+            raise ConfigError(f"--response-a-column needs --format labelled, got {self.layout!r}")
         if self.file_type not in FILE_TYPES:
             raise ConfigError(
                 f"file_type must be one of {list(FILE_TYPES)}, got {self.file_type!r}"

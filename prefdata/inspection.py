@@ -11,7 +11,7 @@ import pyarrow as pa
 from prefdata.config import ReadOptions
 from prefdata.readers import read_pairs
 from prefdata.readers.normalize import Warnings
-from prefdata.schema import CANONICAL, SOURCE_FILE, SOURCE_ROW
+from prefdata.schema import CANONICAL, DETAIL, SOURCE_FILE, SOURCE_ROW
 
 
 @dataclass
@@ -23,6 +23,7 @@ class Inspection:
     rows: int = 0
     readable_rows: int = 0
     unreadable: dict[str, int] = field(default_factory=dict)
+    details: dict[str, list[str]] = field(default_factory=dict)  # a few per reason
     carried_columns: list[str] = field(default_factory=list)
     samples: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -47,9 +48,18 @@ def inspect_input(
         result.rows += item.rows
         result.readable_rows += good.num_rows
         if bad is not None:
-            for codes in bad.column("reasons").to_pylist():
+            codes_per_row = bad.column("reasons").to_pylist()
+            details = (
+                bad.column(DETAIL).to_pylist()
+                if DETAIL in bad.schema.names
+                else [None] * len(codes_per_row)
+            )
+            for codes, detail in zip(codes_per_row, details, strict=True):
                 for code in codes:
                     result.unreadable[code] = result.unreadable.get(code, 0) + 1
+                    shown = result.details.setdefault(code, [])
+                    if detail and len(shown) < 3 and detail not in shown:
+                        shown.append(detail)
         for name in good.schema.names:
             if (
                 name not in CANONICAL

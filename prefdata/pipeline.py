@@ -31,6 +31,7 @@ from prefdata.dataset.late import LateRows, apply_late
 from prefdata.errors import ConfigError, InputError
 from prefdata.parallel import WriteBehind, ordered_map, read_ahead
 from prefdata.readers import InputInfo, agreed_shape, iter_chunks
+from prefdata.readers.sources import missing_message
 from prefdata.reporting import write_extras
 from prefdata.schema import SOURCE_ROW, canonical_fields, provenance_fields
 from prefdata.stats import Stats
@@ -150,7 +151,7 @@ def run(
     paths = [Path(p) for p in inputs]
     for path in paths:
         if not path.exists():
-            raise InputError(f"no such file or folder: {path}")
+            raise InputError(missing_message(path))
     for eval_set in map(Path, config.eval_sets):  # fail before a long pass, not after
         if not eval_set.exists():
             raise InputError(f"no such eval set: {eval_set}")

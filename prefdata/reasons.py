@@ -18,7 +18,10 @@ REJECTED_TOO_SHORT = "rejected_too_short"
 TOO_SIMILAR = "too_similar"
 RESPONSE_TOO_LONG = "response_too_long"
 
-STRUCTURAL = (MALFORMED_RECORD, MISSING_FIELD, WRONG_TYPE)
+# A labelled comparison with no winner (a tie, "both bad"): never turned into a pair.
+NO_PREFERENCE = "no_preference"
+
+STRUCTURAL = (MALFORMED_RECORD, MISSING_FIELD, WRONG_TYPE, NO_PREFERENCE)
 
 # Dataset-level checks (prefdata.dataset): decided over the whole input, from row hashes.
 DUPLICATE_PAIR = "duplicate_pair"  # same prompt, chosen and rejected as an earlier row

@@ -26,7 +26,8 @@ import xxhash
 ID, PROMPT, CHOSEN, REJECTED = "id", "prompt", "chosen", "rejected"
 CANONICAL = (ID, PROMPT, CHOSEN, REJECTED)
 REASONS, SOURCE_FILE, SOURCE_ROW, RAW = "reasons", "source_file", "source_row", "raw"
-PROVENANCE = (REASONS, SOURCE_FILE, SOURCE_ROW, RAW)
+DETAIL = "detail"  # dropped rows that could not be read: which field, what is wrong
+PROVENANCE = (REASONS, SOURCE_FILE, SOURCE_ROW, RAW, DETAIL)
 
 Shape = Literal["text", "conversational"]
 
@@ -55,6 +56,7 @@ def provenance_fields() -> list[pa.Field]:
         pa.field(SOURCE_FILE, pa.string()),
         pa.field(SOURCE_ROW, pa.int64()),
         pa.field(RAW, pa.string()),
+        pa.field(DETAIL, pa.string()),
     ]
 
 

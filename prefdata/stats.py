@@ -45,6 +45,9 @@ class Stats:
         default_factory=lambda: np.zeros(len(SIMILARITY_EDGES) - 1, np.int64)
     )
     bias: LengthBias = field(default_factory=LengthBias)
+    # pairs with no similarity figure: lengths rule out the threshold, or a response is
+    # over max_response_chars (see checks/similarity.py)
+    similarity_not_compared: int = 0
 
     def add(
         self,
@@ -63,6 +66,7 @@ class Stats:
         self.rejected_chars += _histogram(rejected_chars, LENGTH_EDGES)
         if similarity is not None:
             self.similarity += _histogram(similarity, SIMILARITY_EDGES)
+            self.similarity_not_compared += int(np.isnan(similarity).sum())
 
     def merge(self, other: Stats) -> None:
         """Add another chunk's figures to these."""
@@ -73,6 +77,7 @@ class Stats:
         self.chosen_chars += other.chosen_chars
         self.rejected_chars += other.rejected_chars
         self.similarity += other.similarity
+        self.similarity_not_compared += other.similarity_not_compared
         self.bias.merge(other.bias)
 
     def to_dict(self) -> dict[str, Any]:
@@ -88,6 +93,10 @@ class Stats:
             "histograms": {
                 "chosen_chars": {"edges": LENGTH_EDGES, "counts": self.chosen_chars.tolist()},
                 "rejected_chars": {"edges": LENGTH_EDGES, "counts": self.rejected_chars.tolist()},
-                "similarity": {"edges": SIMILARITY_EDGES, "counts": self.similarity.tolist()},
+                "similarity": {
+                    "edges": SIMILARITY_EDGES,
+                    "counts": self.similarity.tolist(),
+                    "not_compared": self.similarity_not_compared,
+                },
             },
         }

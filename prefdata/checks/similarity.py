@@ -10,6 +10,13 @@ Two metrics:
   ratio counts matching blocks found greedily, never more than the LCS, so it is never
   above the Indel similarity: only pairs whose Indel similarity passes the threshold
   need the slow difflib call at all.
+
+Either similarity is at most ``2 * min(a, b) / (a + b)`` for lengths ``a`` and ``b`` (the
+LCS is never longer than the shorter text), so a pair whose lengths alone keep it at or
+below ``max_similarity`` cannot be too similar and is not compared: long conversational
+responses of very different lengths cost nothing. Such pairs have no similarity figure
+(NaN): the report counts them as ``not_compared`` next to the histogram, and the
+length-bias figures that use similarity cover the compared pairs only.
 """
 
 from __future__ import annotations
@@ -44,7 +51,13 @@ def too_similar(view: PairView, config: FilterConfig) -> Masks:
     similarity = np.full(n, np.nan)
     similarity[view.identical] = 1.0
     longest = np.maximum(view.chosen_chars, view.rejected_chars)
-    todo = np.flatnonzero(~view.identical & (longest <= config.max_response_chars))
+    total = view.chosen_chars + view.rejected_chars
+    with np.errstate(invalid="ignore", divide="ignore"):
+        bound = np.where(
+            total > 0, 2 * np.minimum(view.chosen_chars, view.rejected_chars) / total, 1.0
+        )
+    possible = bound > config.max_similarity - _BOUND_SLACK
+    todo = np.flatnonzero(~view.identical & (longest <= config.max_response_chars) & possible)
     if len(todo):
         chosen = view.chosen.take(todo).to_pylist()
         rejected = view.rejected.take(todo).to_pylist()

@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from prefdata.cli.output import EXIT_GATE, console, err_console, errors_to_exit
+from prefdata.cli.output import EXIT_EMPTY, EXIT_GATE, console, err_console, errors_to_exit
 from prefdata.config import FilterConfig, ReadOptions, build_configs, load_config_file
 from prefdata.inspection import inspect_input
 from prefdata.pipeline import Report, filter_pairs, validate_pairs
@@ -95,12 +95,30 @@ _CHECK_OPTIONS: dict[str, Any] = {
     "length_unit": typer.Option(
         None, help="Unit of the minimum lengths: chars (default) or tokens (needs --tokenizer)."
     ),
-    "layout": typer.Option(None, "--format", help="Record layout: auto, trl, hh, sharegpt."),
+    "layout": typer.Option(
+        None,
+        "--format",
+        help="Record layout: auto (detected from the keys) or a name that "
+        "`prefdata inspect --formats` lists (trl, hh, sharegpt, alpaca, orca, h4, openai, "
+        "shp, arena, pku, labelled).",
+    ),
     "file_type": typer.Option(None, help="Container: auto, jsonl, json, csv, parquet, hf."),
     "prompt_column": typer.Option(None, help="Column holding the prompt."),
     "chosen_column": typer.Option(None, help="Column holding the chosen response."),
     "rejected_column": typer.Option(None, help="Column holding the rejected response."),
     "id_column": typer.Option(None, help="Column holding a stable pair id (default: id)."),
+    "response_a_column": typer.Option(
+        None, help="Labelled pairs: column of the first response (with --label-column)."
+    ),
+    "response_b_column": typer.Option(None, help="Labelled pairs: column of the second one."),
+    "label_column": typer.Option(
+        None,
+        help="Labelled pairs: column saying which response won: a/model_a/0 or b/model_b/1; "
+        "tie, tie (bothbad), both_bad, none or null drop the row as no_preference.",
+    ),
+    "prefer": typer.Option(
+        None, help="PKU-SafeRLHF layout: better (better_response_id, default) or safer."
+    ),
     "workers": typer.Option(
         None,
         help="Threads for parsing and checking (0: one per core, up to 8, for inputs over "
@@ -194,6 +212,10 @@ def register(app: typer.Typer) -> None:
         chosen_column: str | None = _CHECK_OPTIONS["chosen_column"],
         rejected_column: str | None = _CHECK_OPTIONS["rejected_column"],
         id_column: str | None = _CHECK_OPTIONS["id_column"],
+        response_a_column: str | None = _CHECK_OPTIONS["response_a_column"],
+        response_b_column: str | None = _CHECK_OPTIONS["response_b_column"],
+        label_column: str | None = _CHECK_OPTIONS["label_column"],
+        prefer: str | None = _CHECK_OPTIONS["prefer"],
         workers: int | None = _CHECK_OPTIONS["workers"],
         eval_sets: list[Path] | None = _CHECK_OPTIONS["eval_sets"],
         near_duplicates: bool | None = _CHECK_OPTIONS["near_duplicates"],
@@ -246,6 +268,15 @@ def register(app: typer.Typer) -> None:
             )
             extra = "" if engine == "ray" else ", report.html, README.md"
             console.print(f"wrote {escape(str(out))}/{kept}, {dropped}, report.json{extra}")
+        if report.kept_rows == 0:
+            top = next(iter(report.reasons), "none")
+            err_console.print(
+                f"[bold red]error:[/] nothing kept: all {report.dropped_rows:,} pairs were "
+                f"dropped (most as {top}); see {escape(str(out))}/dropped.parquet's reasons "
+                "and detail, or `prefdata inspect` the input",
+                highlight=False,
+            )
+            raise typer.Exit(EXIT_EMPTY)
 
     @app.command("validate")
     def validate_command(
@@ -271,6 +302,10 @@ def register(app: typer.Typer) -> None:
         chosen_column: str | None = _CHECK_OPTIONS["chosen_column"],
         rejected_column: str | None = _CHECK_OPTIONS["rejected_column"],
         id_column: str | None = _CHECK_OPTIONS["id_column"],
+        response_a_column: str | None = _CHECK_OPTIONS["response_a_column"],
+        response_b_column: str | None = _CHECK_OPTIONS["response_b_column"],
+        label_column: str | None = _CHECK_OPTIONS["label_column"],
+        prefer: str | None = _CHECK_OPTIONS["prefer"],
         workers: int | None = _CHECK_OPTIONS["workers"],
         eval_sets: list[Path] | None = _CHECK_OPTIONS["eval_sets"],
         near_duplicates: bool | None = _CHECK_OPTIONS["near_duplicates"],
@@ -323,7 +358,10 @@ def register(app: typer.Typer) -> None:
 
     @app.command("inspect")
     def inspect_command(
-        path: Path = typer.Argument(..., help="One input file or folder."),
+        path: Path | None = typer.Argument(None, help="One input file or folder."),
+        formats: bool = typer.Option(
+            False, "--formats", help="List the record layouts prefdata reads, and stop."
+        ),
         samples: int = typer.Option(3, help="How many pairs to show."),
         layout: str | None = _CHECK_OPTIONS["layout"],
         file_type: str | None = _CHECK_OPTIONS["file_type"],
@@ -331,9 +369,23 @@ def register(app: typer.Typer) -> None:
         chosen_column: str | None = _CHECK_OPTIONS["chosen_column"],
         rejected_column: str | None = _CHECK_OPTIONS["rejected_column"],
         id_column: str | None = _CHECK_OPTIONS["id_column"],
+        response_a_column: str | None = _CHECK_OPTIONS["response_a_column"],
+        response_b_column: str | None = _CHECK_OPTIONS["response_b_column"],
+        label_column: str | None = _CHECK_OPTIONS["label_column"],
+        prefer: str | None = _CHECK_OPTIONS["prefer"],
     ) -> None:
         """Show how prefdata reads a file: type, layout, rows, columns and a few pairs."""
+        if formats:
+            from prefdata.readers.layouts import LAYOUTS
+
+            for name, spec in LAYOUTS.items():
+                console.print(f"  [bold]{name}[/]: {escape(spec.summary)}")
+            return
         with errors_to_exit():
+            if path is None:
+                from prefdata.errors import ConfigError
+
+                raise ConfigError("inspect needs a PATH (or --formats)")
             _, read_options = _configs(None, locals())
             result = inspect_input(path, read_options, samples=samples)
         console.print(f"[bold]{escape(result.path)}[/]")
@@ -343,6 +395,8 @@ def register(app: typer.Typer) -> None:
         console.print(f"  records: {result.rows:,} ({result.readable_rows:,} readable as pairs)")
         for code, count in result.unreadable.items():
             console.print(f"    {code}: {count:,}")
+            for detail in result.details.get(code, []):
+                console.print(f"      e.g. {escape(detail)}")
         console.print(
             "  columns: id, prompt, chosen, rejected"
             + (

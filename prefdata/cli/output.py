@@ -16,6 +16,7 @@ err_console = Console(stderr=True)
 
 EXIT_USAGE = 2  # bad arguments, unreadable input, invalid settings
 EXIT_GATE = 1  # a validation gate failed (e.g. drop rate above the bound)
+EXIT_EMPTY = 3  # the run finished but kept or wrote nothing (outputs are still written)
 
 
 @contextmanager

@@ -7,9 +7,8 @@ chosen/rejected, e.g. a benchmark's questions) gives the first of the columns in
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -20,36 +19,12 @@ from prefdata.dataset.signatures import text_hashes
 from prefdata.errors import InputError
 from prefdata.readers import iter_chunks, normalize_chunk
 from prefdata.readers.normalize import Warnings
-from prefdata.readers.sources import READERS, detect_file_type
+from prefdata.readers.prompt_records import PROMPT_KEYS, iter_records, prompt_text
 from prefdata.schema import PROMPT, final_text
-
-PROMPT_KEYS = ("prompt", "question", "instruction", "input", "problem", "query", "text")
-
-
-def _prompt_of(record: Any) -> str | None:
-    if not isinstance(record, Mapping):
-        return None
-    for key in PROMPT_KEYS:
-        if isinstance(record.get(key), str):
-            return str(record[key])
-    messages = record.get("messages") or record.get("conversations")
-    if isinstance(messages, list):
-        users = [
-            m
-            for m in messages
-            if isinstance(m, Mapping) and m.get("role", m.get("from")) in ("user", "human")
-        ]
-        if users:
-            text = users[-1].get("content", users[-1].get("value"))
-            return text if isinstance(text, str) else None
-    return None
 
 
 def _prompts_only(path: Path) -> list[str]:
-    texts: list[str] = []
-    for chunk in READERS[detect_file_type(path)](path, 8192):
-        records = chunk.batch.to_pylist() if chunk.batch is not None else chunk.parsed()
-        texts.extend(t for t in map(_prompt_of, records) if t is not None)
+    texts = [t for _, r in iter_records(path) if (t := prompt_text(r)) is not None]
     if not texts:
         raise InputError(
             f"no prompts in eval set {path}: expected pairs or one of the "

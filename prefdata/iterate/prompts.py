@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
 from prefdata.errors import ConfigError, InputError
+from prefdata.readers.prompt_records import iter_records
+from prefdata.readers.sources import Malformed
 from prefdata.schema import Shape
 
 Prompt = str | list[dict[str, str]]
@@ -34,23 +32,18 @@ class PromptSet:
 
 
 def load_prompts(path: str | Path) -> PromptSet:
-    """Prompts from a JSONL or Parquet file's ``prompt`` column: all strings (text) or all
-    lists of ``{role, content}`` messages (conversational)."""
+    """Prompts from the ``prompt`` column of any file prefdata reads (JSONL, JSON, CSV,
+    Parquet, gzipped or not): all strings (text) or all lists of ``{role, content}``
+    messages (conversational)."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"prompts file not found: {path}")
-    if path.suffix == ".parquet":
-        try:
-            records = pq.read_table(path).to_pylist()
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise InputError(f"cannot read {path} as Parquet: {exc}") from exc
-    else:
-        records = [_jsonl_record(line, path, n) for n, line in _lines(path)]
+    records = [_record(r, path, n + 1) for n, r in iter_records(path)]
     if not records:
         raise InputError(f"no prompts in {path}")
     if "prompt" not in records[0]:
         raise InputError(f"no column 'prompt' in {path}; found {sorted(records[0])}")
-    values = [r.get("prompt") for r in records]
+    values: list[Any] = [r.get("prompt") for r in records]
     names = [k for k in records[0] if k != "prompt"]
     columns = {name: [r.get(name) for r in records] for name in names}
     if all(_is_text(v) for v in values):
@@ -74,16 +67,9 @@ def _is_text(value: Any) -> bool:
     return isinstance(value, str) and bool(value)
 
 
-def _lines(path: Path) -> list[tuple[int, str]]:
-    text = path.read_text(encoding="utf-8")
-    return [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
-
-
-def _jsonl_record(line: str, path: Path, number: int) -> dict[str, Any]:
-    try:
-        record = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path} line {number} is not JSON: {exc}") from exc
+def _record(record: Any, path: Path, number: int) -> dict[str, Any]:
+    if isinstance(record, Malformed):
+        raise InputError(f"{path} line {number} is not JSON: {record.error}")
     if not isinstance(record, dict) or "prompt" not in record:
         raise InputError(f"{path} line {number} has no 'prompt' key")
     return record

@@ -17,9 +17,11 @@ import pyarrow as pa
 from prefdata import reasons
 from prefdata.config import ReadOptions
 from prefdata.errors import InputError
+from prefdata.readers.bad_rows import bad_batch, json_text
+from prefdata.readers.chunk import Malformed, RawChunk, parse_line
 from prefdata.readers.layouts import Layout, detect_layout
-from prefdata.readers.normalize import Normalized, Warnings, bad_batch, json_text, normalize
-from prefdata.readers.sources import READERS, Malformed, RawChunk, detect_file_type, parse_line
+from prefdata.readers.normalize import Normalized, Warnings, normalize
+from prefdata.readers.sources import READERS, detect_file_type
 from prefdata.schema import canonical_fields, provenance_fields
 
 __all__ = [
@@ -69,7 +71,12 @@ def agreed_shape(shape: str | None, info: InputInfo) -> str | None:
 
 def _first_record(chunk: RawChunk) -> Mapping[str, Any] | None:
     if chunk.batch is not None:
-        return chunk.batch.slice(0, 1).to_pylist()[0] if chunk.batch.num_rows else None
+        for i in range(chunk.batch.num_rows):
+            try:
+                return chunk.batch.slice(i, 1).to_pylist()[0]
+            except UnicodeDecodeError:  # invalid UTF-8: dropped later, not a layout guide
+                continue
+        return None
     if chunk.text is not None:
         for _, line in chunk.lines():
             record = parse_line(line)
@@ -87,11 +94,13 @@ def _all_malformed(chunk: RawChunk) -> Normalized:
     records = chunk.parsed()
     rows = chunk.row_numbers()
     raws = [r.raw if isinstance(r, Malformed) else json_text(r) for r in records]
+    details: list[str | None] = [
+        r.error if isinstance(r, Malformed) else "not a JSON object" for r in records
+    ]
     schema = pa.schema([*canonical_fields("text"), *provenance_fields()[1:3]])
     good = pa.RecordBatch.from_pylist([], schema)
-    return Normalized(
-        good, bad_batch(chunk.source, rows, raws, [reasons.MALFORMED_RECORD] * len(rows))
-    )
+    codes = [reasons.MALFORMED_RECORD] * len(rows)
+    return Normalized(good, bad_batch(chunk.source, rows, raws, codes, details=details))
 
 
 def _path_size(path: Path) -> int:

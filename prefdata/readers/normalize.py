@@ -4,13 +4,13 @@
 (``source_file``, ``source_row``); ``bad`` has provenance, ``raw`` and ``reasons`` for
 rows no check can look at. Every record of a chunk lands in exactly one of the two.
 
-Text layouts (TRL explicit prompt, HH transcripts) are reshaped column-wise; the
-conversational layouts go row by row through ``Layout.pair``.
+Columnar layouts (TRL text, HH transcripts) are reshaped column-wise; the others go
+row by row through ``Layout.pair``. Bad rows carry a ``detail`` (which field, what is
+wrong) next to their reason code.
 """
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,16 +19,19 @@ import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.json as pajson
 import xxhash
 
 from prefdata import reasons
 from prefdata.hashing import hex_digests
+from prefdata.readers.arrow_json import parse_with_arrow
+from prefdata.readers.bad_rows import BadRows, json_text
+from prefdata.readers.chunk import Malformed, RawChunk
 from prefdata.readers.hh_split import split_hh_columns
 from prefdata.readers.layouts import BadRecord, Layout
-from prefdata.readers.sources import Malformed, RawChunk
+from prefdata.readers.utf8 import is_valid, merge_bad, split_invalid_utf8
 from prefdata.schema import (
     CHOSEN,
+    DETAIL,
     ID,
     MESSAGES,
     PROMPT,
@@ -41,7 +44,7 @@ from prefdata.schema import (
     field_type,
 )
 
-_RESERVED = (ID, PROMPT, CHOSEN, REJECTED, SOURCE_FILE, SOURCE_ROW, REASONS, RAW)
+_RESERVED = (ID, PROMPT, CHOSEN, REJECTED, SOURCE_FILE, SOURCE_ROW, REASONS, RAW, DETAIL)
 
 
 @dataclass
@@ -63,34 +66,6 @@ class Warnings:
         return iter(self.seen)
 
 
-def json_text(value: Any) -> str:
-    """A record as JSON text, for the ``raw`` column of rows that could not be read."""
-    try:
-        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
-    except TypeError:
-        return repr(value)
-
-
-def bad_batch(
-    source: str,
-    rows: list[int],
-    raws: list[str],
-    codes: list[str],
-    ids: list[str | None] | None = None,
-) -> pa.RecordBatch:
-    """The structural-drop rows of a chunk (with their input id where one could be read)."""
-    return pa.RecordBatch.from_arrays(
-        [
-            pa.array(ids if ids is not None else [None] * len(rows), pa.string()),
-            pa.array([source] * len(rows), pa.string()),
-            pa.array(rows, pa.int64()),
-            pa.array(raws, pa.string()),
-            pa.array([[c] for c in codes], pa.list_(pa.string())),
-        ],
-        names=[ID, SOURCE_FILE, SOURCE_ROW, RAW, REASONS],
-    )
-
-
 def derive_ids(prompt: pa.Array, chosen: pa.Array, rejected: pa.Array) -> pa.Array:
     """``schema.derive_id`` for whole text columns (same ids, fewer Python steps)."""
     return hex_digests(pc.binary_join_element_wise(prompt, chosen, rejected, "\x1f"))
@@ -106,30 +81,6 @@ def _carried(values: list[Any], name: str, warnings: Warnings) -> pa.Array:
         return pa.array(
             [v if v is None or isinstance(v, str) else json_text(v) for v in values], pa.string()
         )
-
-
-class _Bad:
-    """Collects a chunk's structurally bad rows."""
-
-    def __init__(self, id_key: str) -> None:
-        self.id_key = id_key
-        self.rows: list[int] = []
-        self.raws: list[str] = []
-        self.codes: list[str] = []
-        self.ids: list[str | None] = []
-
-    def add(self, row: int, record: Any, code: str) -> None:
-        """Record a bad row; ``record`` is the parsed record, or Malformed."""
-        given = record.get(self.id_key) if isinstance(record, Mapping) else None
-        self.rows.append(row)
-        self.raws.append(record.raw if isinstance(record, Malformed) else json_text(record))
-        self.codes.append(code)
-        self.ids.append(given if given is None or isinstance(given, str) else json_text(given))
-
-    def batch(self, source: str) -> pa.RecordBatch | None:
-        if not self.rows:
-            return None
-        return bad_batch(source, self.rows, self.raws, self.codes, self.ids)
 
 
 def _assemble(
@@ -155,7 +106,7 @@ def _text_triples(
     layout: Layout,
     texts: list[pa.Array],
     record_at: Callable[[int], Any],
-    bad: _Bad,
+    bad: BadRows,
     rows: list[int],
 ) -> tuple[list[pa.Array], np.ndarray]:
     """Reshape text columns into (prompt, chosen, rejected); returns them and a keep mask.
@@ -175,7 +126,7 @@ def _text_triples(
                     fixed.append(layout.pair(record))
                 except BadRecord as exc:
                     keep[i] = False
-                    bad.add(rows[i], record, exc.reason)
+                    bad.add(rows[i], record, exc.reason, exc.detail)
                     fixed.append(("", "", ""))
             mask = pa.array(~ok)
             prompt, chosen, rejected = (
@@ -193,11 +144,11 @@ def normalize_records(chunk: RawChunk, layout: Layout, warnings: Warnings) -> No
     """The row path: JSON records (or Arrow rows that need per-row reshaping)."""
     records = chunk.parsed()
     row_numbers = chunk.row_numbers()
-    bad = _Bad(layout.id_key)
+    bad = BadRows(layout.id_key)
     good: list[Any] = []
     good_rows: list[int] = []
     triples: list[tuple[Any, Any, Any]] = []
-    text = layout.shape == "text"
+    text = layout.columnar
     keys = (layout.prompt_key, layout.chosen_key, layout.rejected_key)
     needed = keys if layout.explicit_prompt else keys[1:]
     for row, record in zip(row_numbers, records, strict=True):
@@ -205,21 +156,27 @@ def normalize_records(chunk: RawChunk, layout: Layout, warnings: Warnings) -> No
             bad.add(row, record, reasons.MALFORMED_RECORD)
             continue
         if not isinstance(record, Mapping):
-            bad.add(row, record, reasons.MALFORMED_RECORD)
+            bad.add(row, record, reasons.MALFORMED_RECORD, "record is not a JSON object")
             continue
         if text:  # cheap type screen here; the reshaping happens column-wise below
             values = [record.get(k) for k in needed]
             if any(v is None for v in values):
-                bad.add(row, record, reasons.MISSING_FIELD)
+                absent = [k for k, v in zip(needed, values, strict=True) if v is None]
+                bad.add(row, record, reasons.MISSING_FIELD, f"no value for {absent}")
                 continue
             if not all(isinstance(v, str) for v in values):
-                bad.add(row, record, reasons.WRONG_TYPE)
+                wrong = [
+                    f"{k} is {type(v).__name__}"
+                    for k, v in zip(needed, values, strict=True)
+                    if not isinstance(v, str)
+                ]
+                bad.add(row, record, reasons.WRONG_TYPE, ", ".join(wrong) + ", not text")
                 continue
         else:
             try:
                 triples.append(layout.pair(record))
             except BadRecord as exc:
-                bad.add(row, record, exc.reason)
+                bad.add(row, record, exc.reason, exc.detail)
                 continue
         good.append(record)
         good_rows.append(row)
@@ -238,7 +195,7 @@ def normalize_records(chunk: RawChunk, layout: Layout, warnings: Warnings) -> No
         good_rows = [r for r, k in zip(good_rows, keep, strict=True) if k]
 
     given = [r.get(layout.id_key) for r in good]
-    ids = _ids(given, triple_cols, text)
+    ids = _ids(given, triple_cols, layout.shape == "text")
     extra_keys: dict[str, None] = {}
     consumed = layout.consumed
     for record in good:
@@ -255,7 +212,8 @@ def _derived_ids(triple: list[pa.Array], text: bool) -> pa.Array:
     cols = [c.to_pylist() for c in triple]
     if all(c.type == MESSAGES for c in triple):
         # Message lists hold only strings and nulls, which orjson writes byte for byte
-        # as schema.derive_id's json.dumps does (tested), about 15 times faster.
+        # as schema.derive_id's json.dumps does (tested), about 15 times faster. (Building
+        # the JSON with Arrow string kernels was measured slower: few messages per row.)
         return pa.array(
             [xxhash.xxh3_64_hexdigest(orjson.dumps(t)) for t in zip(*cols, strict=True)],
             pa.string(),
@@ -289,7 +247,7 @@ def normalize_arrow(chunk: RawChunk, layout: Layout, warnings: Warnings) -> Norm
     keys = (layout.prompt_key, layout.chosen_key, layout.rejected_key)
     needed = keys if layout.explicit_prompt else keys[1:]
     if not (
-        layout.shape == "text"
+        layout.columnar
         and (layout.name == "hh" or layout.explicit_prompt)
         and all(k in names and _is_text(batch.schema.field(k).type) for k in needed)
     ):
@@ -298,13 +256,14 @@ def normalize_arrow(chunk: RawChunk, layout: Layout, warnings: Warnings) -> Norm
     valid = pa.array(np.ones(batch.num_rows, dtype=bool))
     for k in needed:
         valid = pc.and_(valid, pc.is_valid(batch.column(k)))
-    bad = _Bad(layout.id_key)
+    bad = BadRows(layout.id_key)
     if not pc.all(valid).as_py():
         invalid = pc.invert(valid)
         for row, record in zip(
             rows.filter(invalid).to_pylist(), batch.filter(invalid).to_pylist(), strict=True
         ):
-            bad.add(row, record, reasons.MISSING_FIELD)
+            absent = [k for k in needed if record.get(k) is None]
+            bad.add(row, record, reasons.MISSING_FIELD, f"no value for {absent}")
         batch, rows = batch.filter(valid), rows.filter(valid)
     texts = [batch.column(k).cast(pa.string()) if k in needed else None for k in keys]
     current = batch
@@ -331,35 +290,74 @@ def normalize_arrow(chunk: RawChunk, layout: Layout, warnings: Warnings) -> Norm
     )
 
 
-def _parse_with_arrow(chunk: RawChunk) -> RawChunk | None:
-    """The chunk's JSON lines parsed by Arrow's reader, or None if any line is amiss.
-
-    Arrow's C++ JSON reader builds the columns directly, about three times faster than
-    parsing rows to Python and converting them. It refuses the whole chunk on one bad
-    line or one type conflict; the row path then finds and reports the culprits.
-    """
-    text = chunk.text
-    assert text is not None
-    try:
-        table = pajson.read_json(
-            io.BytesIO(text),
-            read_options=pajson.ReadOptions(use_threads=False, block_size=len(text) + 1),
-        )
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+def normalize_columns(chunk: RawChunk, layout: Layout, warnings: Warnings) -> Normalized | None:
+    """The layout's column-wise path for a whole batch, or None when a row needs ``pair``."""
+    batch = chunk.batch
+    assert batch is not None and layout.spec is not None
+    triple = layout.spec.columns(layout, batch)
+    if triple is None:
         return None
-    newlines = chunk.newlines if chunk.newlines is not None else text.count(b"\n")
-    lines = newlines + (not text.endswith(b"\n"))
-    batch = table.combine_chunks().to_batches()[0] if table.num_rows else None
-    if batch is None or batch.num_rows != lines:  # blank lines: take the slow, exact path
-        return None
-    return RawChunk(chunk.source, chunk.start_row, batch=batch, bytes_done=chunk.bytes_done)
+    columns = list(triple)
+    names = batch.schema.names
+    given = (
+        batch.column(layout.id_key).to_pylist()
+        if layout.id_key in names
+        else [None] * batch.num_rows
+    )
+    ids = _ids(given, columns, layout.shape == "text")
+    carried = {n: batch.column(n) for n in names if n not in layout.consumed}
+    out = {ID: ids, PROMPT: columns[0], CHOSEN: columns[1], REJECTED: columns[2]}
+    rows = pa.array(chunk.row_numbers(), pa.int64())
+    return Normalized(_assemble(out, carried, chunk.source, rows, warnings), None)
 
 
 def normalize(chunk: RawChunk, layout: Layout, warnings: Warnings) -> Normalized:
-    if chunk.text is not None and layout.shape == "text":
-        parsed = _parse_with_arrow(chunk)
-        if parsed is not None:
-            return normalize_arrow(parsed, layout, warnings)
+    for note in (*layout.notes, chunk.note):
+        if note:
+            warnings.add(note)
+    if chunk.text is not None and (layout.columnar or layout.vectorised):
+        parsed = parse_with_arrow(chunk)
+        # Arrow's JSON reader lets invalid UTF-8 through; orjson, on the row path, does not
+        if parsed is not None and parsed.batch is not None and is_valid(parsed.batch):
+            fast = (
+                normalize_arrow(parsed, layout, warnings)
+                if layout.columnar
+                else normalize_columns(parsed, layout, warnings)
+            )
+            if fast is not None:
+                _warn_empty_prompts(fast.good, layout, chunk.source, warnings)
+                return fast
     if chunk.batch is not None:
-        return normalize_arrow(chunk, layout, warnings)
-    return normalize_records(chunk, layout, warnings)
+        chunk, invalid = split_invalid_utf8(chunk)
+        fast = normalize_columns(chunk, layout, warnings) if layout.vectorised else None
+        result = fast if fast is not None else normalize_arrow(chunk, layout, warnings)
+        result = Normalized(result.good, merge_bad(result.bad, invalid))
+    else:
+        result = normalize_records(chunk, layout, warnings)
+    _warn_empty_prompts(result.good, layout, chunk.source, warnings)
+    return result
+
+
+def _warn_empty_prompts(
+    good: pa.RecordBatch, layout: Layout, source: str, warnings: Warnings
+) -> None:
+    """Say so when most prompts came out empty while a text column went unused."""
+    if not good.num_rows:
+        return
+    prompt = good.column(PROMPT)
+    lengths = pc.list_value_length(prompt) if layout.shape != "text" else pc.utf8_length(prompt)
+    empty = pc.sum(pc.equal(pc.fill_null(lengths, 0), 0)).as_py() or 0
+    if empty * 2 <= good.num_rows:
+        return
+    unused = [
+        f.name
+        for f in good.schema
+        if f.name not in _RESERVED
+        and (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))
+    ]
+    if unused:
+        warnings.add(
+            f"{source}: most prompts are empty while text column "
+            f"{unused[0]!r} is unused: pass --prompt-column {unused[0]} or a --format that "
+            "reads it (prefdata inspect --formats lists them)"
+        )

@@ -1,151 +1,74 @@
 """Raw record sources: each file type streamed as chunks of records, memory bounded.
 
-A chunk holds either Python records (JSON inputs: dicts, or ``Malformed`` markers for
+A chunk (``readers.chunk``) holds either Python records (JSON inputs: dicts, or ``Malformed`` markers for
 lines that did not parse) or an Arrow record batch (Parquet, CSV, ``save_to_disk``
 folders). Normalising records into the canonical pair schema happens in ``layouts``.
 """
 
 from __future__ import annotations
 
-import gzip
-import io
+import errno
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
-import orjson
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from prefdata.errors import InputError
+from prefdata.readers.chunk import Malformed, RawChunk, parse_line
+from prefdata.readers.compressed import blocks, open_binary, truncated_note
+from prefdata.readers.json_array import read_json_array
+
+__all__ = [
+    "BLOCK_BYTES",
+    "READERS",
+    "Malformed",  # re-exported: chunks live in readers.chunk
+    "RawChunk",
+    "detect_file_type",
+    "missing_message",
+    "parse_line",
+    "read_json_array",
+]
 
 # 4 MiB blocks: large enough that per-block overhead vanishes, small enough that
 # memory stays flat whatever the file size.
 BLOCK_BYTES = 4 << 20
 
 
-@dataclass(frozen=True)
-class Malformed:
-    """A record that could not be parsed; ``raw`` keeps its text so nothing is lost."""
-
-    raw: str
-    error: str
-
-
-@dataclass
-class RawChunk:
-    """One chunk of a source: records start at ``start_row`` (0-based).
-
-    JSON Lines chunks carry their bytes unsplit and unparsed (``text``: whole lines, the
-    first being line ``start_row``), so that splitting and parsing happen where the chunk
-    is processed (possibly another thread or node), not in the reading loop. Blank lines are
-    not records; row numbers stay line numbers.
-    """
-
-    source: str
-    start_row: int
-    records: list[Any] | None = None
-    batch: pa.RecordBatch | None = None
-    text: bytes | None = field(default=None, repr=False)
-    bytes_done: int = 0
-    newlines: int | None = None  # b"\n" in ``text``, when the reader counted them
-    _lines: list[tuple[int, bytes]] | None = field(default=None, repr=False)
-
-    def lines(self) -> list[tuple[int, bytes]]:
-        """(row number, line) for each non-blank line of a JSON Lines chunk."""
-        if self._lines is None:
-            assert self.text is not None
-            split = self.text.split(b"\n")
-            if split and split[-1] == b"":
-                split.pop()
-            self._lines = [
-                (self.start_row + i, line) for i, line in enumerate(split) if line.strip()
-            ]
-        return self._lines
-
-    def __getstate__(self) -> dict[str, Any]:
-        # the split lines are a cache: ship the bytes once, not twice
-        return {**self.__dict__, "_lines": None}
-
-    def __len__(self) -> int:
-        if self.batch is not None:
-            return self.batch.num_rows
-        if self.text is not None:
-            return len(self.lines())
-        return len(self.records or ())
-
-    def row_numbers(self) -> list[int]:
-        if self.text is not None:
-            return [row for row, _ in self.lines()]
-        return list(range(self.start_row, self.start_row + len(self)))
-
-    def parsed(self) -> list[Any]:
-        """The chunk's records as Python objects (parsing JSON lines if needed)."""
-        if self.text is not None:
-            return [parse_line(line) for _, line in self.lines()]
-        if self.batch is not None:
-            return self.batch.to_pylist()
-        return self.records or []
-
-
-def _open_binary(path: Path) -> tuple[BinaryIO, BinaryIO]:
-    """Open a possibly gzipped file; returns (decompressed stream, raw file for progress)."""
-    raw = open(path, "rb")  # noqa: SIM115 - closed by the caller
-    magic = raw.read(2)
-    raw.seek(0)
-    if magic == b"\x1f\x8b":
-        return io.BufferedReader(_gzip_reader(raw), BLOCK_BYTES), raw
-    return raw, raw
-
-
-def _gzip_reader(raw: BinaryIO) -> Any:
-    # ISA-L's inflate is about 3x faster than zlib's; decompression is the one part of
-    # reading that cannot be spread over threads
-    try:
-        from isal import igzip
-    except ImportError:  # pragma: no cover - isal ships wheels for the common platforms
-        return gzip.GzipFile(fileobj=raw)
-    return igzip.IGzipFile(fileobj=raw)
-
-
-def parse_line(line: bytes) -> Any:
-    """One JSON line, or ``Malformed`` keeping its text."""
-    try:
-        return orjson.loads(line)
-    except orjson.JSONDecodeError as exc:
-        return Malformed(line.decode("utf-8", "backslashreplace"), f"invalid JSON: {exc}")
-
-
 def read_jsonl(path: Path, chunk_rows: int) -> Iterator[RawChunk]:
     """JSON Lines (also gzipped), in chunks of whole lines: at most ``chunk_rows`` lines
     and about ``BLOCK_BYTES``, which bounds memory even when responses are megabytes long.
     """
-    stream, raw = _open_binary(path)
+    stream, raw = open_binary(path)
     with raw:
         line_no = 0
-        tail = b""
-        while True:
-            block = stream.read(BLOCK_BYTES)
-            if not block:
-                if tail:
-                    yield RawChunk(str(path), line_no, text=tail, bytes_done=raw.tell())
+        # the unfinished line's pieces, joined once when its newline comes: appending
+        # block to block would copy a long line once per block (quadratic)
+        pieces: list[bytes] = []
+        for block in blocks(stream, path, BLOCK_BYTES):
+            if block is None:  # the file ends early: what was read still counts
+                text = b"".join(pieces)
+                note = truncated_note(path, line_no + text.count(b"\n"))
+                yield RawChunk(str(path), line_no, text=text, bytes_done=raw.tell(), note=note)
                 return
-            data = tail + block
-            cut = data.rfind(b"\n") + 1
+            cut = block.rfind(b"\n") + 1
             if cut == 0:  # one line longer than a block: keep reading
-                tail = data
+                pieces.append(block)
                 continue
-            text, tail = data[:cut], data[cut:]
+            text = b"".join([*pieces, block[:cut]]) if pieces else block[:cut]
+            pieces = [block[cut:]] if cut < len(block) else []
             # counted once here, used by the parser too: a pass over the bytes is not free
             for part, newlines in _split_lines(text, chunk_rows):
                 yield RawChunk(
                     str(path), line_no, text=part, bytes_done=raw.tell(), newlines=newlines
                 )
                 line_no += newlines
+        if pieces:
+            yield RawChunk(str(path), line_no, text=b"".join(pieces), bytes_done=raw.tell())
 
 
 def _split_lines(text: bytes, most: int) -> Iterator[tuple[bytes, int]]:
@@ -166,37 +89,6 @@ def _split_lines(text: bytes, most: int) -> Iterator[tuple[bytes, int]]:
         piece = text[start:end]
         yield piece, piece.count(b"\n")
         start = end
-
-
-def read_json_array(path: Path, chunk_rows: int) -> Iterator[RawChunk]:
-    """A whole-file JSON array (loaded at once: use JSONL for files that do not fit)."""
-    stream, raw = _open_binary(path)
-    with raw:
-        data = stream.read()
-    try:
-        value = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        try:  # orjson refuses lone surrogates that json accepts; give it a second chance
-            value = json.loads(data.decode("utf-8", "surrogatepass"))
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise InputError(
-                f"{path} is not valid JSON ({exc}); for one record per line use JSONL"
-            ) from exc
-    if isinstance(value, dict):
-        lists = [k for k, v in value.items() if isinstance(v, list)]
-        raise InputError(
-            f"{path} holds a JSON object, not an array of records"
-            + (f"; its list field(s) {lists} may hold the records" if lists else "")
-        )
-    if not isinstance(value, list):
-        raise InputError(f"{path} holds a JSON {type(value).__name__}, not an array of records")
-    size = path.stat().st_size
-    for start in range(0, len(value), chunk_rows):
-        part = value[start : start + chunk_rows]
-        done = (
-            size if start + chunk_rows >= len(value) else size * (start + len(part)) // len(value)
-        )
-        yield RawChunk(str(path), start, records=part, bytes_done=done)
 
 
 def read_csv(path: Path, chunk_rows: int) -> Iterator[RawChunk]:
@@ -225,8 +117,10 @@ def read_csv(path: Path, chunk_rows: int) -> Iterator[RawChunk]:
             parse_options=pacsv.ParseOptions(
                 delimiter=delimiter, newlines_in_values=True, invalid_row_handler=on_invalid
             ),
+            # bytes first: a string column refuses the whole file on one invalid byte;
+            # rows with invalid UTF-8 are found and dropped when the chunk is normalised
             convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.string() for name in header},
+                column_types={name: pa.binary() for name in header},
                 strings_can_be_null=False,
             ),
         )
@@ -234,7 +128,10 @@ def read_csv(path: Path, chunk_rows: int) -> Iterator[RawChunk]:
         raise InputError(f"cannot read {path} as CSV: {exc}") from exc
     row = 0
     size = path.stat().st_size
-    for batch in reader:
+    for binary in reader:
+        batch = pa.RecordBatch.from_arrays(
+            [c.view(pa.string()) for c in binary.columns], names=binary.schema.names
+        )
         for start in range(0, batch.num_rows, chunk_rows):
             part = batch.slice(start, chunk_rows)
             yield RawChunk(str(path), row, batch=part, bytes_done=size)
@@ -299,10 +196,24 @@ READERS = {
 }
 
 
+def missing_message(path: Path) -> str:
+    """Why ``path`` cannot be opened, for a path that does not exist."""
+    if path.is_symlink():
+        try:
+            path.resolve(strict=True)
+        except RuntimeError:  # Python 3.12 reports a loop this way
+            return f"{path} is a symlink loop: point it at a real file"
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                return f"{path} is a symlink loop: point it at a real file"
+            return f"{path} is a broken symlink (its target does not exist)"
+    return f"no such file or folder: {path}"
+
+
 def detect_file_type(path: Path) -> str:
     """Guess the container from the path and, for JSON, the first byte."""
     if not path.exists():
-        raise InputError(f"no such file or folder: {path}")
+        raise InputError(missing_message(path))
     if path.is_dir():
         if (path / "state.json").exists() or (path / "dataset_dict.json").exists():
             return "hf"
@@ -318,7 +229,7 @@ def detect_file_type(path: Path) -> str:
         return "csv"
     if name.endswith((".jsonl", ".ndjson")):
         return "jsonl"
-    stream, raw = _open_binary(path)
+    stream, raw = open_binary(path)
     with raw:
         head = stream.read(4096).lstrip()
     if not head:

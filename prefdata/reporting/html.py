@@ -149,7 +149,14 @@ def render_html(report: dict[str, Any], samples: dict[str, list[dict[str, Any]]]
             bar_chart(
                 [f"{e:.2f}" for e in edges[:-1]],
                 [("pairs", hists["similarity"]["counts"])],
-                title="similarity of chosen and rejected",
+                # pairs whose lengths rule out the threshold are not compared: say so
+                title="similarity of chosen and rejected"
+                + (
+                    f" ({skipped:,} pairs not compared: their lengths rule out the threshold,"
+                    " or a response is over max_response_chars)"
+                    if (skipped := hists["similarity"].get("not_compared"))
+                    else ""
+                ),
                 marker=(pos, f"max_similarity {threshold}"),
             )
         )

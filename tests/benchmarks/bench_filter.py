@@ -7,9 +7,16 @@ round times both sides, one after the other, and the median of the rounds' ratio
 printed: on a shared 2-core machine either side alone varies by 10-40% over minutes.
 
     python tests/benchmarks/bench_filter.py [--pairs 200000] [--similarity indel] [--per-pair]
+    python tests/benchmarks/bench_filter.py --input conversational --pairs 30000
 
 Uses ../shared/data/hh-rlhf/harmless-base-test.jsonl.gz replicated to --pairs when it is
-there, generated pairs otherwise. Not a test: it asserts nothing and prints figures.
+there, generated pairs otherwise. ``--input conversational`` uses LLaMA-Factory's
+dpo_en_demo.json (ShareGPT message lists, long responses) replicated the same way.
+
+Each round also times the **pyarrow floor** on the same file: read the .jsonl.gz with
+pyarrow's JSON reader and write it back as Parquet with prefdata's compression, nothing
+else; prefdata's time over the floor's (median of the rounds) is the cost of curating
+over merely converting. Not a test: it asserts nothing and prints figures.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 HH = REPO.parent / "shared" / "data" / "hh-rlhf" / "harmless-base-test.jsonl.gz"
+DPO_DEMO = REPO.parent / "shared" / "data" / "llamafactory" / "dpo_en_demo.json"
 
 
 def validate_preference_data(sample):
@@ -76,8 +84,13 @@ def _generated(n: int) -> list[dict[str, str]]:
     return rows
 
 
-def make_input(n: int, folder: Path) -> tuple[Path, str]:
-    if HH.exists():
+def make_input(n: int, folder: Path, kind: str = "hh") -> tuple[Path, str]:
+    if kind == "conversational":
+        if not DPO_DEMO.exists():
+            raise SystemExit(f"--input conversational needs {DPO_DEMO}")
+        base = json.loads(DPO_DEMO.read_text(encoding="utf-8"))
+        source = f"{DPO_DEMO.name} replicated"
+    elif HH.exists():
         with gzip.open(HH, "rt", encoding="utf-8") as f:
             base = [json.loads(line) for line in f]
         source = f"{HH.name} replicated"
@@ -89,6 +102,34 @@ def make_input(n: int, folder: Path) -> tuple[Path, str]:
         for i in range(n):
             f.write(json.dumps(base[i % len(base)], ensure_ascii=False) + "\n")
     return path, source
+
+
+def _floor(path: str, out: str, queue) -> None:  # type: ignore[no-untyped-def]
+    """pyarrow alone: read the JSON lines, write Parquet as prefdata's writer does."""
+    import pyarrow as pa
+    import pyarrow.json as pajson
+    import pyarrow.parquet as pq
+
+    from prefdata.writer import COMPRESSION
+
+    start = time.perf_counter()
+    with pa.input_stream(path, compression="gzip") as stream:
+        table = pajson.read_json(stream)
+    pq.write_table(table, Path(out) / "floor.parquet", compression=COMPRESSION)
+    elapsed = time.perf_counter() - start
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    queue.put((table.num_rows, elapsed, usage.ru_utime + usage.ru_stime))
+
+
+def _spawn(target, args):  # type: ignore[no-untyped-def]
+    """Run ``target(*args, queue)`` in a fresh process; return what it put."""
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=target, args=(*args, queue))
+    proc.start()
+    result = queue.get()
+    proc.join()
+    return result
 
 
 def _run_pipeline(path: str, out: str, similarity: str, per_pair: bool, queue) -> None:  # type: ignore[no-untyped-def]
@@ -116,6 +157,12 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--pairs", type=int, default=200_000)
+    parser.add_argument(
+        "--input",
+        choices=["hh", "conversational"],
+        default="hh",
+        help="hh: HH-RLHF text transcripts; conversational: LLaMA-Factory dpo_en_demo",
+    )
     parser.add_argument("--similarity", choices=["indel", "difflib"], default="indel")
     parser.add_argument(
         "--per-pair",
@@ -135,7 +182,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        path, source = make_input(args.pairs, folder)
+        path, source = make_input(args.pairs, folder, args.input)
         print(f"input: {args.pairs:,} pairs ({source}), {path.stat().st_size / 1e6:.1f} MB gzipped")
 
         # the reference on pre-split pairs in memory (splitting is not timed)
@@ -145,22 +192,24 @@ def main() -> None:
                 if i >= args.reference_sample:
                     break
                 record = json.loads(line)
-                _, chosen, rejected = split_hh(record["chosen"], record["rejected"])
+                if args.input == "conversational":
+                    chosen, rejected = record["chosen"]["value"], record["rejected"]["value"]
+                else:
+                    _, chosen, rejected = split_hh(record["chosen"], record["rejected"])
                 pairs.append({"chosen": chosen, "rejected": rejected})
 
         # Each round times prefdata (end to end, in a fresh process so peak memory is its
         # own) and then the reference, so that both see the machine in the same state.
         checks = "per-pair checks" if args.per_pair else "all default checks"
-        rates, refs = [], []
+        rates, refs, floors, floor_cpus = [], [], [], []
         for run in range(args.repeat):
-            queue: mp.Queue = mp.get_context("spawn").Queue()
-            proc = mp.get_context("spawn").Process(
-                target=_run_pipeline,
-                args=(str(path), str(folder / f"out{run}"), args.similarity, args.per_pair, queue),
+            out = folder / f"out{run}"
+            rows, kept, elapsed, peak_kib, cpu, workers = _spawn(
+                _run_pipeline, (str(path), str(out), args.similarity, args.per_pair)
             )
-            proc.start()
-            rows, kept, elapsed, peak_kib, cpu, workers = queue.get()
-            proc.join()
+            _, floor_s, floor_cpu = _spawn(_floor, (str(path), str(out)))
+            floors.append(elapsed / floor_s)
+            floor_cpus.append(cpu / floor_cpu)
             rates.append(rows / elapsed)
             start = time.perf_counter()
             kept_ref = sum(validate_preference_data(p) for p in pairs)
@@ -170,13 +219,21 @@ def main() -> None:
                 f"{elapsed:.2f} s = {rates[-1]:,.0f} pairs/s, kept {kept:,}, "
                 f"{workers} thread(s), CPU {cpu / rows * 1e6:.1f} us/pair, "
                 f"peak RSS {peak_kib / 1024:.0f} MiB; reference {refs[-1]:,.0f} pairs/s on "
-                f"{len(pairs):,} pairs (kept {kept_ref:,}); ratio {rates[-1] / refs[-1]:.1f}x"
+                f"{len(pairs):,} pairs (kept {kept_ref:,}); ratio {rates[-1] / refs[-1]:.1f}x; "
+                f"pyarrow floor {floor_s:.2f} s, prefdata takes {floors[-1]:.2f}x its time "
+                f"({floor_cpus[-1]:.2f}x its CPU time)"
             )
         ratios = [ours / ref for ours, ref in zip(rates, refs, strict=True)]
         print(
             f"median of {args.repeat} rounds: prefdata {statistics.median(rates):,.0f} pairs/s, "
             f"reference {statistics.median(refs):,.0f} pairs/s; "
             f"ratio {statistics.median(ratios):.1f}x (rounds {min(ratios):.1f}x-{max(ratios):.1f}x)"
+        )
+        print(
+            f"prefdata over the pyarrow read + write floor: median {statistics.median(floors):.2f}x "
+            f"the floor's time (rounds {min(floors):.2f}x-{max(floors):.2f}x); "
+            f"CPU time median {statistics.median(floor_cpus):.2f}x "
+            f"(rounds {min(floor_cpus):.2f}x-{max(floor_cpus):.2f}x)"
         )
 
 

@@ -1,0 +1,105 @@
+"""What a source yields: chunks of records (``RawChunk``), and ``Malformed`` markers
+for records that could not be parsed, which keep their text so nothing is lost."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import pyarrow as pa
+
+
+@dataclass(frozen=True)
+class Malformed:
+    """A record that could not be parsed; ``raw`` keeps its text so nothing is lost."""
+
+    raw: str
+    error: str
+
+
+@dataclass
+class RawChunk:
+    """One chunk of a source: records start at ``start_row`` (0-based).
+
+    JSON Lines chunks carry their bytes unsplit and unparsed (``text``: whole lines, the
+    first being line ``start_row``), so that splitting and parsing happen where the chunk
+    is processed (possibly another thread or node), not in the reading loop. Blank lines are
+    not records; row numbers stay line numbers.
+    """
+
+    source: str
+    start_row: int
+    records: list[Any] | None = None
+    batch: pa.RecordBatch | None = None
+    text: bytes | None = field(default=None, repr=False)
+    bytes_done: int = 0
+    newlines: int | None = None  # b"\n" in ``text``, when the reader counted them
+    # said once by whoever normalises the chunk (e.g. the file ended early)
+    note: str | None = None
+    rows: list[int] | None = None  # a batch's row numbers when not consecutive
+    _lines: list[tuple[int, bytes]] | None = field(default=None, repr=False)
+
+    def lines(self) -> list[tuple[int, bytes]]:
+        """(row number, line) for each non-blank line of a JSON Lines chunk."""
+        if self._lines is None:
+            assert self.text is not None
+            split = self.text.split(b"\n")
+            if split and split[-1] == b"":
+                split.pop()
+            self._lines = [
+                (self.start_row + i, line) for i, line in enumerate(split) if line.strip()
+            ]
+        return self._lines
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the split lines are a cache: ship the bytes once, not twice
+        return {**self.__dict__, "_lines": None}
+
+    def __len__(self) -> int:
+        if self.batch is not None:
+            return self.batch.num_rows
+        if self.text is not None:
+            return len(self.lines())
+        return len(self.records or ())
+
+    def row_numbers(self) -> list[int]:
+        if self.rows is not None:
+            return self.rows
+        if self.text is not None:
+            return [row for row, _ in self.lines()]
+        return list(range(self.start_row, self.start_row + len(self)))
+
+    def parsed(self) -> list[Any]:
+        """The chunk's records as Python objects (parsing JSON lines if needed)."""
+        if self.text is not None:
+            return [parse_line(line) for _, line in self.lines()]
+        if self.batch is not None:
+            try:
+                return self.batch.to_pylist()
+            except UnicodeDecodeError:
+                return [_row_or_malformed(self.batch, i) for i in range(self.batch.num_rows)]
+        return self.records or []
+
+
+def _row_or_malformed(batch: pa.RecordBatch, i: int) -> Any:
+    row = batch.slice(i, 1)
+    try:
+        return row.to_pylist()[0]
+    except UnicodeDecodeError as exc:
+        texts = {}
+        for name in row.schema.names:
+            column = row.column(name)
+            if pa.types.is_string(column.type) or pa.types.is_binary(column.type):
+                value = column.view(pa.binary())[0].as_py()
+                texts[name] = None if value is None else value.decode("utf-8", "backslashreplace")
+        raw = orjson.dumps(texts).decode()
+        return Malformed(raw, f"invalid UTF-8: {exc.reason}")
+
+
+def parse_line(line: bytes) -> Any:
+    """One JSON line, or ``Malformed`` keeping its text."""
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        return Malformed(line.decode("utf-8", "backslashreplace"), f"invalid JSON: {exc}")
