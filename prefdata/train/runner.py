@@ -12,8 +12,9 @@ import pyarrow.parquet as pq
 
 from prefdata.errors import ConfigError, InputError, require
 from prefdata.train.data import Pairs, load_pairs, split_eval
-from prefdata.train.hardware import detect_hardware, precision_defaults
+from prefdata.train.hardware import check_precision, detect_hardware, precision_defaults
 from prefdata.train.manifest import describe_data, library_versions, write_manifest
+from prefdata.train.notices import warn
 from prefdata.train.preflight import (
     check_lengths,
     check_model_folder,
@@ -49,6 +50,7 @@ class Prepared:
     model_init_kwargs: dict[str, Any]
     hardware: dict[str, Any]
     report: dict[str, Any]
+    lora_config: Any = None
 
 
 def prepare(recipe: Recipe | str | Path | dict[str, Any], **overrides: Any) -> Prepared:
@@ -75,12 +77,8 @@ def prepare(recipe: Recipe | str | Path | dict[str, Any], **overrides: Any) -> P
     check_tokenizer(tokenizer, pairs, model=recipe.model)
 
     hardware = detect_hardware()
-    precision, dtype = precision_defaults(hardware)
-    settings = {**method_defaults(recipe), **precision, **recipe.settings}
-    model_init_kwargs = dict(settings.pop("model_init_kwargs", None) or {})
-    if not (hardware["device"] == "cuda" and settings.get("bf16")):
-        dtype = "float32"  # CPU, fp16 mixed precision or bf16 switched off: fp32 weights
-    settings["output_dir"] = recipe.output_dir
+    settings, dtype, model_init_kwargs = trainer_settings(recipe, hardware)
+    lora_config = _lora_config(recipe.lora) if recipe.lora is not None else None
     if eval_pairs is None:
         settings.setdefault("eval_strategy", "no")
     config_class = method.load_config_class()
@@ -115,8 +113,25 @@ def prepare(recipe: Recipe | str | Path | dict[str, Any], **overrides: Any) -> P
         report["lengths"]["eval"] = check_lengths(eval_pairs, tokenizer, max_length, name="eval")
     return Prepared(
         recipe, config, tokenizer, limited.pairs, eval_pairs, dtype, model_init_kwargs,
-        hardware, report,
+        hardware, report, lora_config,
     )  # fmt: skip
+
+
+def trainer_settings(
+    recipe: Recipe, hardware: dict[str, Any]
+) -> tuple[dict[str, Any], str, dict[str, Any]]:
+    """The TRL config's keyword arguments, the model's weight dtype and its other
+    from_pretrained arguments, for this recipe on this hardware."""
+    precision, dtype = precision_defaults(hardware)
+    settings = {**method_defaults(recipe), **precision, **recipe.settings}
+    model_init_kwargs = dict(settings.pop("model_init_kwargs", None) or {})
+    dtype = recipe.dtype or str(model_init_kwargs.pop("dtype", None) or dtype)
+    if recipe.attn_implementation is not None:
+        model_init_kwargs["attn_implementation"] = recipe.attn_implementation
+    for message in check_precision(dtype, settings, lora=recipe.lora is not None):
+        warn(message)
+    settings["output_dir"] = recipe.output_dir
+    return settings, dtype, model_init_kwargs
 
 
 def _lora_config(settings: dict[str, Any]) -> Any:
@@ -155,8 +170,8 @@ def build_trainer(prep: Prepared, *, callbacks: list[Any] | None = None) -> Any:
     }
     if prep.eval is not None:
         kwargs["eval_dataset"] = datasets.Dataset.from_dict(prep.eval.to_trl_rows())
-    if recipe.lora is not None:
-        kwargs["peft_config"] = _lora_config(recipe.lora)
+    if prep.lora_config is not None:
+        kwargs["peft_config"] = prep.lora_config
     if method.name == "rdpo":
         kwargs["rdpo_alpha"] = recipe.rdpo_alpha
     return method.load_trainer_class()(**kwargs)
