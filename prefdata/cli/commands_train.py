@@ -48,23 +48,33 @@ def register(app: typer.Typer) -> None:
         resume: Annotated[
             bool, typer.Option("--resume", help="Resume from the last checkpoint.")
         ] = False,
+        overwrite: Annotated[
+            bool,
+            typer.Option("--overwrite", help="Replace the run already in a non-empty output_dir."),
+        ] = False,
         check: Annotated[
             bool, typer.Option("--check", help="Run the pre-flight checks only; load no model.")
         ] = False,
     ) -> None:
         """Train a model on curated pairs as RECIPE says (DPO, R-DPO, KTO, ORPO, SimPO, CPO)."""
         with errors_to_exit(), _warnings_as_lines():
+            from prefdata.train.recipe import load_recipe
+            from prefdata.train.run_folder import prepare_output_dir
             from prefdata.train.runner import prepare, train
 
             if check:
-                prep = prepare(recipe, output_dir=output_dir)
+                loaded = load_recipe(recipe, output_dir=output_dir)
+                prepare_output_dir(
+                    loaded.output_dir, resume=resume, overwrite=overwrite, clear=False
+                )
+                prep = prepare(loaded)
                 console.print(
                     f"pre-flight ok: {len(prep.train)} training pairs"
                     + (f", {len(prep.eval)} eval pairs" if prep.eval is not None else "")
                     + f", method {prep.recipe.method}"
                 )
                 return
-            result = train(recipe, resume=resume, output_dir=output_dir)
+            result = train(recipe, resume=resume, overwrite=overwrite, output_dir=output_dir)
             figures = {
                 k: round(v, 4)
                 for k, v in result.eval_metrics.items()

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from pathlib import Path
 from typing import Any
 
 from prefdata.errors import require
+from prefdata.train.run_folder import RUN_FILE
 
 transformers = require("transformers", "train")
 
@@ -104,6 +106,30 @@ class RichProgressCallback(transformers.TrainerCallback):  # type: ignore[name-d
         if self.progress is not None:
             self.progress.stop()
             self.progress = None
+
+
+class RunRecordCallback(transformers.TrainerCallback):  # type: ignore[name-defined]
+    """Writes prefdata_run.json (the resume record and the run's wall time so far) into
+    every checkpoint the trainer saves."""
+
+    def __init__(
+        self, output_dir: str | Path, record: dict[str, Any], earlier_s: float, *, started: float
+    ) -> None:
+        self.output_dir = Path(output_dir)
+        self.record = record
+        self.earlier_s = earlier_s  # wall time of the sessions before this one
+        self.started = started  # time.perf_counter() when this session began
+
+    def elapsed(self) -> float:
+        return round(self.earlier_s + time.perf_counter() - self.started, 2)
+
+    def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if not state.is_world_process_zero:
+            return
+        folder = self.output_dir / f"checkpoint-{state.global_step}"
+        if folder.is_dir():
+            data = {"recipe": self.record, "elapsed_s": self.elapsed(), "step": state.global_step}
+            (folder / RUN_FILE).write_text(json.dumps(data, indent=2), encoding="utf-8")
 
 
 def read_metrics(output_dir: str | Path) -> list[dict[str, Any]]:

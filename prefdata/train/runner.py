@@ -23,6 +23,12 @@ from prefdata.train.preflight import (
     load_tokenizer,
 )
 from prefdata.train.recipe import Recipe, load_recipe, method_defaults, warn_unusual
+from prefdata.train.run_folder import (
+    check_resume,
+    prepare_output_dir,
+    resume_record,
+    whole_run_loss,
+)
 
 DROPPED_FILE = "dropped.parquet"  # pairs max_prompt_length dropped, with their reason
 
@@ -181,6 +187,7 @@ def train(
     recipe: Recipe | str | Path | dict[str, Any],
     *,
     resume: bool = False,
+    overwrite: bool = False,
     progress: bool = True,
     **overrides: Any,
 ) -> TrainResult:
@@ -191,16 +198,28 @@ def train(
     from prefdata.train.callbacks import (
         MetricsFileCallback,
         RichProgressCallback,
+        RunRecordCallback,
         read_metrics,
     )
     from prefdata.train.plots import plot_metrics
 
     started = datetime.now(UTC)
     clock = time.perf_counter()
-    prep = prepare(recipe, **overrides)
-    checkpoint = _last_checkpoint(prep.recipe.output_dir) if resume else None
+    if not isinstance(recipe, Recipe):
+        recipe = load_recipe(recipe, **overrides)
+    # refuse before the pre-flight's work; delete only once the pre-flight has passed
+    prepare_output_dir(recipe.output_dir, resume=resume, overwrite=overwrite, clear=False)
+    prep = prepare(recipe)
     out = Path(prep.recipe.output_dir)
-    callbacks: list[Any] = [MetricsFileCallback(out)]
+    prepare_output_dir(out, resume=resume, overwrite=overwrite)
+    record = resume_record(resolved_recipe(prep), describe_data(prep.train).get("sha256"))
+    checkpoint, earlier_s = None, 0.0
+    if resume:
+        checkpoint = _last_checkpoint(prep.recipe.output_dir)
+        limits = {k: getattr(prep.config, k) for k in ("max_steps", "num_train_epochs")}
+        earlier_s = check_resume(checkpoint, record, limits)
+    run_clock = RunRecordCallback(out, record, earlier_s, started=clock)
+    callbacks: list[Any] = [MetricsFileCallback(out), run_clock]
     if progress:
         prep.config.disable_tqdm = True  # the rich display replaces tqdm
         callbacks.append(RichProgressCallback())
@@ -214,7 +233,20 @@ def train(
     eval_metrics = trainer.evaluate() if prep.eval is not None else {}
     trainer.save_model(str(out))
     result = TrainResult(out, dict(output.metrics), dict(eval_metrics))
-    result.duration_s = round(time.perf_counter() - clock, 2)
+    result.duration_s = run_clock.elapsed()
+    if checkpoint is not None:
+        # TRL's figures cover this session only: keep them as session_*, and give the
+        # whole run's loss from every logged step, earlier sessions included
+        metrics = result.train_metrics
+        for key in (
+            "train_loss",
+            "train_runtime",
+            "train_samples_per_second",
+            "train_steps_per_second",
+        ):
+            if key in metrics:
+                metrics[f"session_{key}"] = metrics.pop(key)
+        metrics["train_loss"] = whole_run_loss(read_metrics(out))
     if trainer.is_world_process_zero():
         prep.tokenizer.save_pretrained(str(out))
         plot_metrics(read_metrics(out), out / "plots")
@@ -222,6 +254,16 @@ def train(
             pq.write_table(prep.report["dropped"], out / DROPPED_FILE)
         write_manifest(out, _manifest(prep, result, started, resumed_from=checkpoint))
     return result
+
+
+def resolved_recipe(prep: Prepared) -> dict[str, Any]:
+    """The recipe with prefdata's defaults and the precision settings filled in."""
+    resolved = prep.recipe.to_dict()
+    config_dict = prep.config.to_dict()
+    resolved.update({k: config_dict[k] for k in method_defaults(prep.recipe) if k in config_dict})
+    resolved.update({k: config_dict.get(k) for k in ("bf16", "fp16", "use_cpu")})
+    resolved["dtype"] = prep.model_dtype
+    return resolved
 
 
 def _manifest(
@@ -234,10 +276,8 @@ def _manifest(
         reference = None
     else:
         reference = recipe.model
-    resolved = recipe.to_dict()
+    resolved = resolved_recipe(prep)
     config_dict = prep.config.to_dict()
-    resolved.update({k: config_dict[k] for k in method_defaults(recipe) if k in config_dict})
-    resolved.update({k: config_dict.get(k) for k in ("bf16", "fp16", "use_cpu")})
     return {
         "prefdata_version": library_versions()["prefdata"],
         "method": method.name,
