@@ -11,7 +11,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from prefdata.errors import ConfigError, InputError, require
-from prefdata.train.data import Pairs, load_pairs, split_eval
+from prefdata.train.data import Pairs, load_pairs, split_eval, unpaired_rows
 from prefdata.train.hardware import check_precision, detect_hardware, precision_defaults
 from prefdata.train.manifest import describe_data, library_versions, write_manifest
 from prefdata.train.notices import warn
@@ -167,15 +167,23 @@ def build_trainer(prep: Prepared, *, callbacks: list[Any] | None = None) -> Any:
     model = transformers.AutoModelForCausalLM.from_pretrained(
         recipe.model, local_files_only=True, **init_kwargs
     )
+    seed = int(prep.config.seed)
+
+    def rows(pairs: Pairs) -> Any:
+        table = pairs.to_trl_rows()
+        if method.name == "kto":
+            table = unpaired_rows(table, seed=seed)
+        return datasets.Dataset.from_dict(table)
+
     kwargs: dict[str, Any] = {
         "model": model,
         "args": prep.config,
-        "train_dataset": datasets.Dataset.from_dict(prep.train.to_trl_rows()),
+        "train_dataset": rows(prep.train),
         "processing_class": prep.tokenizer,
         "callbacks": callbacks or [],
     }
     if prep.eval is not None:
-        kwargs["eval_dataset"] = datasets.Dataset.from_dict(prep.eval.to_trl_rows())
+        kwargs["eval_dataset"] = rows(prep.eval)
     if prep.lora_config is not None:
         kwargs["peft_config"] = prep.lora_config
     if method.name == "rdpo":
