@@ -100,7 +100,8 @@ def register(app: typer.Typer) -> None:
         ] = None,
         batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 8,
     ) -> None:
-        """Preference accuracy (implicit reward margin > 0) and mean margin of a trained model."""
+        """Preference accuracy (the method's implicit reward margin > 0) and mean margin,
+        with the training's truncation, on the GPU when there is one."""
         with errors_to_exit(), _warnings_as_lines():
             from prefdata.train.evaluation import evaluate
 
@@ -109,7 +110,9 @@ def register(app: typer.Typer) -> None:
             )
             console.print(
                 f"accuracy {result.accuracy:.3f}  mean margin {result.mean_margin:.4f}  "
-                f"({result.pairs} pairs, beta {result.beta}, reference {result.reference})",
+                f"({result.pairs} pairs, beta {result.beta}, reference {result.reference}, "
+                f"{result.device}, max_length {result.max_length})\n"
+                f"margin ({result.method}): {result.margin}",
                 highlight=False,
             )
             if out is not None:

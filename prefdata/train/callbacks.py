@@ -132,6 +132,43 @@ class RunRecordCallback(transformers.TrainerCallback):  # type: ignore[name-defi
             (folder / RUN_FILE).write_text(json.dumps(data, indent=2), encoding="utf-8")
 
 
+class StepWatchCallback(transformers.TrainerCallback):  # type: ignore[name-defined]
+    """Counts optimizer steps and the largest learning rate any of them used: a run whose
+    warmup covers every step (one step at lr 0) trains nothing and must say so."""
+
+    def __init__(self) -> None:
+        self.steps = 0
+        self.max_lr = 0.0
+
+    def on_pre_optimizer_step(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        # the rate optimizer.step() is about to use; the scheduler moves it afterwards
+        optimizer = kwargs.get("optimizer")
+        if optimizer is not None:
+            rates = [float(group.get("lr", 0.0)) for group in optimizer.param_groups]
+            self.max_lr = max([self.max_lr, *rates])
+
+    def on_optimizer_step(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self.steps += 1
+
+    def summary(self, global_step: int) -> dict[str, Any]:
+        """``trained`` and, when false, why; the figures behind it."""
+        reason = None
+        if self.steps == 0:
+            reason = "no optimizer step ran (fewer pairs than one batch, or max_steps reached)"
+        elif self.max_lr == 0:
+            reason = (
+                f"the learning rate stayed 0 over all {self.steps} step(s): warmup covers the "
+                "whole run; lower warmup_steps/warmup_ratio or train more steps"
+            )
+        return {
+            "trained": reason is None,
+            "reason": reason,
+            "steps": self.steps,
+            "global_step": global_step,
+            "max_learning_rate": self.max_lr,
+        }
+
+
 def read_metrics(output_dir: str | Path) -> list[dict[str, Any]]:
     """The records of a handoff folder's metrics.jsonl."""
     path = Path(output_dir) / METRICS_FILE

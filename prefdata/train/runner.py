@@ -11,9 +11,10 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from prefdata.errors import ConfigError, InputError, require
+from prefdata.schema import ID
 from prefdata.train.data import Pairs, load_pairs, split_eval, unpaired_rows
 from prefdata.train.hardware import check_precision, detect_hardware, precision_defaults
-from prefdata.train.manifest import describe_data, library_versions, write_manifest
+from prefdata.train.manifest import EVAL_IDS_FILE, build_manifest, describe_data, write_manifest
 from prefdata.train.notices import warn
 from prefdata.train.preflight import (
     check_lengths,
@@ -41,6 +42,12 @@ class TrainResult:
     train_metrics: dict[str, Any] = field(default_factory=dict)
     eval_metrics: dict[str, Any] = field(default_factory=dict)
     duration_s: float = 0.0
+    # trained (bool), reason when not, optimizer steps and the largest lr they used
+    training: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def trained(self) -> bool:
+        return bool(self.training.get("trained"))
 
 
 @dataclass
@@ -207,6 +214,7 @@ def train(
         MetricsFileCallback,
         RichProgressCallback,
         RunRecordCallback,
+        StepWatchCallback,
         read_metrics,
     )
     from prefdata.train.plots import plot_metrics
@@ -227,7 +235,8 @@ def train(
         limits = {k: getattr(prep.config, k) for k in ("max_steps", "num_train_epochs")}
         earlier_s = check_resume(checkpoint, record, limits)
     run_clock = RunRecordCallback(out, record, earlier_s, started=clock)
-    callbacks: list[Any] = [MetricsFileCallback(out), run_clock]
+    watch = StepWatchCallback()
+    callbacks: list[Any] = [MetricsFileCallback(out), run_clock, watch]
     if progress:
         prep.config.disable_tqdm = True  # the rich display replaces tqdm
         callbacks.append(RichProgressCallback())
@@ -242,6 +251,9 @@ def train(
     trainer.save_model(str(out))
     result = TrainResult(out, dict(output.metrics), dict(eval_metrics))
     result.duration_s = run_clock.elapsed()
+    result.training = watch.summary(trainer.state.global_step)
+    if not result.trained:
+        warn(f"nothing was trained: {result.training['reason']}")
     if checkpoint is not None:
         # TRL's figures cover this session only: keep them as session_*, and give the
         # whole run's loss from every logged step, earlier sessions included
@@ -260,7 +272,9 @@ def train(
         plot_metrics(read_metrics(out), out / "plots")
         if prep.report["dropped"] is not None:
             pq.write_table(prep.report["dropped"], out / DROPPED_FILE)
-        write_manifest(out, _manifest(prep, result, started, resumed_from=checkpoint))
+        if prep.eval is not None and prep.recipe.eval_split is not None:
+            pq.write_table(prep.eval.table.select([ID]), out / EVAL_IDS_FILE)
+        write_manifest(out, build_manifest(prep, result, started, resumed_from=checkpoint))
     return result
 
 
@@ -272,41 +286,3 @@ def resolved_recipe(prep: Prepared) -> dict[str, Any]:
     resolved.update({k: config_dict.get(k) for k in ("bf16", "fp16", "use_cpu")})
     resolved["dtype"] = prep.model_dtype
     return resolved
-
-
-def _manifest(
-    prep: Prepared, result: TrainResult, started: datetime, *, resumed_from: str | None
-) -> dict[str, Any]:
-    recipe, method = prep.recipe, prep.recipe.method_spec
-    if recipe.lora is not None:
-        reference = "base model (adapter disabled)"
-    elif not method.uses_reference:
-        reference = None
-    else:
-        reference = recipe.model
-    resolved = resolved_recipe(prep)
-    config_dict = prep.config.to_dict()
-    return {
-        "prefdata_version": library_versions()["prefdata"],
-        "method": method.name,
-        "model": {
-            "base": recipe.model,
-            "adapter": recipe.lora is not None,
-            "dtype": prep.model_dtype,
-        },
-        "reference_model": reference,
-        "beta": getattr(prep.config, "beta", None),
-        "data": describe_data(prep.train),
-        "eval_data": describe_data(prep.eval) if prep.eval is not None else None,
-        "prompt_overflow": prep.report["prompt_overflow"],
-        "lengths": prep.report["lengths"],
-        "recipe": resolved,
-        "trainer_config": config_dict,
-        "libraries": library_versions(),
-        "hardware": prep.hardware,
-        "started_at": started.isoformat(timespec="seconds"),
-        "duration_s": result.duration_s,
-        "resumed_from": resumed_from,
-        "train_metrics": result.train_metrics,
-        "eval_metrics": result.eval_metrics,
-    }
