@@ -41,9 +41,10 @@ def test_handoff_folder_holds_everything_a_reviewer_needs(tiny, tmp_path):
     # paths resolve from the manifest's folder, wherever the tree is moved or read from
     assert resolve_path(out, manifest["reference_model"]) == tiny["model"]
     assert resolve_path(out, data["path"]) == curated / "kept.parquet"
-    assert manifest["model"]["base_config_sha256"] == hashlib.sha256(
-        (tiny["model"] / "config.json").read_bytes()
-    ).hexdigest()
+    assert (
+        manifest["model"]["base_config_sha256"]
+        == hashlib.sha256((tiny["model"] / "config.json").read_bytes()).hexdigest()
+    )
     assert "prefdata_git_commit" in manifest and manifest["command"]
     assert manifest["training"]["trained"] and manifest["training"]["steps"] == 8
 
