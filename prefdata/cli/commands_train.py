@@ -1,4 +1,4 @@
-"""`prefdata train`, `evaluate` and `make-tiny-model`."""
+"""`prefdata train`, `evaluate`, `export-model` and `make-tiny-model`."""
 
 from __future__ import annotations
 
@@ -117,6 +117,22 @@ def register(app: typer.Typer) -> None:
             )
             if out is not None:
                 console.print(f"per-pair margins -> {out}", highlight=False)
+
+    @app.command("export-model")
+    def export_model_command(
+        adapter: Annotated[Path, typer.Option("--adapter", help="A LoRA handoff folder.")],
+        out: Annotated[Path, typer.Option("--out", help="New folder for the merged model.")],
+        dtype: Annotated[
+            str | None,
+            typer.Option("--dtype", help="float32, bfloat16 or float16; default: as trained."),
+        ] = None,
+    ) -> None:
+        """Merge a LoRA adapter into its base model: a plain model folder for vLLM or serving."""
+        with errors_to_exit():
+            from prefdata.train.export import merge_adapter
+
+            folder = merge_adapter(adapter, out, dtype=dtype)
+            console.print(f"merged model -> {folder}", highlight=False)
 
     @app.command("make-tiny-model")
     def make_tiny_model_command(
