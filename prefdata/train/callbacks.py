@@ -108,6 +108,35 @@ class RichProgressCallback(transformers.TrainerCallback):  # type: ignore[name-d
             self.progress = None
 
 
+class LineProgressCallback(transformers.TrainerCallback):  # type: ignore[name-defined]
+    """One plain line per logging step, for logs that are not a terminal (batch jobs),
+    where a progress bar prints nothing until the end."""
+
+    def __init__(self, write: Any = None) -> None:
+        self.write = write or (lambda line: print(line, flush=True))
+        self.started = time.perf_counter()
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self.started = time.perf_counter()
+
+    def on_log(
+        self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any
+    ) -> None:
+        if not state.is_world_process_zero or not logs:
+            return
+        shown = [
+            f"{name} {logs[name]:.4g}"
+            for name in (*HEADLINE, "eval_loss", "eval_rewards/accuracies", "learning_rate")
+            if isinstance(logs.get(name), int | float)
+        ]
+        if not shown:
+            return
+        elapsed = time.perf_counter() - self.started
+        self.write(
+            f"step {state.global_step}/{state.max_steps}  " + "  ".join(shown) + f"  {elapsed:.0f}s"
+        )
+
+
 class RunRecordCallback(transformers.TrainerCallback):  # type: ignore[name-defined]
     """Writes prefdata_run.json (the resume record and the run's wall time so far) into
     every checkpoint the trainer saves."""

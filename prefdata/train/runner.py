@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -211,6 +212,7 @@ def train(
     >>> train("recipes/dpo.yaml")  # doctest: +SKIP
     """
     from prefdata.train.callbacks import (
+        LineProgressCallback,
         MetricsFileCallback,
         RichProgressCallback,
         RunRecordCallback,
@@ -238,8 +240,9 @@ def train(
     watch = StepWatchCallback()
     callbacks: list[Any] = [MetricsFileCallback(out), run_clock, watch]
     if progress:
-        prep.config.disable_tqdm = True  # the rich display replaces tqdm
-        callbacks.append(RichProgressCallback())
+        prep.config.disable_tqdm = True  # our own display replaces tqdm
+        # a bar in a terminal; in a batch job's log, one line per logging step
+        callbacks.append(RichProgressCallback() if sys.stdout.isatty() else LineProgressCallback())
     trainer = build_trainer(prep, callbacks=callbacks)
     if progress:
         # with tqdm off, transformers prints every log dict; the rich line shows them instead
