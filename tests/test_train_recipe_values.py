@@ -101,3 +101,12 @@ def test_iterate_train_keys_are_checked_too(tiny):
                 "train": {"beta": "high"},
             }
         )
+
+
+def test_a_tracker_that_is_not_installed_is_refused(tiny, tmp_path, monkeypatch):
+    import importlib.util
+
+    if importlib.util.find_spec("tensorboard") is not None:
+        pytest.skip("tensorboard is installed here")
+    code, err = check(tiny, tmp_path, "report_to: tensorboard\n", monkeypatch)
+    assert code == 2 and "report_to 'tensorboard' needs tensorboard: pip install" in err, err

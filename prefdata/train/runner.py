@@ -145,7 +145,23 @@ def trainer_settings(
     for message in check_precision(dtype, settings, lora=recipe.lora is not None):
         warn(message)
     settings["output_dir"] = recipe.output_dir
+    _check_trackers(settings.get("report_to"))
     return settings, dtype, model_init_kwargs
+
+
+# report_to names and the module each needs; transformers fails on a missing one only
+# once the model is loaded
+TRACKERS = {"tensorboard": "tensorboard", "wandb": "wandb", "mlflow": "mlflow"}
+
+
+def _check_trackers(report_to: Any) -> None:
+    import importlib.util
+
+    names = [report_to] if isinstance(report_to, str) else list(report_to or [])
+    for name in names:
+        module = TRACKERS.get(name)
+        if module and importlib.util.find_spec(module) is None:
+            raise ConfigError(f"report_to {name!r} needs {module}: pip install {module}")
 
 
 def _lora_config(settings: dict[str, Any]) -> Any:
