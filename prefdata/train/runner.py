@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 from prefdata.errors import ConfigError, InputError, require
 from prefdata.schema import ID
 from prefdata.train.data import Pairs, load_pairs, split_eval, unpaired_rows
-from prefdata.train.hardware import check_precision, detect_hardware, precision_defaults
+from prefdata.train.hardware import detect_hardware
 from prefdata.train.manifest import EVAL_IDS_FILE, build_manifest, describe_data, write_manifest
 from prefdata.train.notices import warn
 from prefdata.train.preflight import (
@@ -31,6 +31,7 @@ from prefdata.train.run_folder import (
     resume_record,
     whole_run_loss,
 )
+from prefdata.train.settings import trainer_settings
 
 DROPPED_FILE = "dropped.parquet"  # pairs max_prompt_length dropped, with their reason
 
@@ -129,39 +130,6 @@ def prepare(recipe: Recipe | str | Path | dict[str, Any], **overrides: Any) -> P
         recipe, config, tokenizer, limited.pairs, eval_pairs, dtype, model_init_kwargs,
         hardware, report, lora_config,
     )  # fmt: skip
-
-
-def trainer_settings(
-    recipe: Recipe, hardware: dict[str, Any]
-) -> tuple[dict[str, Any], str, dict[str, Any]]:
-    """The TRL config's keyword arguments, the model's weight dtype and its other
-    from_pretrained arguments, for this recipe on this hardware."""
-    precision, dtype = precision_defaults(hardware)
-    settings = {**method_defaults(recipe), **precision, **recipe.settings}
-    model_init_kwargs = dict(settings.pop("model_init_kwargs", None) or {})
-    dtype = recipe.dtype or str(model_init_kwargs.pop("dtype", None) or dtype)
-    if recipe.attn_implementation is not None:
-        model_init_kwargs["attn_implementation"] = recipe.attn_implementation
-    for message in check_precision(dtype, settings, lora=recipe.lora is not None):
-        warn(message)
-    settings["output_dir"] = recipe.output_dir
-    _check_trackers(settings.get("report_to"))
-    return settings, dtype, model_init_kwargs
-
-
-# report_to names and the module each needs; transformers fails on a missing one only
-# once the model is loaded
-TRACKERS = {"tensorboard": "tensorboard", "wandb": "wandb", "mlflow": "mlflow"}
-
-
-def _check_trackers(report_to: Any) -> None:
-    import importlib.util
-
-    names = [report_to] if isinstance(report_to, str) else list(report_to or [])
-    for name in names:
-        module = TRACKERS.get(name)
-        if module and importlib.util.find_spec(module) is None:
-            raise ConfigError(f"report_to {name!r} needs {module}: pip install {module}")
 
 
 def _lora_config(settings: dict[str, Any]) -> Any:
