@@ -55,32 +55,35 @@ def register(app: typer.Typer) -> None:
         check: Annotated[
             bool, typer.Option("--check", help="Run the pre-flight checks only; load no model.")
         ] = False,
+        merge: Annotated[
+            Path | None,
+            typer.Option("--merge", help="LoRA runs: also write the merged model to this folder."),
+        ] = None,
     ) -> None:
         """Train a model on curated pairs as RECIPE says (DPO, R-DPO, KTO, ORPO, SimPO, CPO)."""
         with errors_to_exit(), _warnings_as_lines():
-            from prefdata.train.recipe import load_recipe
-            from prefdata.train.run_folder import prepare_output_dir
-            from prefdata.train.runner import prepare, train
+            from prefdata.train.runner import preflight, train
 
+            options: dict[str, Any] = {
+                "resume": resume, "overwrite": overwrite, "merge_to": merge, "output_dir": output_dir,
+            }  # fmt: skip
             if check:
-                loaded = load_recipe(recipe, output_dir=output_dir)
-                prepare_output_dir(
-                    loaded.output_dir, resume=resume, overwrite=overwrite, clear=False
-                )
-                prep = prepare(loaded)
+                prep = preflight(recipe, **options)
                 console.print(
                     f"pre-flight ok: {len(prep.train)} training pairs"
                     + (f", {len(prep.eval)} eval pairs" if prep.eval is not None else "")
                     + f", method {prep.recipe.method}"
                 )
                 return
-            result = train(recipe, resume=resume, overwrite=overwrite, output_dir=output_dir)
+            result = train(recipe, **options)
             figures = {
                 k: round(v, 4)
                 for k, v in result.eval_metrics.items()
                 if k in ("eval_loss", "eval_rewards/accuracies", "eval_rewards/margins")
             }
             console.print(f"trained in {result.duration_s}s -> {result.output_dir}")
+            if result.merged_dir is not None:
+                console.print(f"merged model -> {result.merged_dir}", highlight=False)
             if figures:
                 console.print(" ".join(f"{k}={v}" for k, v in figures.items()))
 

@@ -47,6 +47,8 @@ class TrainResult:
     # trained (bool), reason when not, optimizer steps and the largest lr they used
     training: dict[str, Any] = field(default_factory=dict)
 
+    merged_dir: Path | None = None  # with merge_to: the adapter merged into its base
+
     @property
     def trained(self) -> bool:
         return bool(self.training.get("trained"))
@@ -189,9 +191,11 @@ def train(
     resume: bool = False,
     overwrite: bool = False,
     progress: bool = True,
+    merge_to: str | Path | None = None,
     **overrides: Any,
 ) -> TrainResult:
-    """Train on curated pairs as a recipe says and write the handoff folder.
+    """Train on curated pairs as a recipe says and write the handoff folder; with
+    ``merge_to``, also write the LoRA adapter merged into its base there.
 
     >>> train("recipes/dpo.yaml")  # doctest: +SKIP
     """
@@ -207,11 +211,7 @@ def train(
 
     started = datetime.now(UTC)
     clock = time.perf_counter()
-    if not isinstance(recipe, Recipe):
-        recipe = load_recipe(recipe, **overrides)
-    # refuse before the pre-flight's work; delete only once the pre-flight has passed
-    prepare_output_dir(recipe.output_dir, resume=resume, overwrite=overwrite, clear=False)
-    prep = prepare(recipe)
+    prep = preflight(recipe, resume=resume, overwrite=overwrite, merge_to=merge_to, **overrides)
     out = Path(prep.recipe.output_dir)
     prepare_output_dir(out, resume=resume, overwrite=overwrite)
     record = resume_record(resolved_recipe(prep), describe_data(prep.train).get("sha256"))
@@ -262,7 +262,33 @@ def train(
         if prep.eval is not None and prep.recipe.eval_split is not None:
             pq.write_table(prep.eval.table.select([ID]), out / EVAL_IDS_FILE)
         write_manifest(out, build_manifest(prep, result, started, resumed_from=checkpoint))
+        if merge_to is not None:
+            from prefdata.train.export import merge_adapter
+
+            result.merged_dir = merge_adapter(out, merge_to)
     return result
+
+
+def preflight(
+    recipe: Recipe | str | Path | dict[str, Any],
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    merge_to: str | Path | None = None,
+    **overrides: Any,
+) -> Prepared:
+    """Everything ``train`` checks before it loads a model (``--check``): the output
+    folder, ``merge_to``, then the recipe, data and tokenizer (see ``prepare``)."""
+    if not isinstance(recipe, Recipe):
+        recipe = load_recipe(recipe, **overrides)
+    prepare_output_dir(recipe.output_dir, resume=resume, overwrite=overwrite, clear=False)
+    if merge_to is not None:
+        if recipe.lora is None:
+            raise ConfigError("--merge applies to LoRA runs: this recipe has no lora")
+        target = Path(merge_to)
+        if target.exists() and (not target.is_dir() or any(target.iterdir())):
+            raise InputError(f"--merge folder {target} is not empty: choose a new folder")
+    return prepare(recipe)
 
 
 def resolved_recipe(prep: Prepared) -> dict[str, Any]:
