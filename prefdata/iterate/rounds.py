@@ -191,6 +191,8 @@ def _sample_and_score(
     recipe: IterateRecipe, model: str, part: PromptSet, *, seed: int
 ) -> tuple[list[list[str]], list[list[float]]]:
     """k completions per prompt and their rewards, both nested per prompt."""
+    from prefdata.train.hardware import release_accelerator_memory
+
     scorer = load_scorer(recipe.scorer)  # a missing reward model stops before sampling
     settings = SamplingSettings(
         samples_per_prompt=recipe.samples_per_prompt,
@@ -200,6 +202,7 @@ def _sample_and_score(
         seed=seed,
         batch_size=recipe.batch_size,
     )
+    release_accelerator_memory()  # what the previous round's training held
     completions = sample(
         model, part.prompts, settings, generator=recipe.generator, vllm_options=recipe.vllm_options
     )

@@ -15,6 +15,7 @@ from typing import Any
 
 from prefdata.errors import InputError, require
 from prefdata.iterate.prompts import Prompt
+from prefdata.train.hardware import release_accelerator_memory
 from prefdata.train.preflight import check_model_folder, load_tokenizer
 
 
@@ -89,6 +90,8 @@ def _sample_transformers(
         new_tokens = generated[:, encoded["input_ids"].shape[1] :]
         decoded = tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
         out += [decoded[i * k : (i + 1) * k] for i in range(len(batch))]
+    del model, generated
+    release_accelerator_memory()  # the scorer and the round's training come next
     return out
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import platform
 from typing import Any
@@ -72,3 +73,17 @@ def check_precision(dtype: str, settings: dict[str, Any], *, lora: bool) -> list
             "weights, bf16 compute), or use lora or DeepSpeed ZeRO to save memory"
         ]
     return []
+
+
+def release_accelerator_memory() -> bool:
+    """Give the GPU memory of models no longer referenced back to the device.
+
+    torch's caching allocator keeps freed blocks for the process; a vLLM child process
+    or the next round's model needs them returned. True when there was a GPU to release.
+    """
+    torch = require("torch", "train")
+    gc.collect()  # trainers hold reference cycles; collect them before emptying the cache
+    if not torch.cuda.is_available():
+        return False
+    torch.cuda.empty_cache()
+    return True

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 from prefdata.errors import ConfigError, InputError, require
 from prefdata.schema import ID
 from prefdata.train.data import Pairs, load_pairs, split_eval, unpaired_rows
-from prefdata.train.hardware import detect_hardware
+from prefdata.train.hardware import detect_hardware, release_accelerator_memory
 from prefdata.train.manifest import EVAL_IDS_FILE, build_manifest, describe_data, write_manifest
 from prefdata.train.notices import warn
 from prefdata.train.preflight import (
@@ -266,6 +266,8 @@ def train(
             from prefdata.train.export import merge_adapter
 
             result.merged_dir = merge_adapter(out, merge_to)
+    del trainer
+    release_accelerator_memory()  # the next step (an iterate round's sampling) needs it
     return result
 
 
