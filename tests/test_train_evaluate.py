@@ -38,6 +38,8 @@ def test_chunked_logps_equal_a_full_log_softmax(tiny):
     for pair in row:
         p, c, r = encode_pair(tokenizer, pair["prompt"], pair["chosen"], pair["rejected"])
         sequences += [Sequence(p + c, len(p)), Sequence(p + r, len(p))]
+    sequences.append(Sequence(p + c, len(p) + 3))  # responses start at different positions
+    assert len({s.start for s in sequences}) > 1
     pad = tokenizer.pad_token_id or 0
     chunked, counts = response_logps(model, sequences, pad, chunk_tokens=3)
     for seq, value, count in zip(sequences, chunked, counts, strict=True):

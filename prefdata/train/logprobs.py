@@ -3,7 +3,9 @@
 A full-vocabulary fp32 log-softmax over a batch costs batch x length x vocab x 4 bytes
 (about 20 GB at 8 x 2,048 tokens and a 150k vocabulary). Only response tokens matter, so
 they are gathered first and normalised a chunk at a time: at most ``chunk_tokens`` x
-vocab fp32 values exist at once (about 0.6 GB at 1,024 tokens and 150k).
+vocab fp32 values exist at once (about 0.6 GB at 1,024 tokens and 150k). The model is
+asked for logits from the batch's first response position on (``logits_to_keep``), so
+the prompts' positions cost no logits either.
 """
 
 from __future__ import annotations
@@ -73,16 +75,23 @@ def response_logps(
     context: Any = nullcontext()
     if autocast is not None:
         context = torch.autocast(device_type=device.type, dtype=getattr(torch, autocast))
+    # position t predicts token t + 1: logits before the earliest response token's
+    # predecessor are never read, so ask the model for the rest only (long prompts)
+    offset = max(min(seq.start for seq in sequences) - 1, 0)
     with torch.no_grad():
         with context:
-            logits = model(input_ids=input_ids, attention_mask=attention).logits
-        # position t predicts token t + 1
+            try:
+                logits = model(
+                    input_ids=input_ids, attention_mask=attention, logits_to_keep=width - offset
+                ).logits
+            except TypeError:  # a model class without logits_to_keep
+                logits, offset = model(input_ids=input_ids, attention_mask=attention).logits, 0
         rows, cols = response[:, 1:].nonzero(as_tuple=True)
         targets = input_ids[:, 1:][rows, cols]
         sums = torch.zeros(len(sequences), dtype=torch.float32, device=device)
         for begin in range(0, len(rows), chunk_tokens):
             r, c = rows[begin : begin + chunk_tokens], cols[begin : begin + chunk_tokens]
-            picked = logits[r, c].float()
+            picked = logits[r, c - offset].float()
             token = picked.gather(-1, targets[begin : begin + chunk_tokens, None]).squeeze(-1)
             sums.index_add_(0, r, token - torch.logsumexp(picked, dim=-1))
         counts = response[:, 1:].sum(dim=1)
