@@ -12,6 +12,7 @@ import yaml
 from typer.testing import CliRunner
 
 from prefdata.cli.main import app
+from prefdata.errors import ConfigError
 from prefdata.train.callbacks import read_metrics
 from prefdata.train.run_folder import RUN_FILE, whole_run_loss
 from tests.train_support import recipe, tiny
@@ -79,3 +80,24 @@ def test_resume_is_checked_against_the_checkpoint_and_covers_the_whole_run(tiny,
     assert code == 0, err
     assert not list(out.glob("checkpoint-*")), "the old run's checkpoints survived --overwrite"
     assert json.loads((out / "manifest.json").read_text())["resumed_from"] is None
+
+
+def test_precision_set_by_the_machine_may_change_on_resume(tmp_path):
+    import warnings
+
+    from prefdata.train.notices import TrainingWarning
+    from prefdata.train.run_folder import check_resume, resume_record
+
+    folder = tmp_path / "checkpoint-2"
+    folder.mkdir()
+    (folder / "trainer_state.json").write_text(json.dumps({"global_step": 2, "epoch": 0.5}))
+    before = resume_record({"beta": 0.1, "bf16": False, "use_cpu": True}, "abc")
+    (folder / RUN_FILE).write_text(json.dumps({"recipe": before, "elapsed_s": 3.5}))
+    limits = {"max_steps": -1, "num_train_epochs": 1}
+    with pytest.warns(TrainingWarning, match="other precision settings"):
+        gpu = resume_record({"beta": 0.1, "bf16": True, "use_cpu": False}, "abc")
+        assert check_resume(str(folder), gpu, limits) == 3.5
+    with pytest.raises(ConfigError, match=r"data_sha256: 'abc' -> 'xyz'"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", TrainingWarning)
+            check_resume(str(folder), resume_record({"beta": 0.1}, "xyz"), limits)

@@ -32,6 +32,9 @@ RESUMABLE = (
     "dataloader_num_workers",
     "output_dir",
 )
+# set from the machine unless the recipe names them: a resume on other hardware may change
+# them, with a warning (the optimizer state carries over either way)
+PRECISION_KEYS = ("bf16", "fp16", "use_cpu")
 
 
 def prepare_output_dir(
@@ -90,6 +93,11 @@ def check_resume(checkpoint: str, record: dict[str, Any], settings: dict[str, An
     earlier = json.loads(run_file.read_text(encoding="utf-8"))
     before = earlier.get("recipe", {})
     changed = sorted(k for k in set(before) | set(record) if before.get(k) != record.get(k))
+    moved = [k for k in changed if k in PRECISION_KEYS]
+    if moved:
+        shown = ", ".join(f"{k}: {before.get(k)!r} -> {record.get(k)!r}" for k in moved)
+        warn(f"resuming {folder.name} with other precision settings ({shown}): other hardware?")
+    changed = [k for k in changed if k not in PRECISION_KEYS]
     if changed:
         shown = ", ".join(f"{k}: {before.get(k)!r} -> {record.get(k)!r}" for k in changed[:4])
         raise ConfigError(
