@@ -102,6 +102,12 @@ def register(app: typer.Typer) -> None:
             float | None, typer.Option("--beta", help="Default: the manifest's beta.")
         ] = None,
         batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 8,
+        device: Annotated[
+            str | None,
+            typer.Option(
+                "--device", help="cuda, cuda:1 or cpu; default: the GPU when there is one."
+            ),
+        ] = None,
     ) -> None:
         """Preference accuracy (the method's implicit reward margin > 0) and mean margin,
         with the training's truncation, on the GPU when there is one."""
@@ -109,8 +115,9 @@ def register(app: typer.Typer) -> None:
             from prefdata.train.evaluation import evaluate
 
             result = evaluate(
-                model=model, data=data, ref=ref, out=out, beta=beta, batch_size=batch_size
-            )
+                model=model, data=data, ref=ref, out=out, beta=beta, batch_size=batch_size,
+                device=device,
+            )  # fmt: skip
             console.print(
                 f"accuracy {result.accuracy:.3f}  mean margin {result.mean_margin:.4f}  "
                 f"({result.pairs} pairs, beta {result.beta}, reference {result.reference}, "
