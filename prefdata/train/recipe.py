@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from prefdata.config import load_config_file
-from prefdata.errors import ConfigError
+from prefdata.errors import ConfigError, require
 from prefdata.train.hardware import DTYPES
 from prefdata.train.methods import METHODS, Method, get_method
 from prefdata.train.notices import warn
@@ -211,12 +211,8 @@ def _check_choices(settings: dict[str, Any], config_class: type) -> None:
 
 def check_lora(lora: dict[str, Any]) -> None:
     """Every ``lora:`` key is a peft LoraConfig field of the right type, checked without a model."""
-    import dataclasses as dc
-
-    from prefdata.errors import require
-
     peft = require("peft", "train")
-    fields = {f.name for f in dc.fields(peft.LoraConfig) if f.init}
+    fields = set(_init_fields(peft.LoraConfig))
     unknown = sorted(set(lora) - fields)
     if unknown:
         close = difflib.get_close_matches(unknown[0], sorted(fields), n=3)
