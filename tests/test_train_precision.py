@@ -57,6 +57,8 @@ def test_recipe_dtype_and_attention_are_passed_to_the_model(tiny, tmp_path, fake
 def test_pure_bf16_warning_depends_on_the_learning_rate_and_lora():
     assert check_precision("bfloat16", {"learning_rate": 5e-7}, lora=False)
     assert not check_precision("bfloat16", {"learning_rate": 5e-7}, lora=True)
+    # under ZeRO-3, TRL keeps LoRA weights in the base dtype
+    assert check_precision("bfloat16", {"learning_rate": 5e-7, "deepspeed": "z3.json"}, lora=True)
     assert not check_precision("bfloat16", {"learning_rate": 1e-4}, lora=False)
     assert not check_precision("float32", {"learning_rate": 5e-7}, lora=False)
     with pytest.raises(ConfigError, match="dtype float16 with fp16"):

@@ -65,8 +65,15 @@ def check_precision(dtype: str, settings: dict[str, Any], *, lora: bool) -> list
             "weights): use dtype float32 with fp16, or bf16 on a GPU that has it"
         )
     lr = settings.get("learning_rate")
-    # LoRA keeps its adapter weights in fp32 (peft's default), so they still move
-    if dtype == "bfloat16" and not lora and isinstance(lr, int | float) and lr < BF16_MIN_LR:
+    # LoRA keeps its adapter weights in fp32 (peft's default), so they still move; under
+    # DeepSpeed TRL keeps them in the base dtype (ZeRO-3 cannot mix dtypes), so warn there
+    fp32_adapter = lora and not settings.get("deepspeed")
+    if (
+        dtype == "bfloat16"
+        and not fp32_adapter
+        and isinstance(lr, int | float)
+        and lr < BF16_MIN_LR
+    ):
         return [
             f"dtype bfloat16 with learning_rate={lr}: pure bf16 weights round away updates "
             f"below about {BF16_MIN_LR:g} and the loss stays at 0.693; drop dtype (fp32 "
