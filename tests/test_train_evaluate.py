@@ -70,7 +70,7 @@ def test_each_method_names_its_own_margin():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method", ["dpo", "simpo", "rdpo"])
+@pytest.mark.parametrize("method", ["dpo", "simpo", "rdpo", "orpo", "cpo"])
 def test_evaluate_agrees_with_the_trainers_own_eval(tiny, tmp_path, method):
     """Held-out pairs with 12 of 32 labels flipped (so accuracy is not simply 1.0), and
     max_length cutting responses."""
