@@ -101,3 +101,14 @@ def test_precision_set_by_the_machine_may_change_on_resume(tmp_path):
     with refused, warnings.catch_warnings():
         warnings.simplefilter("ignore", TrainingWarning)
         check_resume(str(folder), resume_record({"beta": 0.1}, "xyz"), limits)
+
+
+def test_overwrite_deletes_nothing_when_the_preflight_fails(tiny, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "manifest.json").write_text("{}")  # a previous run
+    code, err = run(
+        tmp_path, recipe(tiny, out, data=str(tmp_path / "missing.parquet")), "--overwrite"
+    )
+    assert code == 2 and "data file not found" in err, err
+    assert (out / "manifest.json").is_file()
