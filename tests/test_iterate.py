@@ -17,6 +17,7 @@ from prefdata.cli.main import app
 from prefdata.errors import ConfigError
 from prefdata.iterate import ROUND_DONE, iterate, load_iterate_recipe
 from prefdata.iterate.sampling import SamplingSettings, sample
+from prefdata.train.manifest import resolve_path
 from tests.train_support import FAST, tiny
 
 __all__ = ["tiny"]
@@ -85,8 +86,10 @@ def test_two_rounds_write_their_files_and_the_reward_rises(two_rounds: Path) -> 
         assert report["input_rows"] == done["pairs"]
         assert report["kept_rows"] == done["pairs_kept"] > 0
     # round 2 started from round 1's model and used it as the DPO reference
-    manifest = json.loads((two_rounds / "round_2" / "model" / "manifest.json").read_text())
-    assert manifest["reference_model"] == str(two_rounds / "round_1" / "model")
+    model_dir = two_rounds / "round_2" / "model"
+    manifest = json.loads((model_dir / "manifest.json").read_text())
+    assert manifest["reference_model"] == "../../round_1/model"  # from the manifest's folder
+    assert resolve_path(model_dir, manifest["reference_model"]) == two_rounds / "round_1" / "model"
     summary = json.loads((two_rounds / "summary.json").read_text())
     assert [row["round"] for row in summary] == [1, 2]
     csv_lines = (two_rounds / "summary.csv").read_text().splitlines()

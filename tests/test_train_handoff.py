@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from prefdata.cli.main import app
 from prefdata.train import train
 from prefdata.train.callbacks import read_metrics
+from prefdata.train.manifest import resolve_path
 from tests.train_support import recipe, tiny
 
 __all__ = ["tiny"]
@@ -37,7 +38,15 @@ def test_handoff_folder_holds_everything_a_reviewer_needs(tiny, tmp_path):
     assert manifest["recipe"]["warmup_steps"] == 0.1  # prefdata default recorded
     assert manifest["hardware"]["device"] == "cpu" and manifest["recipe"]["use_cpu"] is True
     assert manifest["libraries"]["trl"] and manifest["duration_s"] > 0
-    assert manifest["reference_model"] == str(tiny["model"])
+    # paths resolve from the manifest's folder, wherever the tree is moved or read from
+    assert resolve_path(out, manifest["reference_model"]) == tiny["model"]
+    assert resolve_path(out, data["path"]) == curated / "kept.parquet"
+    assert (
+        manifest["model"]["base_config_sha256"]
+        == hashlib.sha256((tiny["model"] / "config.json").read_bytes()).hexdigest()
+    )
+    assert "prefdata_git_commit" in manifest and manifest["command"]
+    assert manifest["training"]["trained"] and manifest["training"]["steps"] == 8
 
     records = read_metrics(out)
     assert [r["step"] for r in records if "loss" in r] == list(range(1, 9))

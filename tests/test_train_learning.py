@@ -51,9 +51,12 @@ def test_evaluate_cli(tiny, tmp_path):
     train(recipe(tiny, out), progress=False)
     margins = tmp_path / "m.parquet"
     args = ["evaluate", "--model", str(out), "--data", str(tiny["heldout"]), "--out", str(margins)]
-    result = CliRunner().invoke(app, args)
+    result = CliRunner().invoke(app, [*args, "--device", "cpu"])
     assert result.exit_code == 0, result.output
     assert "accuracy 1.000" in result.stdout and margins.is_file()
+    # the line says which margin, device and truncation the figures used
+    assert "margin (dpo): beta * [(logp_c - ref_c) - (logp_r - ref_r)]" in result.stdout
+    assert "cpu, max_length 64" in result.stdout
 
 
 def test_evaluate_full_model_without_manifest_needs_ref(tiny, tmp_path):

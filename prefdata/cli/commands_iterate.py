@@ -74,6 +74,12 @@ def register(app: typer.Typer) -> None:
             float | None, typer.Option("--beta", help="Default: the manifest's beta.")
         ] = None,
         batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 8,
+        device: Annotated[
+            str | None,
+            typer.Option(
+                "--device", help="cuda, cuda:1 or cpu; default: the GPU when there is one."
+            ),
+        ] = None,
     ) -> None:
         """Rank pairs by the trained model's implicit reward margin; the lowest go to review."""
         with errors_to_exit():
@@ -87,6 +93,7 @@ def register(app: typer.Typer) -> None:
                 top=top,
                 beta=beta,
                 batch_size=batch_size,
+                device=device,
             )
             console.print(
                 f"{result.negative} of {result.pairs} pairs have a negative margin; "

@@ -1,4 +1,4 @@
-"""`prefdata train`, `evaluate` and `make-tiny-model`."""
+"""`prefdata train`, `evaluate`, `export-model` and `make-tiny-model`."""
 
 from __future__ import annotations
 
@@ -48,29 +48,42 @@ def register(app: typer.Typer) -> None:
         resume: Annotated[
             bool, typer.Option("--resume", help="Resume from the last checkpoint.")
         ] = False,
+        overwrite: Annotated[
+            bool,
+            typer.Option("--overwrite", help="Replace the run already in a non-empty output_dir."),
+        ] = False,
         check: Annotated[
             bool, typer.Option("--check", help="Run the pre-flight checks only; load no model.")
         ] = False,
+        merge: Annotated[
+            Path | None,
+            typer.Option("--merge", help="LoRA runs: also write the merged model to this folder."),
+        ] = None,
     ) -> None:
         """Train a model on curated pairs as RECIPE says (DPO, R-DPO, KTO, ORPO, SimPO, CPO)."""
         with errors_to_exit(), _warnings_as_lines():
-            from prefdata.train.runner import prepare, train
+            from prefdata.train.runner import preflight, train
 
+            options: dict[str, Any] = {
+                "resume": resume, "overwrite": overwrite, "merge_to": merge, "output_dir": output_dir,
+            }  # fmt: skip
             if check:
-                prep = prepare(recipe, output_dir=output_dir)
+                prep = preflight(recipe, **options)
                 console.print(
                     f"pre-flight ok: {len(prep.train)} training pairs"
                     + (f", {len(prep.eval)} eval pairs" if prep.eval is not None else "")
                     + f", method {prep.recipe.method}"
                 )
                 return
-            result = train(recipe, resume=resume, output_dir=output_dir)
+            result = train(recipe, **options)
             figures = {
                 k: round(v, 4)
                 for k, v in result.eval_metrics.items()
                 if k in ("eval_loss", "eval_rewards/accuracies", "eval_rewards/margins")
             }
             console.print(f"trained in {result.duration_s}s -> {result.output_dir}")
+            if result.merged_dir is not None:
+                console.print(f"merged model -> {result.merged_dir}", highlight=False)
             if figures:
                 console.print(" ".join(f"{k}={v}" for k, v in figures.items()))
 
@@ -89,21 +102,47 @@ def register(app: typer.Typer) -> None:
             float | None, typer.Option("--beta", help="Default: the manifest's beta.")
         ] = None,
         batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 8,
+        device: Annotated[
+            str | None,
+            typer.Option(
+                "--device", help="cuda, cuda:1 or cpu; default: the GPU when there is one."
+            ),
+        ] = None,
     ) -> None:
-        """Preference accuracy (implicit reward margin > 0) and mean margin of a trained model."""
+        """Preference accuracy (the method's implicit reward margin > 0) and mean margin,
+        with the training's truncation, on the GPU when there is one."""
         with errors_to_exit(), _warnings_as_lines():
             from prefdata.train.evaluation import evaluate
 
             result = evaluate(
-                model=model, data=data, ref=ref, out=out, beta=beta, batch_size=batch_size
-            )
+                model=model, data=data, ref=ref, out=out, beta=beta, batch_size=batch_size,
+                device=device,
+            )  # fmt: skip
             console.print(
                 f"accuracy {result.accuracy:.3f}  mean margin {result.mean_margin:.4f}  "
-                f"({result.pairs} pairs, beta {result.beta}, reference {result.reference})",
+                f"({result.pairs} pairs, beta {result.beta}, reference {result.reference}, "
+                f"{result.device}, max_length {result.max_length})\n"
+                f"margin ({result.method}): {result.margin}",
                 highlight=False,
             )
             if out is not None:
                 console.print(f"per-pair margins -> {out}", highlight=False)
+
+    @app.command("export-model")
+    def export_model_command(
+        adapter: Annotated[Path, typer.Option("--adapter", help="A LoRA handoff folder.")],
+        out: Annotated[Path, typer.Option("--out", help="New folder for the merged model.")],
+        dtype: Annotated[
+            str | None,
+            typer.Option("--dtype", help="float32, bfloat16 or float16; default: as trained."),
+        ] = None,
+    ) -> None:
+        """Merge a LoRA adapter into its base model: a plain model folder for vLLM or serving."""
+        with errors_to_exit():
+            from prefdata.train.export import merge_adapter
+
+            folder = merge_adapter(adapter, out, dtype=dtype)
+            console.print(f"merged model -> {folder}", highlight=False)
 
     @app.command("make-tiny-model")
     def make_tiny_model_command(

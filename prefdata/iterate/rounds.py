@@ -30,6 +30,7 @@ from prefdata.iterate.scoring import load_scorer
 from prefdata.iterate.summary import write_summary
 
 ROUND_DONE = "round.json"
+MERGED = "merged"  # a LoRA round's adapter merged into its starting model
 RUN_FILE = "iterate.json"  # the recipe of the run, checked on resume
 # a resumed run must keep what decides each round's prompts
 RESUME_KEYS = ("prompts", "rounds")
@@ -162,11 +163,25 @@ def _run_round(
         )
         row.update(_train_figures(folder / "model"))
         row["train_loss"] = trained.train_metrics.get("train_loss")
-        row["trained"] = True
-        # relative to the run folder, so a moved or copied run still resumes
-        row["model"] = f"{folder.name}/model"
+        row["trained"] = trained.trained
+        if not trained.trained:
+            # the weights are the round's starting ones: say why and carry that model on
+            row["not_trained_reason"] = trained.training.get("reason")
+            say(f"round {number}: nothing trained: {row['not_trained_reason']}")
+        elif (folder / "model" / "adapter_config.json").is_file():
+            # the next round must start from this round's weights, and TRL would put a fresh
+            # adapter on the original base if handed the adapter folder: merge it in
+            from prefdata.train.export import merge_adapter
+
+            merge_adapter(folder / "model", folder / MERGED)
+            row["adapter"] = f"{folder.name}/model"
+            row["model"] = f"{folder.name}/{MERGED}"
+        else:
+            # relative to the run folder, so a moved or copied run still resumes
+            row["model"] = f"{folder.name}/model"
     else:
         # nothing to learn from this part: the next round starts from the same model
+        row["not_trained_reason"] = "no pairs kept after the checks"
         say(f"round {number}: no pairs kept, the model carries over untrained")
     row["duration_s"] = round(time.perf_counter() - clock, 2)
     return row
@@ -176,6 +191,8 @@ def _sample_and_score(
     recipe: IterateRecipe, model: str, part: PromptSet, *, seed: int
 ) -> tuple[list[list[str]], list[list[float]]]:
     """k completions per prompt and their rewards, both nested per prompt."""
+    from prefdata.train.hardware import release_accelerator_memory
+
     scorer = load_scorer(recipe.scorer)  # a missing reward model stops before sampling
     settings = SamplingSettings(
         samples_per_prompt=recipe.samples_per_prompt,
@@ -185,6 +202,7 @@ def _sample_and_score(
         seed=seed,
         batch_size=recipe.batch_size,
     )
+    release_accelerator_memory()  # what the previous round's training held
     completions = sample(
         model, part.prompts, settings, generator=recipe.generator, vllm_options=recipe.vllm_options
     )
@@ -204,7 +222,8 @@ def _policy_reward(recipe: IterateRecipe, model: str, eval_set: PromptSet) -> fl
 
 
 def _model_path(out: Path, model: str) -> str:
-    """A round's model: ``round_N/model`` inside the run folder, or the starting model."""
+    """A round's model: ``round_N/model`` (or ``round_N/merged``) inside the run folder,
+    or the starting model."""
     inside = out / model
     return str(inside) if model.startswith("round_") and inside.is_dir() else model
 

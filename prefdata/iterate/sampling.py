@@ -7,12 +7,15 @@ much faster: ``generator: vllm`` in the recipe uses it when installed (not requi
 
 from __future__ import annotations
 
-import gc
+import importlib.util
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from prefdata.errors import InputError, require
 from prefdata.iterate.prompts import Prompt
+from prefdata.train.hardware import release_accelerator_memory
 from prefdata.train.preflight import check_model_folder, load_tokenizer
 
 
@@ -87,14 +90,40 @@ def _sample_transformers(
         new_tokens = generated[:, encoded["input_ids"].shape[1] :]
         decoded = tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
         out += [decoded[i * k : (i + 1) * k] for i in range(len(batch))]
+    del model, generated
+    release_accelerator_memory()  # the scorer and the round's training come next
     return out
 
 
 def _sample_vllm(
     model_dir: str, prompts: list[Prompt], settings: SamplingSettings, options: dict[str, Any]
 ) -> list[list[str]]:
-    vllm = require("vllm", "vllm")
+    """vLLM in a child process: ``del llm`` and ``empty_cache()`` do not give vLLM's
+    reserved GPU memory back (vLLM users report it), but a process exit does, so the
+    round's training finds the GPU empty."""
+    if importlib.util.find_spec("vllm") is None:
+        require("vllm", "vllm")  # raises with the extra to install
     tokenizer = load_tokenizer(model_dir)
+    # token ids, not strings: vLLM would add a BOS to a rendered chat template that has one
+    text = isinstance(prompts[0], str)
+    token_prompts = [
+        tokenizer(prompt_text(tokenizer, p), add_special_tokens=text)["input_ids"] for p in prompts
+    ]
+    context = multiprocessing.get_context("spawn")  # a forked CUDA context is unusable
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        future = pool.submit(vllm_worker, model_dir, token_prompts, settings, options)
+        texts: list[list[str]] = future.result()
+    return texts
+
+
+def vllm_worker(
+    model_dir: str,
+    token_prompts: list[list[int]],
+    settings: SamplingSettings,
+    options: dict[str, Any],
+) -> list[list[str]]:
+    """Runs in the child process: load, sample, return plain texts."""
+    vllm = require("vllm", "vllm")
     llm = vllm.LLM(model=model_dir, seed=settings.seed, **options)
     params = vllm.SamplingParams(
         n=settings.samples_per_prompt,
@@ -103,22 +132,5 @@ def _sample_vllm(
         max_tokens=settings.max_new_tokens,
         seed=settings.seed,
     )
-    # token ids, not strings: vLLM would add a BOS to a rendered chat template that has one
-    text = isinstance(prompts[0], str)
-    token_prompts = [
-        {
-            "prompt_token_ids": tokenizer(prompt_text(tokenizer, p), add_special_tokens=text)[
-                "input_ids"
-            ]
-        }
-        for p in prompts
-    ]
-    results = llm.generate(token_prompts, params)
-    texts = [[choice.text for choice in result.outputs] for result in results]
-    # vLLM reserves most of the GPU's memory; the round's training needs it back
-    del llm
-    gc.collect()
-    torch = require("torch", "train")
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
-    return texts
+    results = llm.generate([{"prompt_token_ids": ids} for ids in token_prompts], params)
+    return [[choice.text for choice in result.outputs] for result in results]

@@ -97,7 +97,8 @@ def _finite(value: Any) -> bool:
 
 
 def _reward_model(folder: str, batch_size: int) -> Scorer:
-    """Any ``AutoModelForSequenceClassification`` folder; its first logit is the reward."""
+    """Any ``AutoModelForSequenceClassification`` folder; its first logit is the reward.
+    It runs on the GPU when there is one."""
     from pathlib import Path
 
     from prefdata.train.preflight import load_tokenizer
@@ -120,6 +121,8 @@ def _reward_model(folder: str, batch_size: int) -> Scorer:
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
         model.config.pad_token_id = tokenizer.pad_token_id
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model = model.to(device)
 
     def score(prompts: list[Prompt], completions: list[str], **_columns: Any) -> list[float]:
         texts = [_joined(tokenizer, p, c) for p, c in zip(prompts, completions, strict=True)]
@@ -132,8 +135,8 @@ def _reward_model(folder: str, batch_size: int) -> Scorer:
                 truncation=True,
             )
             with torch.no_grad():
-                logits = model(**batch).logits
-            values += [float(v) for v in logits[:, 0]]
+                logits = model(**{k: v.to(device) for k, v in batch.items()}).logits
+            values += [float(v) for v in logits[:, 0].float().cpu()]
         return values
 
     return score

@@ -22,7 +22,9 @@ COLUMNS = (
     "eval_reward",  # ... and the model the round trained
     "train_loss",
     "trained",
+    "not_trained_reason",  # when trained is false: no pairs kept, no step ran, lr stayed 0
     "model",
+    "adapter",  # with LoRA: the round's adapter; `model` is it merged into the round's start
     "duration_s",
 )
 

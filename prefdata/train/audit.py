@@ -30,7 +30,7 @@ class AuditResult:
 
     queue: pa.Table
     pairs: int
-    negative: int  # pairs the trained model prefers the other way round
+    negative: int  # pairs the trained model prefers the other way round (of those evaluated)
     evaluation: EvalResult
     out: Path | None
 
@@ -44,6 +44,7 @@ def audit(
     top: int = DEFAULT_TOP,
     beta: float | None = None,
     batch_size: int = 8,
+    device: str | None = None,
 ) -> AuditResult:
     """Rank ``data``'s pairs by the implicit reward margin of ``model`` against ``ref``
     (lowest first) and write the ``top`` of them to ``out`` as a review queue.
@@ -53,12 +54,16 @@ def audit(
     if not isinstance(top, int) or top < 1:
         raise ConfigError(f"top must be an integer >= 1, got {top!r}")
     pairs = load_pairs(data)
-    result = evaluate(model=model, data=data, ref=ref, beta=beta, batch_size=batch_size)
+    result = evaluate(
+        model=model, data=data, ref=ref, beta=beta, batch_size=batch_size, device=device
+    )
     margins = result.table.column(MARGIN).to_numpy()
     # stable sort: equal margins keep the data's order, so the queue is reproducible
     order = np.argsort(margins, kind="stable")[:top]
     table = pairs.table.drop_columns([c for c in (MARGIN, RANK) if c in pairs.table.column_names])
-    queue = table.take(pa.array(order, pa.int64()))
+    # the evaluated rows (max_prompt_length may have dropped some), with their full prompts
+    rows = np.asarray(result.rows, dtype=np.int64)
+    queue = table.take(pa.array(rows[order], pa.int64()))
     queue = queue.append_column(MARGIN, pa.array(margins[order], pa.float64()))
     queue = queue.append_column(RANK, pa.array(np.arange(1, len(order) + 1), pa.int64()))
     written = None

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from pathlib import Path
 from typing import Any
 
 from prefdata.errors import require
+from prefdata.train.run_folder import RUN_FILE
 
 transformers = require("transformers", "train")
 
@@ -104,6 +106,96 @@ class RichProgressCallback(transformers.TrainerCallback):  # type: ignore[name-d
         if self.progress is not None:
             self.progress.stop()
             self.progress = None
+
+
+class LineProgressCallback(transformers.TrainerCallback):  # type: ignore[name-defined]
+    """One plain line per logging step, for logs that are not a terminal (batch jobs),
+    where a progress bar prints nothing until the end."""
+
+    def __init__(self, write: Any = None) -> None:
+        self.write = write or (lambda line: print(line, flush=True))
+        self.started = time.perf_counter()
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self.started = time.perf_counter()
+
+    def on_log(
+        self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any
+    ) -> None:
+        if not state.is_world_process_zero or not logs:
+            return
+        shown = [
+            f"{name} {logs[name]:.4g}"
+            for name in (*HEADLINE, "eval_loss", "eval_rewards/accuracies", "learning_rate")
+            if isinstance(logs.get(name), int | float)
+        ]
+        if not shown:
+            return
+        elapsed = time.perf_counter() - self.started
+        self.write(
+            f"step {state.global_step}/{state.max_steps}  " + "  ".join(shown) + f"  {elapsed:.0f}s"
+        )
+
+
+class RunRecordCallback(transformers.TrainerCallback):  # type: ignore[name-defined]
+    """Writes prefdata_run.json (the resume record and the run's wall time so far) into
+    every checkpoint the trainer saves."""
+
+    def __init__(
+        self, output_dir: str | Path, record: dict[str, Any], earlier_s: float, *, started: float
+    ) -> None:
+        self.output_dir = Path(output_dir)
+        self.record = record
+        self.earlier_s = earlier_s  # wall time of the sessions before this one
+        self.started = started  # time.perf_counter() when this session began
+
+    def elapsed(self) -> float:
+        return round(self.earlier_s + time.perf_counter() - self.started, 2)
+
+    def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if not state.is_world_process_zero:
+            return
+        folder = self.output_dir / f"checkpoint-{state.global_step}"
+        if folder.is_dir():
+            data = {"recipe": self.record, "elapsed_s": self.elapsed(), "step": state.global_step}
+            (folder / RUN_FILE).write_text(json.dumps(data, indent=2), encoding="utf-8")
+
+
+class StepWatchCallback(transformers.TrainerCallback):  # type: ignore[name-defined]
+    """Counts optimizer steps and the largest learning rate any of them used: a run whose
+    warmup covers every step (one step at lr 0) trains nothing and must say so."""
+
+    def __init__(self) -> None:
+        self.steps = 0
+        self.max_lr = 0.0
+
+    def on_pre_optimizer_step(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        # the rate optimizer.step() is about to use; the scheduler moves it afterwards
+        optimizer = kwargs.get("optimizer")
+        if optimizer is not None:
+            rates = [float(group.get("lr", 0.0)) for group in optimizer.param_groups]
+            self.max_lr = max([self.max_lr, *rates])
+
+    def on_optimizer_step(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self.steps += 1
+
+    def summary(self, global_step: int) -> dict[str, Any]:
+        """``trained`` and, when false, why; the figures behind it."""
+        reason = None
+        if self.steps == 0:
+            reason = "no optimizer step ran (fewer pairs than one batch, or max_steps reached)"
+        elif self.max_lr == 0:
+            reason = (
+                f"the learning rate stayed 0 over all {self.steps} step(s): warmup covers the "
+                "whole run; lower warmup_steps/warmup_ratio or train more steps"
+            )
+        return {
+            "trained": reason is None,
+            "reason": reason,
+            "steps": self.steps,
+            "global_step": global_step,
+            "max_learning_rate": self.max_lr,
+        }
 
 
 def read_metrics(output_dir: str | Path) -> list[dict[str, Any]]:

@@ -127,3 +127,22 @@ def curation_report(data_file: Path) -> dict[str, Any] | None:
     except json.JSONDecodeError:
         return {"unreadable": str(report)}
     return loaded if isinstance(loaded, dict) else {"value": loaded}
+
+
+def unpaired_rows(rows: dict[str, list[Any]], *, seed: int) -> dict[str, list[Any]]:
+    """KTO's unpaired examples (chosen = desirable, rejected = undesirable), shuffled.
+
+    TRL unpairs by putting a block's chosen rows before its rejected ones, and KTO samples
+    in order (its KL term pairs neighbours), so without a shuffle the first half-epoch
+    never sees an undesirable example.
+    """
+    n = len(rows[PROMPT])
+    order = np.random.default_rng(seed).permutation(2 * n)
+    prompts = rows[PROMPT] + rows[PROMPT]
+    completions = rows[CHOSEN] + rows[REJECTED]
+    labels = [True] * n + [False] * n
+    return {
+        PROMPT: [prompts[i] for i in order],
+        "completion": [completions[i] for i in order],
+        "label": [labels[i] for i in order],
+    }

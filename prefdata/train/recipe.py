@@ -21,9 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from prefdata.config import load_config_file
-from prefdata.errors import ConfigError
+from prefdata.errors import ConfigError, require
+from prefdata.train.hardware import DTYPES
 from prefdata.train.methods import METHODS, Method, get_method
 from prefdata.train.notices import warn
+from prefdata.train.recipe_types import SCIENTIFIC, check_values
 
 PROMPT_OVERFLOW = ("truncate_left", "drop")
 
@@ -40,6 +42,8 @@ PREFDATA_KEYS: dict[str, str] = {
     "prompt_overflow": f"what to do with longer prompts: one of {list(PROMPT_OVERFLOW)}",
     "rdpo_alpha": "R-DPO length coefficient (method rdpo only)",
     "warmup_ratio": "fraction of steps to warm up over (transformers 5 spells it warmup_steps < 1)",
+    "dtype": "model weight dtype: float32 (default: bf16 compute on a GPU), bfloat16, float16",
+    "attn_implementation": "transformers attention kernel, e.g. sdpa, eager, flash_attention_2",
 }
 
 # prefdata's defaults for every method: a conservative DPO-style run
@@ -69,6 +73,8 @@ class Recipe:
     max_prompt_length: int | None = None
     prompt_overflow: str = "truncate_left"
     rdpo_alpha: float | None = None
+    dtype: str | None = None
+    attn_implementation: str | None = None
     settings: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -97,6 +103,19 @@ class Recipe:
             )
         if self.lora is not None and not isinstance(self.lora, dict):
             raise ConfigError(f"lora must be a mapping of LoraConfig fields, got {self.lora!r}")
+        if self.lora is not None:
+            check_lora(self.lora)
+        if self.dtype is not None and self.dtype not in DTYPES:
+            raise ConfigError(f"dtype must be one of {list(DTYPES)}, got {self.dtype!r}")
+        if self.attn_implementation is not None and not isinstance(self.attn_implementation, str):
+            raise ConfigError(
+                f"attn_implementation must be text (sdpa, eager, flash_attention_2, ...), "
+                f"got {self.attn_implementation!r}"
+            )
+        if self.rdpo_alpha is not None and (
+            not isinstance(self.rdpo_alpha, int | float) or isinstance(self.rdpo_alpha, bool)
+        ):
+            raise ConfigError(f"rdpo_alpha must be a number, got {self.rdpo_alpha!r}")
         if self.rdpo_alpha is not None and method.name != "rdpo":
             raise ConfigError(f"rdpo_alpha applies to method 'rdpo' only, not {method.name!r}")
         if method.name == "rdpo" and self.rdpo_alpha is None:
@@ -126,14 +145,21 @@ def load_recipe(source: str | Path | dict[str, Any], **overrides: Any) -> Recipe
         raise ConfigError(f"recipe has no {missing}: data, model and output_dir are required")
     config_fields = _init_fields(method.load_config_class())
     _check_keys(raw, method, config_fields)
+    for key in ("eval_split", "rdpo_alpha", "warmup_ratio"):  # YAML leaves `1e-2` a string
+        if isinstance(raw.get(key), str) and SCIENTIFIC.match(raw[key]):
+            raw[key] = float(raw[key])
     if "warmup_ratio" in raw:
-        raw["warmup_steps"] = float(raw.pop("warmup_ratio"))
+        ratio = raw.pop("warmup_ratio")
+        if not isinstance(ratio, int | float) or isinstance(ratio, bool) or not 0 <= ratio < 1:
+            raise ConfigError(f"warmup_ratio must be a number >= 0 and < 1, got {ratio!r}")
+        raw["warmup_steps"] = float(ratio)
     own = {k: raw.pop(k) for k in list(raw) if k in PREFDATA_KEYS and k != "output_dir"}
     own["output_dir"] = raw.pop("output_dir")
     for key, value in method.fixed.items():
         if key in raw and raw[key] != value:
             raise ConfigError(f"method {method.name!r} sets {key}={value!r}; got {raw[key]!r}")
     _check_choices(raw, method.load_config_class())
+    check_values(raw, method.load_config_class())
     return Recipe(settings=raw, **own)
 
 
@@ -181,6 +207,21 @@ def _check_choices(settings: dict[str, Any], config_class: type) -> None:
         bad = [v for v in values if v not in choices]
         if bad:
             raise ConfigError(f"{key} must be one of {choices}, got {bad[0]!r}")
+
+
+def check_lora(lora: dict[str, Any]) -> None:
+    """Every ``lora:`` key is a peft LoraConfig field of the right type, checked without a model."""
+    peft = require("peft", "train")
+    fields = set(_init_fields(peft.LoraConfig))
+    unknown = sorted(set(lora) - fields)
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], sorted(fields), n=3)
+        hint = f" (did you mean {close}?)" if close else ""
+        raise ConfigError(
+            f"unknown lora key(s) {unknown}{hint}: lora takes peft LoraConfig fields, "
+            "e.g. r, lora_alpha, lora_dropout, target_modules"
+        )
+    check_values(lora, peft.LoraConfig, what="lora key")
 
 
 def method_defaults(recipe: Recipe) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -11,9 +12,11 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from prefdata.errors import ConfigError, InputError, require
-from prefdata.train.data import Pairs, load_pairs, split_eval
-from prefdata.train.hardware import detect_hardware, precision_defaults
-from prefdata.train.manifest import describe_data, library_versions, write_manifest
+from prefdata.schema import ID
+from prefdata.train.data import Pairs, load_pairs, split_eval, unpaired_rows
+from prefdata.train.hardware import detect_hardware, release_accelerator_memory
+from prefdata.train.manifest import EVAL_IDS_FILE, build_manifest, describe_data, write_manifest
+from prefdata.train.notices import warn
 from prefdata.train.preflight import (
     check_lengths,
     check_model_folder,
@@ -22,6 +25,13 @@ from prefdata.train.preflight import (
     load_tokenizer,
 )
 from prefdata.train.recipe import Recipe, load_recipe, method_defaults, warn_unusual
+from prefdata.train.run_folder import (
+    check_resume,
+    prepare_output_dir,
+    resume_record,
+    whole_run_loss,
+)
+from prefdata.train.settings import trainer_settings
 
 DROPPED_FILE = "dropped.parquet"  # pairs max_prompt_length dropped, with their reason
 
@@ -34,6 +44,14 @@ class TrainResult:
     train_metrics: dict[str, Any] = field(default_factory=dict)
     eval_metrics: dict[str, Any] = field(default_factory=dict)
     duration_s: float = 0.0
+    # trained (bool), reason when not, optimizer steps and the largest lr they used
+    training: dict[str, Any] = field(default_factory=dict)
+
+    merged_dir: Path | None = None  # with merge_to: the adapter merged into its base
+
+    @property
+    def trained(self) -> bool:
+        return bool(self.training.get("trained"))
 
 
 @dataclass
@@ -49,6 +67,7 @@ class Prepared:
     model_init_kwargs: dict[str, Any]
     hardware: dict[str, Any]
     report: dict[str, Any]
+    lora_config: Any = None
 
 
 def prepare(recipe: Recipe | str | Path | dict[str, Any], **overrides: Any) -> Prepared:
@@ -75,12 +94,8 @@ def prepare(recipe: Recipe | str | Path | dict[str, Any], **overrides: Any) -> P
     check_tokenizer(tokenizer, pairs, model=recipe.model)
 
     hardware = detect_hardware()
-    precision, dtype = precision_defaults(hardware)
-    settings = {**method_defaults(recipe), **precision, **recipe.settings}
-    model_init_kwargs = dict(settings.pop("model_init_kwargs", None) or {})
-    if not (hardware["device"] == "cuda" and settings.get("bf16")):
-        dtype = "float32"  # CPU, fp16 mixed precision or bf16 switched off: fp32 weights
-    settings["output_dir"] = recipe.output_dir
+    settings, dtype, model_init_kwargs = trainer_settings(recipe, hardware)
+    lora_config = _lora_config(recipe.lora) if recipe.lora is not None else None
     if eval_pairs is None:
         settings.setdefault("eval_strategy", "no")
     config_class = method.load_config_class()
@@ -115,7 +130,7 @@ def prepare(recipe: Recipe | str | Path | dict[str, Any], **overrides: Any) -> P
         report["lengths"]["eval"] = check_lengths(eval_pairs, tokenizer, max_length, name="eval")
     return Prepared(
         recipe, config, tokenizer, limited.pairs, eval_pairs, dtype, model_init_kwargs,
-        hardware, report,
+        hardware, report, lora_config,
     )  # fmt: skip
 
 
@@ -146,17 +161,25 @@ def build_trainer(prep: Prepared, *, callbacks: list[Any] | None = None) -> Any:
     model = transformers.AutoModelForCausalLM.from_pretrained(
         recipe.model, local_files_only=True, **init_kwargs
     )
+    seed = int(prep.config.seed)
+
+    def rows(pairs: Pairs) -> Any:
+        table = pairs.to_trl_rows()
+        if method.name == "kto":
+            table = unpaired_rows(table, seed=seed)
+        return datasets.Dataset.from_dict(table)
+
     kwargs: dict[str, Any] = {
         "model": model,
         "args": prep.config,
-        "train_dataset": datasets.Dataset.from_dict(prep.train.to_trl_rows()),
+        "train_dataset": rows(prep.train),
         "processing_class": prep.tokenizer,
         "callbacks": callbacks or [],
     }
     if prep.eval is not None:
-        kwargs["eval_dataset"] = datasets.Dataset.from_dict(prep.eval.to_trl_rows())
-    if recipe.lora is not None:
-        kwargs["peft_config"] = _lora_config(recipe.lora)
+        kwargs["eval_dataset"] = rows(prep.eval)
+    if prep.lora_config is not None:
+        kwargs["peft_config"] = prep.lora_config
     if method.name == "rdpo":
         kwargs["rdpo_alpha"] = recipe.rdpo_alpha
     return method.load_trainer_class()(**kwargs)
@@ -166,29 +189,44 @@ def train(
     recipe: Recipe | str | Path | dict[str, Any],
     *,
     resume: bool = False,
+    overwrite: bool = False,
     progress: bool = True,
+    merge_to: str | Path | None = None,
     **overrides: Any,
 ) -> TrainResult:
-    """Train on curated pairs as a recipe says and write the handoff folder.
+    """Train on curated pairs as a recipe says and write the handoff folder; with
+    ``merge_to``, also write the LoRA adapter merged into its base there.
 
     >>> train("recipes/dpo.yaml")  # doctest: +SKIP
     """
     from prefdata.train.callbacks import (
+        LineProgressCallback,
         MetricsFileCallback,
         RichProgressCallback,
+        RunRecordCallback,
+        StepWatchCallback,
         read_metrics,
     )
     from prefdata.train.plots import plot_metrics
 
     started = datetime.now(UTC)
     clock = time.perf_counter()
-    prep = prepare(recipe, **overrides)
-    checkpoint = _last_checkpoint(prep.recipe.output_dir) if resume else None
+    prep = preflight(recipe, resume=resume, overwrite=overwrite, merge_to=merge_to, **overrides)
     out = Path(prep.recipe.output_dir)
-    callbacks: list[Any] = [MetricsFileCallback(out)]
+    prepare_output_dir(out, resume=resume, overwrite=overwrite)
+    record = resume_record(resolved_recipe(prep), describe_data(prep.train).get("sha256"))
+    checkpoint, earlier_s = None, 0.0
+    if resume:
+        checkpoint = _last_checkpoint(prep.recipe.output_dir)
+        limits = {k: getattr(prep.config, k) for k in ("max_steps", "num_train_epochs")}
+        earlier_s = check_resume(checkpoint, record, limits)
+    run_clock = RunRecordCallback(out, record, earlier_s, started=clock)
+    watch = StepWatchCallback()
+    callbacks: list[Any] = [MetricsFileCallback(out), run_clock, watch]
     if progress:
-        prep.config.disable_tqdm = True  # the rich display replaces tqdm
-        callbacks.append(RichProgressCallback())
+        prep.config.disable_tqdm = True  # our own display replaces tqdm
+        # a bar in a terminal; in a batch job's log, one line per logging step
+        callbacks.append(RichProgressCallback() if sys.stdout.isatty() else LineProgressCallback())
     trainer = build_trainer(prep, callbacks=callbacks)
     if progress:
         # with tqdm off, transformers prints every log dict; the rich line shows them instead
@@ -199,51 +237,67 @@ def train(
     eval_metrics = trainer.evaluate() if prep.eval is not None else {}
     trainer.save_model(str(out))
     result = TrainResult(out, dict(output.metrics), dict(eval_metrics))
-    result.duration_s = round(time.perf_counter() - clock, 2)
+    result.duration_s = run_clock.elapsed()
+    result.training = watch.summary(trainer.state.global_step)
+    if not result.trained:
+        warn(f"nothing was trained: {result.training['reason']}")
+    if checkpoint is not None:
+        # TRL's figures cover this session only: keep them as session_*, and give the
+        # whole run's loss from every logged step, earlier sessions included
+        metrics = result.train_metrics
+        for key in (
+            "train_loss",
+            "train_runtime",
+            "train_samples_per_second",
+            "train_steps_per_second",
+        ):
+            if key in metrics:
+                metrics[f"session_{key}"] = metrics.pop(key)
+        metrics["train_loss"] = whole_run_loss(read_metrics(out))
     if trainer.is_world_process_zero():
         prep.tokenizer.save_pretrained(str(out))
         plot_metrics(read_metrics(out), out / "plots")
         if prep.report["dropped"] is not None:
             pq.write_table(prep.report["dropped"], out / DROPPED_FILE)
-        write_manifest(out, _manifest(prep, result, started, resumed_from=checkpoint))
+        if prep.eval is not None and prep.recipe.eval_split is not None:
+            pq.write_table(prep.eval.table.select([ID]), out / EVAL_IDS_FILE)
+        write_manifest(out, build_manifest(prep, result, started, resumed_from=checkpoint))
+        if merge_to is not None:
+            from prefdata.train.export import merge_adapter
+
+            result.merged_dir = merge_adapter(out, merge_to)
+    del trainer
+    release_accelerator_memory()  # the next step (an iterate round's sampling) needs it
     return result
 
 
-def _manifest(
-    prep: Prepared, result: TrainResult, started: datetime, *, resumed_from: str | None
-) -> dict[str, Any]:
-    recipe, method = prep.recipe, prep.recipe.method_spec
-    if recipe.lora is not None:
-        reference = "base model (adapter disabled)"
-    elif not method.uses_reference:
-        reference = None
-    else:
-        reference = recipe.model
-    resolved = recipe.to_dict()
+def preflight(
+    recipe: Recipe | str | Path | dict[str, Any],
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    merge_to: str | Path | None = None,
+    **overrides: Any,
+) -> Prepared:
+    """Everything ``train`` checks before it loads a model (``--check``): the output
+    folder, ``merge_to``, then the recipe, data and tokenizer (see ``prepare``)."""
+    if not isinstance(recipe, Recipe):
+        recipe = load_recipe(recipe, **overrides)
+    prepare_output_dir(recipe.output_dir, resume=resume, overwrite=overwrite, clear=False)
+    if merge_to is not None:
+        if recipe.lora is None:
+            raise ConfigError("--merge applies to LoRA runs: this recipe has no lora")
+        target = Path(merge_to)
+        if target.exists() and (not target.is_dir() or any(target.iterdir())):
+            raise InputError(f"--merge folder {target} is not empty: choose a new folder")
+    return prepare(recipe)
+
+
+def resolved_recipe(prep: Prepared) -> dict[str, Any]:
+    """The recipe with prefdata's defaults and the precision settings filled in."""
+    resolved = prep.recipe.to_dict()
     config_dict = prep.config.to_dict()
-    resolved.update({k: config_dict[k] for k in method_defaults(recipe) if k in config_dict})
+    resolved.update({k: config_dict[k] for k in method_defaults(prep.recipe) if k in config_dict})
     resolved.update({k: config_dict.get(k) for k in ("bf16", "fp16", "use_cpu")})
-    return {
-        "prefdata_version": library_versions()["prefdata"],
-        "method": method.name,
-        "model": {
-            "base": recipe.model,
-            "adapter": recipe.lora is not None,
-            "dtype": prep.model_dtype,
-        },
-        "reference_model": reference,
-        "beta": getattr(prep.config, "beta", None),
-        "data": describe_data(prep.train),
-        "eval_data": describe_data(prep.eval) if prep.eval is not None else None,
-        "prompt_overflow": prep.report["prompt_overflow"],
-        "lengths": prep.report["lengths"],
-        "recipe": resolved,
-        "trainer_config": config_dict,
-        "libraries": library_versions(),
-        "hardware": prep.hardware,
-        "started_at": started.isoformat(timespec="seconds"),
-        "duration_s": result.duration_s,
-        "resumed_from": resumed_from,
-        "train_metrics": result.train_metrics,
-        "eval_metrics": result.eval_metrics,
-    }
+    resolved["dtype"] = prep.model_dtype
+    return resolved
