@@ -31,7 +31,7 @@ run: setup
 	$(BIN)/prefdata filter sample_data/pairs.csv --prompt-column question \
 		--chosen-column good_answer --rejected-column bad_answer --out $(OUT)/csv
 	$(BIN)/prefdata make-tiny-model --data $(OUT)/pairs --out $(OUT)/tiny-model
-	$(BIN)/prefdata train sample_data/train_demo.yaml
+	$(BIN)/prefdata train --overwrite sample_data/train_demo.yaml
 	$(BIN)/prefdata evaluate --model $(OUT)/dpo --data $(OUT)/pairs
 
 # The main job, then the annotation app serving the curated English pairs (Ctrl-C stops it).
