@@ -9,21 +9,17 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-import orjson
 import pyarrow as pa
 
-from prefdata import __version__
 from prefdata.chunks import Checked, check_chunk, finish
 from prefdata.config import FilterConfig, ReadOptions
 from prefdata.dataset.along import DatasetPass, dataset_pass_needed, row_keys
@@ -31,12 +27,12 @@ from prefdata.dataset.late import LateRows, apply_late
 from prefdata.errors import ConfigError, InputError
 from prefdata.parallel import WriteBehind, ordered_map, read_ahead
 from prefdata.readers import InputInfo, agreed_shape, iter_chunks
-from prefdata.reporting import write_extras
+from prefdata.results import FILE, OutputFolder, Report
 from prefdata.schema import SOURCE_ROW, canonical_fields, provenance_fields
 from prefdata.stats import Stats
-from prefdata.writer import ParquetSink, make_staging_dir, publish
+from prefdata.writer import ParquetSink
 
-KEPT, DROPPED, REPORT = "kept.parquet", "dropped.parquet", "report.json"
+KEPT, DROPPED = FILE.kept, FILE.dropped
 
 # Below this much input, starting worker threads costs more than it saves.
 PARALLEL_MIN_BYTES = 8 << 20
@@ -45,37 +41,6 @@ _NO_KEYS = np.zeros(0, np.int64)
 
 # progress(bytes_done, bytes_total, rows_done)
 Progress = Callable[[int, int, int], None]
-
-
-@dataclass
-class Report:
-    """What a run did; ``report.json`` is this, as JSON."""
-
-    input_rows: int = 0
-    kept_rows: int = 0
-    dropped_rows: int = 0
-    reasons: dict[str, int] = field(default_factory=dict)
-    inputs: list[dict[str, Any]] = field(default_factory=list)
-    config: dict[str, Any] = field(default_factory=dict)
-    read_options: dict[str, Any] = field(default_factory=dict)
-    stats: dict[str, Any] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-    timings: dict[str, float] = field(default_factory=dict)
-    prefdata_version: str = __version__
-    created_at: str = ""
-    engine: str = "local"
-
-    @property
-    def drop_rate(self) -> float:
-        return self.dropped_rows / self.input_rows if self.input_rows else 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        data = dict(self.__dict__)
-        data["drop_rate"] = self.drop_rate
-        return data
-
-    def to_json(self) -> bytes:
-        return orjson.dumps(self.to_dict(), option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY)
 
 
 def _files(path: Path) -> list[Path]:
@@ -182,10 +147,8 @@ def run(
     infos: dict[str, InputInfo] = {}
     finished_bytes = 0
     shape: str | None = None
-    out = Path(out_dir) if out_dir is not None else None
-    staging = make_staging_dir(out) if out is not None else None
-    kept_sink = ParquetSink(staging / KEPT) if staging else None
-    dropped_sink = ParquetSink(staging / DROPPED) if staging else None
+    # refuses a bad --out, takes its lock and makes the staging folder before the pass
+    folder = OutputFolder(out_dir, paths) if out_dir is not None else None
     workers = worker_count(config, total_bytes)
     # each chunk's source file, numbered in read order; per input, so that a file given
     # twice is read as two sources whose rows do not share numbers
@@ -193,7 +156,10 @@ def run(
     kept_keys: list[np.ndarray] = []  # where each kept row came from (dataset pass only)
     dropped_keys: list[np.ndarray] = []
     late: LateRows | None = None
-    try:
+    with folder if folder is not None else nullcontext():
+        staging = folder.staging if folder is not None else None
+        kept_sink = ParquetSink(staging / KEPT) if staging else None
+        dropped_sink = ParquetSink(staging / DROPPED) if staging else None
         with (
             tempfile.TemporaryDirectory(prefix="prefdata-work-", dir=staging) as work,
             WriteBehind() as writes,
@@ -223,9 +189,9 @@ def run(
                 report.input_rows += result.rows
                 report.kept_rows += result.kept.num_rows
                 report.dropped_rows += result.dropped.num_rows
-                if kept_sink is not None and dropped_sink is not None:
-                    writes.submit(kept_sink.write, result.kept)
-                    writes.submit(dropped_sink.write, result.dropped)
+                if folder is not None and kept_sink is not None and dropped_sink is not None:
+                    writes.submit(folder.guard(kept_sink.write), result.kept)
+                    writes.submit(folder.guard(dropped_sink.write), result.dropped)
                 if progress is not None:
                     progress(finished_bytes + bytes_done, total_bytes, report.input_rows)
             writes.drain()
@@ -249,21 +215,18 @@ def run(
                 f"row accounting broke: {report.input_rows} != "
                 f"{report.kept_rows} + {report.dropped_rows}"
             )
-        if staging is not None and kept_sink is not None and dropped_sink is not None:
-            base = pa.schema(
-                canonical_fields("conversational" if shape == "conversational" else "text")
-            )
-            kept_sink.close(base)
-            dropped_sink.close(pa.schema([*base, *provenance_fields()]))
-            if late is not None:
-                apply_late(
-                    late,
-                    staging / KEPT,
-                    kept_at,
-                    staging / DROPPED,
-                    np.concatenate(dropped_keys),
-                    [name for _, name in sources],
-                )
+        if folder is not None and kept_sink is not None and dropped_sink is not None:
+            with folder.writing():
+                _close_outputs(kept_sink, dropped_sink, shape)
+                if late is not None:
+                    apply_late(
+                        late,
+                        folder.staging / KEPT,
+                        kept_at,
+                        folder.staging / DROPPED,
+                        np.concatenate(dropped_keys),
+                        [name for _, name in sources],
+                    )
         report.reasons = dict(reasons.most_common())
         report.stats = {**stats.to_dict(), **report.stats}
         report.warnings = list(warnings)
@@ -275,15 +238,15 @@ def run(
             "pairs_per_second": round(report.input_rows / elapsed, 1) if elapsed else 0.0,
             "workers": workers,
         }
-        if staging is not None and out is not None:
-            (staging / REPORT).write_bytes(report.to_json())
-            extras = write_extras(staging, orjson.loads(report.to_json()))
-            publish(staging, out, [KEPT, DROPPED, *extras, REPORT], marker=REPORT)
-    except BaseException:
-        if staging is not None:
-            shutil.rmtree(staging, ignore_errors=True)
-        raise
+        if folder is not None:
+            folder.publish_result(report, FILE)
     return report
+
+
+def _close_outputs(kept: ParquetSink, dropped: ParquetSink, shape: str | None) -> None:
+    base = pa.schema(canonical_fields("conversational" if shape == "conversational" else "text"))
+    kept.close(base)
+    dropped.close(pa.schema([*base, *provenance_fields()]))
 
 
 def filter_pairs(

@@ -4,13 +4,12 @@
 front, so a later batch may bring a new column or a type the first batch could not know
 (a column that was all null). The sink then starts a new part with the widened schema;
 on close, parts are merged into the one file with a schema that fits them all.
-Outputs are built in a temporary folder and moved into place by ``publish``.
+Outputs are built in a staging folder and swapped into place by ``prefdata.results``.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -18,12 +17,13 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from prefdata.results.publish import file_modes
+
 # snappy: about twice as fast as zstd to write for 1.5x the size; writing sits on the
 # pipeline's one sequential path, so speed wins. Free text gains nothing from dictionary
 # encoding, which pyarrow would try and abandon page by page.
 COMPRESSION = "snappy"
 NO_DICTIONARY = frozenset({"id", "prompt", "chosen", "rejected", "raw", "source_row"})
-TMP_PREFIX = ".prefdata-tmp-"
 ROW_GROUP_ROWS, ROW_GROUP_BYTES = 65_536, 32 << 20
 
 
@@ -157,44 +157,14 @@ class ParquetSink:
                 part.unlink()
 
 
-def make_staging_dir(out_dir: Path) -> Path:
-    """A fresh temporary folder inside ``out_dir``; stale ones of dead runs are removed."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for old in out_dir.glob(f"{TMP_PREFIX}*"):
-        pid = old.name.removeprefix(TMP_PREFIX).split("-")[0]
-        if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(old, ignore_errors=True)
-    return Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{os.getpid()}-", dir=out_dir))
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def publish(staging: Path, out_dir: Path, names: list[str], *, marker: str) -> None:
-    """Move finished files into ``out_dir``; ``marker`` (the report) goes last.
-
-    The marker is removed first, so between the first move and the last no folder looks
-    complete: a crash there leaves no report.json beside partial outputs.
-    """
-    (out_dir / marker).unlink(missing_ok=True)
-    for name in [n for n in names if n != marker] + [marker]:
-        os.replace(staging / name, out_dir / name)
-    shutil.rmtree(staging, ignore_errors=True)
-
-
 def write_json_atomic(path: Path, data: bytes) -> None:
     """Write bytes to ``path`` through a temporary file and a rename."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        # mkstemp makes the file 0600; give it the mode every other output gets
+        os.chmod(tmp, file_modes()[0])
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

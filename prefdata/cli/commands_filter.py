@@ -14,6 +14,7 @@ from prefdata.cli.output import EXIT_GATE, console, err_console, errors_to_exit
 from prefdata.config import FilterConfig, ReadOptions, build_configs, load_config_file
 from prefdata.inspection import inspect_input
 from prefdata.pipeline import Report, filter_pairs, validate_pairs
+from prefdata.results import CARD, HTML, REPORT, layout_of
 
 INPUTS = typer.Argument(
     ...,
@@ -219,9 +220,10 @@ def register(app: typer.Typer) -> None:
         """Check every pair and write the curated set.
 
         Writes OUT/kept.parquet (canonical columns, ready for TRL), OUT/dropped.parquet
-        (every dropped pair with its reasons and source row) and OUT/report.json. Outputs
-        appear only when complete: report.json is written last. With --engine ray, kept
-        and dropped are folders of part-NNNNNN.parquet files.
+        (every dropped pair with its reasons and source row), OUT/report.json, report.html
+        and README.md. OUT is replaced as a whole, in one step, once the new result is
+        complete; other files in OUT are kept. With --engine ray, kept and dropped are
+        folders of part-NNNNNN.parquet files.
 
         Example: `prefdata filter data.jsonl.gz --out curated/ --similarity difflib`
         """
@@ -241,11 +243,9 @@ def register(app: typer.Typer) -> None:
             )
         if not quiet:
             _summary(report)
-            kept, dropped = (
-                ("kept/", "dropped/") if engine == "ray" else ("kept.parquet", "dropped.parquet")
-            )
-            extra = "" if engine == "ray" else ", report.html, README.md"
-            console.print(f"wrote {escape(str(out))}/{kept}, {dropped}, report.json{extra}")
+            layout = layout_of(engine)
+            kept, dropped = (f"{n}/" if layout.parts else n for n in (layout.kept, layout.dropped))
+            console.print(f"wrote {escape(str(out))}/{kept}, {dropped}, {REPORT}, {HTML}, {CARD}")
 
     @app.command("validate")
     def validate_command(

@@ -11,7 +11,7 @@ Shape of a run::
               dropped rows -> groupby(part).map_groups(apply)   [decided_parts.py]
     driver: add up counters, check input_rows == kept + dropped,
             make every part share one schema (Ray tasks), write report.json,
-            move kept/ and dropped/ into OUT, report.json last
+            report.html and README.md, swap the staging folder in (results.publish)
 
 Why a dataset of unit descriptors rather than ``ray.data.read_parquet`` / ``read_json``: the report and the dropped set name each row's ``source_file`` and
 ``source_row``, and Ray's readers neither keep row numbers nor cut blocks where the
@@ -31,9 +31,10 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -53,16 +54,8 @@ from prefdata.engines.parts import (
 from prefdata.engines.ray_dataset_checks import DatasetOutcome, dataset_codes, run_dataset_checks
 from prefdata.engines.work_units import Plan, WorkUnit, plan_units
 from prefdata.errors import ConfigError, InputError, require
+from prefdata.results import PARTS, OutputFolder, Report
 from prefdata.stats import Stats
-from prefdata.writer import make_staging_dir
-
-if TYPE_CHECKING:
-    from prefdata.pipeline import Report
-
-REPORT = "report.json"
-# Outputs of a local-engine run in the same folder: removed on publish so that a folder
-# never holds the results of two different runs.
-_OTHER_ENGINE = ("kept.parquet", "dropped.parquet")
 
 # Object store for a local instance: results travel as files, so little is needed.
 LOCAL_OBJECT_STORE_BYTES = 512 << 20
@@ -202,24 +195,6 @@ def _unify_parts(staging: Path) -> None:
     ray.get(pending)
 
 
-def _publish(staging: Path, out: Path) -> None:
-    """Move kept/ and dropped/ into ``out``, report.json last (the completion marker).
-
-    The marker goes first, so from the first move to the last no folder looks complete.
-    """
-    (out / REPORT).unlink(missing_ok=True)
-    for name in _OTHER_ENGINE:
-        (out / name).unlink(missing_ok=True)
-    for name in (KEPT_DIR, DROPPED_DIR):
-        target = out / name
-        if target.exists():
-            old = staging / f".old-{name}"
-            os.replace(target, old)
-        os.replace(staging / name, target)
-    os.replace(staging / REPORT, out / REPORT)
-    shutil.rmtree(staging, ignore_errors=True)
-
-
 def run_ray(
     inputs: Sequence[str | Path],
     out_dir: str | Path | None,
@@ -237,8 +212,6 @@ def run_ray(
     dataset-level options are refused (``refuse_unsupported``).
     """
     refuse_unsupported(config)
-    from prefdata.pipeline import Report, sha256_path  # the pipeline imports this module
-
     paths = [Path(p) for p in inputs]
     start = time.perf_counter()
     report = Report(
@@ -247,15 +220,33 @@ def run_ray(
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         engine="ray",
     )
+    # refuses a bad --out and takes its lock before Ray starts; the staging folder sits
+    # beside OUT, so on the same shared filesystem every node writes to
+    folder = OutputFolder(out_dir, paths) if out_dir is not None else None
+    with folder if folder is not None else nullcontext():
+        _run_ray(paths, folder, config, read_options, report, progress, address, start)
+    return report
+
+
+def _run_ray(
+    paths: list[Path],
+    folder: OutputFolder | None,
+    config: FilterConfig,
+    read_options: ReadOptions,
+    report: Report,
+    progress: Progress | None,
+    address: str | None,
+    start: float,
+) -> None:
+    from prefdata.pipeline import sha256_path  # the pipeline imports this module
+
     started = init_ray(address, num_cpus=config.workers or None)
-    out = Path(out_dir).resolve() if out_dir is not None else None
-    staging: Path | None = None
+    staging = folder.staging if folder is not None else None
     scratch: Path | None = None
     try:
         ray = require("ray", "ray")
         plan = plan_units(paths, read_options, chunk_rows=config.batch_size, stash=_stash)
-        if out is not None:
-            staging = make_staging_dir(out)
+        if staging is not None:
             (staging / KEPT_DIR).mkdir()
             (staging / DROPPED_DIR).mkdir()
         signatures: Path | None = None
@@ -304,7 +295,7 @@ def run_ray(
             for info in plan.infos
             if info.rows
         ]
-        if staging is not None and out is not None:
+        if staging is not None:
             shutil.rmtree(staging / SIGNATURES_DIR, ignore_errors=True)
             _unify_parts(staging)
         elapsed = time.perf_counter() - start
@@ -313,19 +304,13 @@ def run_ray(
             "pairs_per_second": round(report.input_rows / elapsed, 1) if elapsed else 0.0,
             "workers": config.workers or int(ray.cluster_resources().get("CPU", 0)),
         }
-        if staging is not None and out is not None:
-            (staging / REPORT).write_bytes(report.to_json())
-            _publish(staging, out)
-    except BaseException:
-        if staging is not None:
-            shutil.rmtree(staging, ignore_errors=True)
-        raise
+        if folder is not None:
+            folder.publish_result(report, PARTS)
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
         if started:
             ray.shutdown()
-    return report
 
 
 def _scratch_dir() -> Path:
