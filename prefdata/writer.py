@@ -17,8 +17,6 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from prefdata.results.publish import file_modes
-
 # snappy: about twice as fast as zstd to write for 1.5x the size; writing sits on the
 # pipeline's one sequential path, so speed wins. Free text gains nothing from dictionary
 # encoding, which pyarrow would try and abandon page by page.
@@ -155,6 +153,13 @@ class ParquetSink:
                     assert fitted is not None
                     writer.write_batch(fitted)
                 part.unlink()
+
+
+def file_modes() -> tuple[int, int]:
+    """(file mode, folder mode) under this process's umask: one mode for all we write."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask, 0o777 & ~umask
 
 
 def write_json_atomic(path: Path, data: bytes) -> None:

@@ -243,8 +243,10 @@ def register(app: typer.Typer) -> None:
             )
         if not quiet:
             _summary(report)
-            layout = layout_of(engine)
-            kept, dropped = (f"{n}/" if layout.parts else n for n in (layout.kept, layout.dropped))
+            written = layout_of(engine)
+            kept, dropped = (
+                f"{n}/" if written.parts else n for n in (written.kept, written.dropped)
+            )
             console.print(f"wrote {escape(str(out))}/{kept}, {dropped}, {REPORT}, {HTML}, {CARD}")
 
     @app.command("validate")

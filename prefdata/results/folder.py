@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 
@@ -79,7 +80,7 @@ class Result:
     def size(self, which: str) -> int:
         return sum(f.stat().st_size for f in self.files(which))
 
-    def report_dict(self) -> dict[str, object]:
+    def report_dict(self) -> dict[str, Any]:
         path = self.folder / REPORT
         try:
             data = json.loads(path.read_text(encoding="utf-8"))

@@ -42,6 +42,7 @@ import orjson
 from prefdata.errors import ConfigError, OutputError
 from prefdata.results.folder import REPORT, RESULT_NAMES, Layout
 from prefdata.results.report import Report
+from prefdata.writer import file_modes
 
 STAGING_MARK, OLD_MARK, LOCK_MARK = ".prefdata-tmp-", ".prefdata-old-", ".prefdata-lock"
 _AT_FDCWD, _RENAME_EXCHANGE = -100, 2
@@ -108,13 +109,6 @@ def output_error(exc: OSError, out: Path) -> OutputError:
     where = exc.filename or out
     fix = _FIXES.get(code or 0, "choose another --out")
     return OutputError(f"cannot write {where}: {reason}; {fix} ({out} is unchanged)")
-
-
-def file_modes() -> tuple[int, int]:
-    """(file mode, folder mode) under this process's umask: one mode for all we write."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask, 0o777 & ~umask
 
 
 def _set_modes(root: Path) -> None:
@@ -266,6 +260,13 @@ class OutputFolder:
         """Write report.json, report.html and the dataset card beside the rows, then publish."""
         from prefdata.reporting import write_extras  # reporting reads results through here
 
+        # an engine's scratch (signatures, rewritten parts) is not part of the result
+        for entry in self.staging.iterdir():
+            if entry.name not in RESULT_NAMES:
+                if entry.is_dir():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink()
         if not self.atomic:
             report.warnings.append(NOT_ATOMIC.format(out=self.given))
         data = report.to_json()
