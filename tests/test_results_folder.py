@@ -55,7 +55,7 @@ def test_what_is_not_a_complete_result_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="not found"):
         open_result(tmp_path / "nowhere")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(InputError, match="no report.json"):
+    with pytest.raises(InputError, match=r"no report\.json"):
         open_result(tmp_path / "empty")
     out = tmp_path / "out"
     filter_pairs([_input(tmp_path)], out)
