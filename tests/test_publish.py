@@ -209,6 +209,18 @@ def test_out_that_is_a_file_is_refused(tmp_path: Path) -> None:
     assert _siblings(out) == []
 
 
+def test_out_that_holds_the_current_folder_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = _pairs(tmp_path / "d.jsonl", 10)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(OutputError, match="current folder") as caught:
+        filter_pairs([src], ".")
+    assert "\n" not in str(caught.value) and sorted(p.name for p in tmp_path.iterdir()) == [
+        "d.jsonl"
+    ]
+
+
 def test_out_holding_a_folder_of_its_own_is_refused(tmp_path: Path) -> None:
     src = _pairs(tmp_path / "d.jsonl", 10)
     out = tmp_path / "out"

@@ -164,6 +164,13 @@ class OutputFolder:
                     f"--out {self.given} is inside the input folder {path}: every run would "
                     f"read the previous outputs back in; choose a --out outside {path}"
                 )
+        cwd = Path.cwd().resolve()
+        if cwd == self.out or cwd.is_relative_to(self.out):
+            # the swap would leave this process (and a shell) in the deleted old folder
+            raise OutputError(
+                f"--out {self.given} is the current folder or holds it, and a new result "
+                f"replaces it as a whole: name a subfolder, e.g. --out {self.given / 'curated'}"
+            )
         foreign = _foreign_folders(self.out)
         if foreign:
             raise OutputError(
