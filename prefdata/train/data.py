@@ -47,6 +47,8 @@ def resolve_data_path(path: str | Path) -> Path:
     if path.is_dir():
         if is_result(path):
             return open_result(path).kept
+        if (path / KEPT_FILE).is_file():  # a kept.parquet without its report
+            return path / KEPT_FILE
         if any(path.glob(PART_GLOB)):
             return path
         found = sorted(p.name for p in path.glob("*.parquet"))
