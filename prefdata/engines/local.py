@@ -20,13 +20,13 @@ import pyarrow as pa
 from prefdata.chunks import Checked, check_chunk, finish
 from prefdata.config import FilterConfig, ReadOptions
 from prefdata.dataset.along import DatasetPass, dataset_pass_needed, row_keys
-from prefdata.dataset.late import LateRows, apply_late
+from prefdata.dataset.late import LateRows, write_outputs
 from prefdata.engines.tally import Ran, Tally
 from prefdata.parallel import WriteBehind, ordered_map, read_ahead
 from prefdata.readers import InputInfo, agreed_shape, iter_chunks
 from prefdata.results import FILE, OutputFolder
 from prefdata.schema import SOURCE_ROW, canonical_fields, provenance_fields
-from prefdata.writer import ParquetSink
+from prefdata.writer import ArrowSpool, ParquetSink
 
 KEPT, DROPPED = FILE.kept, FILE.dropped
 
@@ -79,6 +79,30 @@ def _files(path: Path) -> list[Path]:
     return sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
 
 
+Sink = ParquetSink | ArrowSpool
+
+
+def _close(
+    sinks: tuple[Sink, Sink],
+    shape: str | None,
+    late: LateRows | None,
+    kept_at: np.ndarray,
+    dropped_keys: list[np.ndarray],
+    sources: list[str],
+) -> None:
+    """Finish kept.parquet and dropped.parquet (from the spools, when there are)."""
+    base = pa.schema(canonical_fields("conversational" if shape == "conversational" else "text"))
+    kept, dropped = sinks
+    if isinstance(kept, ArrowSpool) and isinstance(dropped, ArrowSpool):
+        out = ParquetSink(kept.path, kept.schema), ParquetSink(dropped.path, dropped.schema)
+        dropped_at = np.concatenate(dropped_keys) if dropped_keys else _NO_KEYS
+        write_outputs(late, kept, kept_at, out[0], dropped, dropped_at, out[1], sources)
+        kept, dropped = out
+    assert isinstance(kept, ParquetSink) and isinstance(dropped, ParquetSink)
+    kept.close(base)
+    dropped.close(pa.schema([*base, *provenance_fields()]))
+
+
 def run_local(
     paths: Sequence[Path],
     folder: OutputFolder | None,
@@ -95,7 +119,13 @@ def run_local(
     finished_bytes = 0
     shape: str | None = None
     staging = folder.staging if folder is not None else None
-    sinks = (ParquetSink(staging / KEPT), ParquetSink(staging / DROPPED)) if staging else None
+    spool = staging is not None and dataset_pass_needed(config)
+    # with dataset-level checks, rows may still move at the end: spool them and write each
+    # Parquet file once then (write_outputs); without, write Parquet as the rows come
+    sinks: tuple[Sink, Sink] | None = None
+    if staging is not None:
+        make = ArrowSpool if spool else ParquetSink
+        sinks = (make(staging / KEPT), make(staging / DROPPED))
     # each chunk's source file, numbered in read order; per input, so that a file given
     # twice is read as two sources whose rows do not share numbers
     sources: dict[tuple[int, str], int] = {}
@@ -153,18 +183,5 @@ def run_local(
     tally.require_rows(paths)
     if folder is not None and sinks is not None:
         with folder.writing():
-            base = pa.schema(
-                canonical_fields("conversational" if shape == "conversational" else "text")
-            )
-            sinks[0].close(base)
-            sinks[1].close(pa.schema([*base, *provenance_fields()]))
-            if late is not None:
-                apply_late(
-                    late,
-                    folder.staging / KEPT,
-                    kept_at,
-                    folder.staging / DROPPED,
-                    np.concatenate(dropped_keys),
-                    [name for _, name in sources],
-                )
+            _close(sinks, shape, late, kept_at, dropped_keys, [n for _, n in sources])
     return Ran(list(infos.values()), workers)
