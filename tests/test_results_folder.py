@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import stat
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -16,7 +17,7 @@ from prefdata.annotate.label_store import LabelStore
 from prefdata.cli.main import app
 from prefdata.errors import InputError
 from prefdata.pipeline import filter_pairs
-from prefdata.results import FILE, PARTS, open_result
+from prefdata.results import FILE, PARTS, file_modes, open_result
 from prefdata.train.data import file_sha256, load_pairs, resolve_data_path
 from tests.train_support import recipe, tiny
 
@@ -82,6 +83,10 @@ def test_a_ray_result_is_reported_trained_on_and_imported(ray_local, tiny, tmp_p
     report = filter_pairs([_input(tmp_path)], out, engine="ray")
     assert (report.kept_rows, report.dropped_rows) == (28, 2)
     assert sorted(p.name for p in out.iterdir()) == RAY_RESULT  # report.html and card too
+    file_mode, dir_mode = file_modes()  # parts written by Ray workers included
+    modes = {p: stat.S_IMODE(p.stat().st_mode) for p in [out, *out.rglob("*")]}
+    assert {m for p, m in modes.items() if p.is_file()} == {file_mode}
+    assert {m for p, m in modes.items() if p.is_dir()} == {dir_mode}
     result = open_result(out)
     assert result.layout == PARTS and result.check_complete().engine == "ray"
     card = (out / "README.md").read_text()

@@ -1,20 +1,23 @@
 """Rows dropped by the reasons decided after the main pass: moved, and counted.
 
-The main pass spools kept and dropped rows as they come (``writer.ArrowSpool``). A
-reason decided at the end (a contradiction, a near-duplicate prompt, contamination,
-length balance) may drop a row already in kept, or add a reason to a row already in
-dropped. ``write_outputs`` writes the final Parquet files once, from the spools: kept
-without those rows, dropped with them merged in read order and with the late codes
-added. No file is written twice.
+The main pass spools kept rows as they come (``writer.ArrowSpool``) and writes dropped
+rows to dropped.parquet. A reason decided at the end (a contradiction, a near-duplicate
+prompt, contamination, length balance) may drop a row already kept, or add a reason to
+a row already dropped. ``write_outputs`` writes kept.parquet once, from the spool,
+without those rows; dropped.parquet, usually the smaller file, is rewritten with them
+merged in read order and the late codes added, and only when the late reasons touch it.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from prefdata.chunks import concat_lists, reason_lists
 from prefdata.dataset.along import _ROW_BITS, Late
@@ -127,28 +130,24 @@ def write_outputs(
     kept: ArrowSpool,
     kept_keys: np.ndarray,
     kept_out: ParquetSink,
-    dropped: ArrowSpool,
+    dropped: Path,
     dropped_keys: np.ndarray,
-    dropped_out: ParquetSink,
     sources: Sequence[str],
 ) -> None:
-    """Write the spooled kept and dropped rows to their files, once: the late rows moved
-    out of kept into dropped, in read order, and the late codes added to rows already
-    dropped.
+    """Write the spooled kept rows to ``kept_out`` once, without the late rows, and move
+    those into the finished ``dropped`` file, in read order, adding the late codes to the
+    rows already there; ``dropped`` is rewritten only when the late reasons touch it.
 
-    ``kept_keys`` and ``dropped_keys``: ``row_keys`` of each spool's rows, in spool order
-    (read order, so ascending).
+    ``kept_keys`` and ``dropped_keys``: ``row_keys`` of the spool's and the file's rows,
+    in their order (read order, so ascending).
     """
-    move, moved_at = late.find(kept_keys) if late is not None else (None, None)
-    hit, hit_at = late.find(dropped_keys) if late is not None else (None, None)
-    if late is None or move is None or hit is None or not (move.any() or hit.any()):
+    if late is None:
         for batch in kept.batches():
             kept_out.write(batch)
-        for batch in dropped.batches():
-            dropped_out.write(batch)
         return
-    assert moved_at is not None and hit_at is not None
-    gone = ArrowSpool(dropped.path.with_name(f"{dropped.path.name}.moved"))
+    move, moved_at = late.find(kept_keys)
+    hit, hit_at = late.find(dropped_keys)
+    gone = ArrowSpool(dropped.with_name(f".{dropped.name}.moved"))
     start = done = 0
     for batch in kept.batches():
         stop = start + batch.num_rows
@@ -162,8 +161,9 @@ def write_outputs(
             gone.write(_as_dropped(rows, late, moved_at[done : done + n], keys, sources))
             done += n
         start = stop
-    schema = dropped.schema
-    assert schema is not None, "every chunk writes its dropped rows, even none"
+    if not move.any() and not hit.any():
+        return
+    schema = pq.read_schema(dropped)
     if gone.schema is not None:
         schema = widen(schema, gone.schema)
 
@@ -174,7 +174,11 @@ def write_outputs(
         first = int(hits_before[start])
         return _reasons_added(late, batch, found, hit_at[first : first + int(found.sum())])
 
-    main_rows = _keyed(dropped.batches(), dropped_keys, with_reasons)
+    tmp = dropped.with_name(f".{dropped.name}.late")
+    sink = ParquetSink(tmp, schema)
+    main_rows = _keyed(pq.ParquetFile(dropped).iter_batches(), dropped_keys, with_reasons)
     moved_rows = _keyed(gone.batches(), kept_keys[move], lambda b, _: b)
     for batch in _merged(main_rows, moved_rows, schema):
-        dropped_out.write(batch)
+        sink.write(batch)
+    sink.close(schema)
+    os.replace(tmp, dropped)

@@ -83,24 +83,24 @@ Sink = ParquetSink | ArrowSpool
 
 
 def _close(
-    sinks: tuple[Sink, Sink],
+    sinks: tuple[Sink, ParquetSink],
     shape: str | None,
     late: LateRows | None,
     kept_at: np.ndarray,
     dropped_keys: list[np.ndarray],
     sources: list[str],
 ) -> None:
-    """Finish kept.parquet and dropped.parquet (from the spools, when there are)."""
+    """Finish kept.parquet (from the spool, when there is one) and dropped.parquet."""
     base = pa.schema(canonical_fields("conversational" if shape == "conversational" else "text"))
     kept, dropped = sinks
-    if isinstance(kept, ArrowSpool) and isinstance(dropped, ArrowSpool):
-        out = ParquetSink(kept.path, kept.schema), ParquetSink(dropped.path, dropped.schema)
-        dropped_at = np.concatenate(dropped_keys) if dropped_keys else _NO_KEYS
-        write_outputs(late, kept, kept_at, out[0], dropped, dropped_at, out[1], sources)
-        kept, dropped = out
-    assert isinstance(kept, ParquetSink) and isinstance(dropped, ParquetSink)
-    kept.close(base)
     dropped.close(pa.schema([*base, *provenance_fields()]))
+    if isinstance(kept, ArrowSpool):
+        out = ParquetSink(kept.path, kept.schema)
+        dropped_at = np.concatenate(dropped_keys) if dropped_keys else _NO_KEYS
+        write_outputs(late, kept, kept_at, out, dropped.path, dropped_at, sources)
+        out.close(base)
+    else:
+        kept.close(base)
 
 
 def run_local(
@@ -119,13 +119,12 @@ def run_local(
     finished_bytes = 0
     shape: str | None = None
     staging = folder.staging if folder is not None else None
-    spool = staging is not None and dataset_pass_needed(config)
-    # with dataset-level checks, rows may still move at the end: spool them and write each
-    # Parquet file once then (write_outputs); without, write Parquet as the rows come
-    sinks: tuple[Sink, Sink] | None = None
+    # with dataset-level checks, kept rows may still move at the end: spool them and
+    # write kept.parquet once then (write_outputs); without, write as the rows come
+    sinks: tuple[Sink, ParquetSink] | None = None
     if staging is not None:
-        make = ArrowSpool if spool else ParquetSink
-        sinks = (make(staging / KEPT), make(staging / DROPPED))
+        spool = ArrowSpool if dataset_pass_needed(config) else ParquetSink
+        sinks = (spool(staging / KEPT), ParquetSink(staging / DROPPED))
     # each chunk's source file, numbered in read order; per input, so that a file given
     # twice is read as two sources whose rows do not share numbers
     sources: dict[tuple[int, str], int] = {}

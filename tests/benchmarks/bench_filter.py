@@ -93,7 +93,9 @@ def make_input(n: int, folder: Path) -> tuple[Path, str]:
     return path, source
 
 
-def _run_pipeline(path: str, out: str, similarity: str, per_pair: bool, queue) -> None:  # type: ignore[no-untyped-def]
+def _run_pipeline(path: str, out: str, similarity: str, per_pair: bool, baseline, queue) -> None:  # type: ignore[no-untyped-def]
+    if baseline:  # another checkout's prefdata, for before/after in one run
+        sys.path.insert(0, baseline)
     from prefdata.config import FilterConfig
     from prefdata.dataset import DATASET_CHECKS
     from prefdata.pipeline import filter_pairs
@@ -156,6 +158,12 @@ def main() -> None:
         default=10_000,
         help="pairs timed for the reference function (its rate is per pair)",
     )
+    parser.add_argument(
+        "--baseline",
+        default=None,
+        help="a folder holding another prefdata checkout (e.g. `git archive main`): "
+        "each round also times it",
+    )
     args = parser.parse_args()
 
     from prefdata.readers.layouts import split_hh
@@ -178,16 +186,35 @@ def main() -> None:
         # Each round times prefdata (end to end, in a fresh process so peak memory is its
         # own) and then the reference, so that both see the machine in the same state.
         checks = "per-pair checks" if args.per_pair else "all default checks"
-        rates, refs, floors, walls, cpus = [], [], [], [], []
+        rates, refs, floors, walls, cpus, base_walls = [], [], [], [], [], []
         for run in range(args.repeat):
             rows, kept, elapsed, peak_kib, cpu, workers = _in_process(
-                _run_pipeline, str(path), str(folder / f"out{run}"), args.similarity, args.per_pair
+                _run_pipeline,
+                str(path),
+                str(folder / f"out{run}"),
+                args.similarity,
+                args.per_pair,
+                None,
             )
             rates.append(rows / elapsed)
             floor_rows, floor_s, floor_kib, floor_cpu = _in_process(
                 _run_floor, str(path), str(folder / f"floor{run}")
             )
             floors.append(floor_rows / floor_s)
+            if args.baseline:
+                _, _, base_s, base_kib, base_cpu, _ = _in_process(
+                    _run_pipeline,
+                    str(path),
+                    str(folder / f"base{run}"),
+                    args.similarity,
+                    args.per_pair,
+                    args.baseline,
+                )
+                base_walls.append(base_s / floor_s)
+                print(
+                    f"round {run + 1}: baseline {base_s:.2f} s, {base_walls[-1]:.2f}x the floor's "
+                    f"wall, CPU {base_cpu / floor_cpu:.2f}x, peak RSS {base_kib / 1024:.0f} MiB"
+                )
             walls.append(elapsed / floor_s)
             cpus.append(cpu / floor_cpu)
             start = time.perf_counter()
@@ -215,6 +242,11 @@ def main() -> None:
             f"against the reference: {statistics.median(ratios):.1f}x "
             f"(rounds {min(ratios):.1f}x-{max(ratios):.1f}x)"
         )
+        if base_walls:
+            print(
+                f"baseline against the floor: wall {statistics.median(base_walls):.2f}x "
+                f"(rounds {min(base_walls):.2f}x-{max(base_walls):.2f}x)"
+            )
 
 
 if __name__ == "__main__":

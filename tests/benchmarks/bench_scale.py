@@ -23,6 +23,7 @@ so the Ray figure is an upper bound.
 
     python tests/benchmarks/bench_scale.py [--pairs 1000000] [--repeat 2] [--only local,floor]
         [--inputs parquet] [--data DIR]   # DIR keeps the generated data for later runs
+    [--baseline CHECKOUT]             # also time another checkout's prefdata, alternating
 
 Not a test: it asserts nothing and prints figures and ratios.
 """
@@ -165,7 +166,11 @@ JOBS: dict[str, Callable[[str, str], dict[str, Any]]] = {
 }
 
 
-def _child(job: str, path: str, out: str, queue: Any) -> None:
+def _child(job: str, path: str, out: str, queue: Any, baseline: str | None = None) -> None:
+    if job == "baseline":  # the same default run, with another checkout's prefdata
+        assert baseline is not None, "--baseline DIR"
+        sys.path.insert(0, baseline)
+        job = "local"
     start = time.perf_counter()
     result = JOBS[job](path, out)
     result["seconds"] = time.perf_counter() - start
@@ -180,12 +185,12 @@ def _tree_rss(proc: psutil.Process) -> int:
     return total
 
 
-def measure(job: str, path: Path, folder: Path) -> dict[str, Any]:
+def measure(job: str, path: Path, folder: Path, baseline: str | None = None) -> dict[str, Any]:
     """One run in a fresh process: its own figures plus the tree's peak RSS."""
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     with tempfile.TemporaryDirectory(dir=folder) as out:
-        proc = ctx.Process(target=_child, args=(job, str(path), out, queue))
+        proc = ctx.Process(target=_child, args=(job, str(path), out, queue, baseline))
         proc.start()
         watched = psutil.Process(proc.pid)
         peak = 0
@@ -222,7 +227,15 @@ def main() -> None:
         help="keep the generated data in this folder "
         "and reuse it on later runs (default: a temporary folder)",
     )
+    parser.add_argument(
+        "--baseline",
+        default=None,
+        help="a folder holding another prefdata checkout (e.g. `git archive main`); "
+        "adds the job 'baseline': its default local run, for before/after in one run",
+    )
     args = parser.parse_args()
+    if args.baseline and "baseline" not in args.only:
+        args.only += ",baseline"
     kinds = args.inputs.split(",")
     if args.data:  # outputs go there too: big runs need its disk, not /tmp's
         Path(args.data).mkdir(parents=True, exist_ok=True)
@@ -252,7 +265,7 @@ def main() -> None:
             runs: dict[str, list[dict[str, Any]]] = {job: [] for job in here}
             for _ in range(args.repeat):
                 for job in here:
-                    runs[job].append(measure(job, path, Path(tmp)))
+                    runs[job].append(measure(job, path, Path(tmp), args.baseline))
             for job in here:
                 done = runs[job]
                 pps = [r["rows"] / r["seconds"] for r in done]
