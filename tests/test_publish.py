@@ -185,6 +185,39 @@ def test_a_second_run_into_a_locked_out_fails_in_one_line(tmp_path: Path) -> Non
     assert _complete_rows(out) == 14 and _siblings(out) == []
 
 
+# A run that says when it is publishing (holding the lock) and then takes its time.
+SLOW_PUBLISH = """
+import sys, time
+from prefdata.results import publish
+from prefdata.pipeline import filter_pairs
+def boundary(step):
+    if step == "start":
+        print("publishing", flush=True)
+        time.sleep(3)
+publish._boundary = boundary
+filter_pairs([sys.argv[1]], sys.argv[2])
+"""
+
+
+@pytest.mark.slow
+def test_two_concurrent_runs_one_fails_in_one_line_the_other_publishes(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    filter_pairs([_pairs(tmp_path / "old.jsonl", 10)], out)
+    first = subprocess.Popen(
+        [sys.executable, "-c", SLOW_PUBLISH, str(_pairs(tmp_path / "a.jsonl", 14)), str(out)],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert first.stdout is not None and first.stdout.readline() == b"publishing\n"
+    second = _cli("filter", str(_pairs(tmp_path / "b.jsonl", 12)), "--out", str(out))
+    assert first.wait(timeout=120) == 0, first.stderr.read() if first.stderr else ""
+    assert second.returncode == 2 and len(_lines(second.stderr)) == 1
+    assert "another prefdata run" in second.stderr
+    assert _complete_rows(out) == 14 and _siblings(out) == []
+
+
 def test_out_inside_an_input_folder_is_refused(tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir()
