@@ -14,6 +14,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -23,6 +24,8 @@ from prefdata.chunks import concat_lists, reason_lists
 from prefdata.dataset.along import _ROW_BITS, Late
 from prefdata.schema import RAW, REASONS, SOURCE_FILE, SOURCE_ROW
 from prefdata.writer import ArrowSpool, ParquetSink, conform, widen
+
+Rows = TypeVar("Rows", pa.Table, pa.RecordBatch)
 
 
 @dataclass
@@ -49,19 +52,26 @@ class LateRows:
         return found, at[found]
 
 
+def as_dropped(rows: Rows, reasons: pa.Array, source_file: pa.Array, source_row: pa.Array) -> Rows:
+    """Kept rows that a dataset-level reason moves to dropped, in dropped's layout: their
+    columns, then ``reasons``, ``source_file``, ``source_row`` and ``raw`` (null: they
+    were read fine). Both engines build moved rows here."""
+    build = pa.Table.from_arrays if isinstance(rows, pa.Table) else pa.RecordBatch.from_arrays
+    return build(
+        [*rows.columns, reasons, source_file, source_row, pa.nulls(rows.num_rows, pa.string())],
+        names=[*rows.schema.names, REASONS, SOURCE_FILE, SOURCE_ROW, RAW],
+    )
+
+
 def _as_dropped(
     rows: pa.RecordBatch, late: LateRows, at: np.ndarray, keys: np.ndarray, sources: Sequence[str]
 ) -> pa.RecordBatch:
     source = (keys >> np.int64(_ROW_BITS)).astype(np.int64)
-    return pa.RecordBatch.from_arrays(
-        [
-            *rows.columns,
-            reason_lists(late.codes, late.matrix[at]),
-            pa.array(np.asarray(sources, dtype=object)[source], pa.string()),
-            pa.array(keys & np.int64((1 << _ROW_BITS) - 1), pa.int64()),
-            pa.nulls(rows.num_rows, pa.string()),
-        ],
-        names=[*rows.schema.names, REASONS, SOURCE_FILE, SOURCE_ROW, RAW],
+    return as_dropped(
+        rows,
+        reason_lists(late.codes, late.matrix[at]),
+        pa.array(np.asarray(sources, dtype=object)[source], pa.string()),
+        pa.array(keys & np.int64((1 << _ROW_BITS) - 1), pa.int64()),
     )
 
 
