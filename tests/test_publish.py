@@ -269,6 +269,19 @@ def test_out_that_holds_the_current_folder_is_refused(
     ]
 
 
+def test_out_that_is_a_mount_point_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src, out = _pairs(tmp_path / "d.jsonl", 10), tmp_path / "volume"
+    out.mkdir()
+    real = os.path.ismount
+    monkeypatch.setattr(os.path, "ismount", lambda p: Path(p) == out or real(p))
+    with pytest.raises(OutputError, match="mount point") as caught:
+        filter_pairs([src], out)
+    assert "\n" not in str(caught.value) and "--out " + str(out / "curated") in str(caught.value)
+    assert list(out.iterdir()) == [] and _siblings(out) == []
+
+
 def test_out_holding_a_folder_of_its_own_is_refused(tmp_path: Path) -> None:
     src = _pairs(tmp_path / "d.jsonl", 10)
     out = tmp_path / "out"

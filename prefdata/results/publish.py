@@ -164,6 +164,11 @@ class OutputFolder:
                     f"--out {self.given} is inside the input folder {path}: every run would "
                     f"read the previous outputs back in; choose a --out outside {path}"
                 )
+        if os.path.ismount(self.out):  # its folder entry cannot be swapped or renamed
+            raise OutputError(
+                f"--out {self.given} is a mount point, which a new result cannot replace in "
+                f"one step: name a folder inside it, e.g. --out {self.given / 'curated'}"
+            )
         cwd = Path.cwd().resolve()
         if cwd == self.out or cwd.is_relative_to(self.out):
             # the swap would leave this process (and a shell) in the deleted old folder
