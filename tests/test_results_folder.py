@@ -60,11 +60,19 @@ def test_what_is_not_a_complete_result_is_one_line(tmp_path: Path) -> None:
         open_result(tmp_path / "empty")
     out = tmp_path / "out"
     filter_pairs([_input(tmp_path)], out)
-    # a kept.parquet from another run beside this report: the counts give it away
+    # a kept.parquet from another run beside this report: the counts give it away, and
+    # every consumer refuses the folder instead of reading it
     pq.write_table(pq.read_table(out / "kept.parquet").slice(0, 5), out / "kept.parquet")
     with pytest.raises(InputError, match="not a complete result") as caught:
-        open_result(out).check_complete()
+        open_result(out)
     assert "\n" not in str(caught.value)
+    with pytest.raises(InputError, match="not a complete result"):
+        resolve_data_path(out)
+    for command in (["report", str(out)], ["annotate", "import", str(out)]):
+        result = CliRunner().invoke(app, command)
+        said = " ".join(result.output.split())  # rich wraps at 80 columns here
+        assert result.exit_code == 2 and "not a complete result" in said, command
+    assert not (out / "labels.sqlite").exists()
 
 
 def test_a_folder_of_parts_trains_as_given(tmp_path: Path) -> None:

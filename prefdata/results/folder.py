@@ -107,11 +107,13 @@ class Result:
         return report
 
 
-def open_result(folder: str | Path) -> Result:
+def open_result(folder: str | Path, *, check: bool = True) -> Result:
     """The result in ``folder``, or InputError saying why it is not one.
 
     The layout follows the report's ``engine``, so files of another run that an older
-    prefdata left beside a result are never read as part of it.
+    prefdata left beside a result are never read as part of it. With ``check`` (the
+    default), the report's counts must equal the rows in the files (read from the
+    Parquet footers): a folder mixing two runs is refused, not read.
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -130,13 +132,12 @@ def open_result(folder: str | Path) -> Result:
         raise InputError(
             f"{folder} has {REPORT} but no {result.layout.kept}: run `prefdata filter` again"
         )
+    if check:
+        result.check_complete()
     return result
 
 
 def is_result(folder: str | Path) -> bool:
-    """Whether ``folder`` holds a finished result (its report.json and kept rows)."""
-    try:
-        open_result(folder)
-    except InputError:
-        return False
-    return True
+    """Whether ``folder`` claims to be a result (it has a report.json); ``open_result``
+    then says whether it is a complete one."""
+    return (Path(folder) / REPORT).is_file()
