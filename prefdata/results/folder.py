@@ -14,6 +14,7 @@ finds its files through ``open_result`` instead of spelling the names itself.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -94,26 +95,29 @@ class Result:
         """The typed ``report.json``."""
         return Report.from_dict(self.report_dict())
 
-    def check_complete(self) -> Report:
-        """The report, once its counts are checked against the rows in the files."""
+    def check_complete(self, which: Sequence[str] = ("kept", "dropped")) -> Report:
+        """The report, once its counts of ``which`` are checked against the rows in the
+        files (a consumer that reads only kept rows checks only those)."""
         report = self.report()
-        kept, dropped = self.rows("kept"), self.rows("dropped")
-        if (kept, dropped) != (report.kept_rows, report.dropped_rows):
-            raise InputError(
-                f"{self.folder} is not a complete result: report.json counts "
-                f"{report.kept_rows} kept and {report.dropped_rows} dropped, the files hold "
-                f"{kept} and {dropped}; run `prefdata filter --out {self.folder}` again"
-            )
+        for part in which:
+            counted = report.kept_rows if part == "kept" else report.dropped_rows
+            found = self.rows(part)
+            if found != counted:
+                raise InputError(
+                    f"{self.folder} is not a complete result: report.json counts {counted} "
+                    f"{part} rows, the files hold {found}; run `prefdata filter --out "
+                    f"{self.folder}` again"
+                )
         return report
 
 
-def open_result(folder: str | Path, *, check: bool = True) -> Result:
+def open_result(folder: str | Path, *, check: Sequence[str] = ("kept", "dropped")) -> Result:
     """The result in ``folder``, or InputError saying why it is not one.
 
     The layout follows the report's ``engine``, so files of another run that an older
-    prefdata left beside a result are never read as part of it. With ``check`` (the
-    default), the report's counts must equal the rows in the files (read from the
-    Parquet footers): a folder mixing two runs is refused, not read.
+    prefdata left beside a result are never read as part of it. The report's counts of
+    ``check`` (default: kept and dropped) must equal the rows in the files (read from
+    the Parquet footers): a folder mixing two runs is refused, not read.
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -133,7 +137,7 @@ def open_result(folder: str | Path, *, check: bool = True) -> Result:
             f"{folder} has {REPORT} but no {result.layout.kept}: run `prefdata filter` again"
         )
     if check:
-        result.check_complete()
+        result.check_complete(check)
     return result
 
 

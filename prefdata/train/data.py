@@ -45,8 +45,8 @@ def resolve_data_path(path: str | Path) -> Path:
     folder's kept rows (kept.parquet, or the Ray engine's kept/ folder)."""
     path = Path(path)
     if path.is_dir():
-        if is_result(path):
-            return open_result(path).kept
+        if is_result(path):  # training reads only the kept rows: only those must match
+            return open_result(path, check=("kept",)).kept
         if (path / KEPT_FILE).is_file():  # a kept.parquet without its report
             return path / KEPT_FILE
         if any(path.glob(PART_GLOB)):
