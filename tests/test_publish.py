@@ -84,7 +84,7 @@ from prefdata.results import publish
 from prefdata.pipeline import filter_pairs
 step, src, out, atomic = sys.argv[1:]
 if atomic == "0":
-    publish._can_exchange = lambda scratch: False
+    publish.can_exchange = lambda scratch: False
 def boundary(name):
     if step == "-":
         print(name, flush=True)

@@ -21,8 +21,9 @@ from prefdata.results.folder import (
     layout_of,
     open_result,
 )
-from prefdata.results.publish import OutputFolder, file_modes
+from prefdata.results.publish import OutputFolder
 from prefdata.results.report import Report
+from prefdata.writer import file_modes
 
 __all__ = [
     "CARD",

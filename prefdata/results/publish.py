@@ -25,11 +25,8 @@ second run into the same OUT fail at once with a one-line message.
 
 from __future__ import annotations
 
-import ctypes
-import errno
 import fcntl
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -40,12 +37,11 @@ from typing import Any
 import orjson
 
 from prefdata.errors import ConfigError, OutputError
+from prefdata.results.atomic import can_exchange, exchange, output_error, set_modes
 from prefdata.results.folder import REPORT, RESULT_NAMES, Layout
 from prefdata.results.report import Report
-from prefdata.writer import file_modes
 
 STAGING_MARK, OLD_MARK, LOCK_MARK = ".prefdata-tmp-", ".prefdata-old-", ".prefdata-lock"
-_AT_FDCWD, _RENAME_EXCHANGE = -100, 2
 
 NOT_ATOMIC = (
     "this filesystem cannot swap folders atomically (no renameat2 RENAME_EXCHANGE): "
@@ -55,70 +51,6 @@ NOT_ATOMIC = (
 
 def _boundary(step: str) -> None:
     """Called between the steps of ``publish``; the fault-injection tests stop runs here."""
-
-
-def _exchange(a: Path, b: Path) -> None:
-    """Swap two paths atomically (Linux renameat2); OSError where it cannot."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    renameat2 = getattr(libc, "renameat2", None)
-    if renameat2 is None:
-        raise OSError(errno.ENOSYS, "renameat2 is not available")
-    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) != 0:
-        code = ctypes.get_errno()
-        raise OSError(code, os.strerror(code), str(a))
-
-
-def _can_exchange(scratch: Path) -> bool:
-    a, b = scratch / ".probe-a", scratch / ".probe-b"
-    a.mkdir()
-    b.mkdir()
-    try:
-        _exchange(a, b)
-        return True
-    except OSError as exc:
-        if exc.errno in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP):
-            return False
-        raise
-    finally:
-        a.rmdir()
-        b.rmdir()
-
-
-def _errno(exc: OSError) -> int | None:
-    # pyarrow raises OSError without errno; its message carries "[errno 28]"
-    if exc.errno is not None:
-        return exc.errno
-    found = re.search(r"errno (\d+)", str(exc))
-    return int(found.group(1)) if found else None
-
-
-_FIXES = {
-    errno.ENOSPC: "free some space or choose another --out",
-    errno.EDQUOT: "free some space or choose another --out",
-    errno.EFBIG: "the file grew past this system's size limit; choose another --out",
-    errno.EACCES: "make it writable or choose another --out",
-    errno.EPERM: "make it writable or choose another --out",
-    errno.EROFS: "the filesystem is read-only; choose another --out",
-}
-
-
-def output_error(exc: OSError, out: Path) -> OutputError:
-    """One line for a filesystem error while writing the result for ``out``."""
-    code = _errno(exc)
-    reason = os.strerror(code) if code else str(exc).splitlines()[0]
-    where = exc.filename or out
-    fix = _FIXES.get(code or 0, "choose another --out")
-    return OutputError(f"cannot write {where}: {reason}; {fix} ({out} is unchanged)")
-
-
-def _set_modes(root: Path) -> None:
-    file_mode, dir_mode = file_modes()
-    os.chmod(root, dir_mode)
-    for folder, dirs, files in os.walk(root):
-        for name in dirs:
-            os.chmod(os.path.join(folder, name), dir_mode)
-        for name in files:
-            os.chmod(os.path.join(folder, name), file_mode)
 
 
 def _ours(name: str) -> bool:
@@ -195,7 +127,7 @@ class OutputFolder:
                     prefix=f"{self._sibling(STAGING_MARK)}{os.getpid()}-", dir=self.out.parent
                 )
             )
-            self.atomic = _can_exchange(self.staging)
+            self.atomic = can_exchange(self.staging)
         except OSError as exc:
             self._release()
             raise output_error(exc, self.given) from exc
@@ -291,7 +223,7 @@ class OutputFolder:
         """Make the staging folder OUT, in one step; the previous result is deleted."""
         with self.writing():
             _boundary("start")
-            _set_modes(self.staging)
+            set_modes(self.staging)
             _boundary("modes")
             if self.out.exists():
                 self._carry()
@@ -300,7 +232,7 @@ class OutputFolder:
                 os.rename(self.staging, self.out)
                 old = None
             elif self.atomic:
-                _exchange(self.staging, self.out)
+                exchange(self.staging, self.out)
                 old = self.staging
             else:
                 old = self.out.parent / f"{self._sibling(OLD_MARK)}{os.getpid()}"
