@@ -5,8 +5,9 @@ Shape of a run::
     driver: plan work units (metadata + one newline pass)      [work_units.py]
     Ray Data: from_arrow_refs(units) -> map_batches(run_unit)  [parts.py]
         each task: read its row group / byte range, check_chunk() + finish() per chunk,
-        write OUT/.staging/{kept,dropped}/part-NNNNNN.parquet, return counters
-        and OUT/.staging/signatures/part-NNNNNN.parquet (hashes of every checked row)
+        write STAGING/{kept,dropped}/part-NNNNNN.parquet, return counters
+        and STAGING/signatures/part-NNNNNN.parquet (hashes of every checked row);
+        STAGING is the run's folder beside OUT (results.publish), on the shared filesystem
     Ray Data: signatures -> groupby(bucket).map_groups(decide)  [ray_dataset_checks.py]
               dropped rows -> groupby(part).map_groups(apply)   [decided_parts.py]
     this executor: make every part share one schema (Ray tasks)
