@@ -53,6 +53,7 @@ from prefdata.engines.tally import Ran, Tally
 from prefdata.engines.work_units import Plan, WorkUnit, plan_units
 from prefdata.errors import ConfigError, require
 from prefdata.results import OutputFolder
+from prefdata.results.atomic import output_error, remote_write_error
 
 # Object store for a local instance: results travel as files, so little is needed.
 LOCAL_OBJECT_STORE_BYTES = 512 << 20
@@ -253,6 +254,12 @@ def run_ray(
             _unify_parts(staging)
         workers = config.workers or int(ray.cluster_resources().get("CPU", 0))
         return Ran([info for info in plan.infos if info.rows], workers)
+    except Exception as exc:
+        # a worker that filled the disk fails its task; say it as a local run would
+        written = remote_write_error(exc) if folder is not None else None
+        if folder is None or written is None or isinstance(exc, OSError):
+            raise
+        raise output_error(written, folder.given) from exc
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)

@@ -69,6 +69,28 @@ def output_error(exc: OSError, out: Path) -> OutputError:
     return OutputError(f"cannot write {where}: {reason}; {fix} ({out} is unchanged)")
 
 
+# Errors only writing can cause: a task that failed with one of these failed writing its
+# part of the result, not reading the input.
+WRITE_ONLY = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS)
+
+
+def remote_write_error(exc: BaseException) -> OSError | None:
+    """The write error behind an error raised by a distributed task, if that is what it
+    is: found in the exception chain, or in the text of a remote traceback (Ray sends
+    its causes as text)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and _errno(current) in WRITE_ONLY:
+            return current
+        current = getattr(current, "cause", None) or current.__cause__ or current.__context__
+    for code in WRITE_ONLY:
+        if f"[Errno {code}]" in str(exc) or f"[errno {code}]" in str(exc):
+            return OSError(code, os.strerror(code))
+    return None
+
+
 def set_modes(root: Path) -> None:
     file_mode, dir_mode = file_modes()
     os.chmod(root, dir_mode)
