@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -102,6 +103,22 @@ def run_checks(
     return codes, matrix.reshape(len(view), len(codes)), view
 
 
+Rows = TypeVar("Rows", pa.RecordBatch, pa.Table)
+
+
+def as_dropped(rows: Rows, reasons: pa.Array, source_file: pa.Array, source_row: pa.Array) -> Rows:
+    """Rows that read fine, in dropped's layout: their columns, then ``reasons``,
+    ``source_file``, ``source_row``, and ``raw`` and ``detail`` null (only rows that could
+    not be read have those). The one builder of such rows: a chunk's checks and both
+    engines' late decisions use it."""
+    build = pa.Table.from_arrays if isinstance(rows, pa.Table) else pa.RecordBatch.from_arrays
+    nulls = pa.nulls(rows.num_rows, pa.string())
+    return build(
+        [*rows.columns, reasons, source_file, source_row, nulls, nulls],
+        names=[*rows.schema.names, REASONS, SOURCE_FILE, SOURCE_ROW, RAW, DETAIL],
+    )
+
+
 def split_rows(
     good: pa.RecordBatch, bad: pa.RecordBatch | None, codes: list[str], matrix: np.ndarray
 ) -> tuple[pa.RecordBatch, pa.RecordBatch]:
@@ -110,16 +127,11 @@ def split_rows(
     content = good.drop_columns([SOURCE_FILE, SOURCE_ROW])
     kept = content.filter(pa.array(~drop))
     picked = good.filter(pa.array(drop))
-    dropped = pa.RecordBatch.from_arrays(
-        [
-            *picked.drop_columns([SOURCE_FILE, SOURCE_ROW]).columns,
-            reason_lists(codes, matrix[drop]),
-            picked.column(SOURCE_FILE),
-            picked.column(SOURCE_ROW),
-            pa.nulls(picked.num_rows, pa.string()),
-            pa.nulls(picked.num_rows, pa.string()),  # detail: only reading drops have one
-        ],
-        names=[*content.schema.names, REASONS, SOURCE_FILE, SOURCE_ROW, RAW, DETAIL],
+    dropped = as_dropped(
+        picked.drop_columns([SOURCE_FILE, SOURCE_ROW]),
+        reason_lists(codes, matrix[drop]),
+        picked.column(SOURCE_FILE),
+        picked.column(SOURCE_ROW),
     )
     if bad is not None and bad.num_rows:
         fitted = conform(bad, dropped.schema)

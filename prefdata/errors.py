@@ -38,3 +38,7 @@ def require(module: str, extra: str) -> Any:
         return importlib.import_module(module)
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise MissingExtraError(module.split(".")[0], extra) from exc
+
+
+class OutputError(PrefdataError):
+    """The output folder cannot be written (a file, not writable, full, or in use)."""

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from prefdata import pipeline
+from prefdata import writer
 from prefdata.config import FilterConfig
 from prefdata.errors import InputError
 from prefdata.pipeline import filter_pairs, validate_pairs
@@ -145,7 +145,7 @@ def test_a_crash_midway_publishes_nothing(tmp_path: Path, monkeypatch: pytest.Mo
     path = _write(tmp_path / "d.jsonl", [GOOD] * 10)
     filter_pairs([path], tmp_path / "out")  # a complete earlier run
     calls = {"n": 0}
-    real = pipeline.ParquetSink.write
+    real = writer.ParquetSink.write
 
     def failing(self, batch):  # type: ignore[no-untyped-def]
         calls["n"] += 1
@@ -153,7 +153,7 @@ def test_a_crash_midway_publishes_nothing(tmp_path: Path, monkeypatch: pytest.Mo
             raise KeyboardInterrupt
         return real(self, batch)
 
-    monkeypatch.setattr(pipeline.ParquetSink, "write", failing)
+    monkeypatch.setattr(writer.ParquetSink, "write", failing)
     with pytest.raises(KeyboardInterrupt):
         filter_pairs([path], tmp_path / "out", config=FilterConfig(batch_size=2, workers=1))
     leftovers = sorted(p.name for p in (tmp_path / "out").iterdir())

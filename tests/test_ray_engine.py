@@ -25,6 +25,7 @@ from prefdata.pipeline import filter_pairs, validate_pairs
 # the per-pair checks alone: the Ray engine without its shuffle
 PER_PAIR = ["duplicate_pair", "contradictory_pair"]
 
+RAY_RESULT = ["README.md", "dropped", "kept", "report.html", "report.json"]
 GOOD = {
     "prompt": "How do I centre a div?",
     "chosen": "Use a flex container: display: flex; justify-content: center; align-items: "
@@ -225,7 +226,8 @@ def test_a_crash_midway_publishes_nothing_and_a_rerun_matches(
     monkeypatch.setattr(ray_engine, "_summaries", dies_after_two)
     with pytest.raises(KeyboardInterrupt):
         filter_pairs([path], out, config=config, engine="ray")
-    assert list(out.iterdir()) == []  # no report.json, no parts, no staging folder
+    # no report.json, no parts, no staging folder beside OUT, no lock
+    assert not out.exists() and list(tmp_path.glob(".out.*")) == []
     monkeypatch.setattr(ray_engine, "_summaries", real)
     filter_pairs([path], out, config=config, engine="ray")
     filter_pairs([path], tmp_path / "local", config=config)
@@ -235,7 +237,7 @@ def test_a_crash_midway_publishes_nothing_and_a_rerun_matches(
     monkeypatch.setattr(ray_engine, "_summaries", dies_after_two)
     with pytest.raises(KeyboardInterrupt):
         filter_pairs([path], out, config=config, engine="ray")
-    assert sorted(p.name for p in out.iterdir()) == ["dropped", "kept", "report.json"]
+    assert sorted(p.name for p in out.iterdir()) == RAY_RESULT
     assert pq.read_table(out / "kept").equals(before)
 
 
@@ -300,16 +302,20 @@ def test_a_driver_killed_with_sigkill_leaves_nothing_that_looks_complete(
         stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 120
-    while not list(out.glob(".prefdata-tmp-*/kept/part-*.parquet")):
+    while not list(tmp_path.glob(".out.prefdata-tmp-*/kept/part-*.parquet")):
         assert proc.poll() is None and time.monotonic() < deadline, "the run never got going"
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert not (out / "report.json").exists()
-    # only the dead run's hidden staging folder, with its partial parts
-    assert [p.name.startswith(".prefdata-tmp-") for p in out.iterdir()] == [True]
+    assert not out.exists()
+    # only the dead run's hidden staging folder beside OUT, with its partial parts, and
+    # its lock file (the lock itself died with the process)
+    beside = sorted(p.name for p in tmp_path.glob(".out.*"))
+    assert len(beside) == 2 and beside[0] == ".out.prefdata-lock"
+    assert beside[1].startswith(".out.prefdata-tmp-")
     config = FilterConfig(batch_size=64)
     filter_pairs([path], out, config=config, engine="ray")  # the rerun clears the dead staging
-    assert sorted(p.name for p in out.iterdir()) == ["dropped", "kept", "report.json"]
+    assert sorted(p.name for p in out.iterdir()) == RAY_RESULT
+    assert list(tmp_path.glob(".out.*")) == []
     filter_pairs([path], tmp_path / "local", config=config)
     _same_outputs(tmp_path / "local", out)

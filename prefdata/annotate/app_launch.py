@@ -20,9 +20,10 @@ from pathlib import Path
 
 from prefdata.annotate.queue import QUEUE_ORDERS
 from prefdata.errors import ConfigError, InputError
+from prefdata.results import FILE, is_result, open_result
 
 SCRIPT_NAME = "streamlit_app.py"
-DATA_FILES = ("kept.parquet", "dropped.parquet")  # what `prefdata filter` writes
+DATA_FILES = (FILE.kept, FILE.dropped)  # what `prefdata filter` writes (or kept/, dropped/)
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,10 @@ def expand_data(paths: list[Path]) -> list[Path]:
     """Files to import: each given file, or a filter output folder's kept/dropped sets."""
     files: list[Path] = []
     for path in paths:
-        if path.is_dir():
+        if path.is_dir() and is_result(path):  # either layout; kept/ and dropped/ are folders
+            result = open_result(path)
+            files += [p for p in (result.kept, result.dropped) if p.exists()]
+        elif path.is_dir():
             found = [path / name for name in DATA_FILES if (path / name).is_file()]
             if not found:
                 raise InputError(

@@ -40,10 +40,11 @@ class ImportResult:
 
 
 def import_parquet(store: LabelStore, path: str | Path, *, pool: str | None = None) -> ImportResult:
-    """Import one curated Parquet file; ``pool`` defaults to 'dropped' when the file
-    has a ``reasons`` column (the filter's dropped set) and 'kept' otherwise."""
+    """Import one curated Parquet file (or a Ray result's kept/ or dropped/ folder of
+    parts); ``pool`` defaults to 'dropped' when the file has a ``reasons`` column (the
+    filter's dropped set) and 'kept' otherwise."""
     path = Path(path)
-    if not path.is_file():
+    if not (path.is_file() or (path.is_dir() and any(path.glob("part-*.parquet")))):
         raise InputError(
             f"no such file: {path}; pass the filter's kept.parquet (or dropped.parquet)"
         )

@@ -48,8 +48,9 @@ def import_command(
         from prefdata.annotate.label_store import LabelStore
         from prefdata.annotate.pair_import import import_parquet
 
+        files = expand_data(data)  # refuses an incomplete result before making a database
         store = LabelStore(db or default_db(data))
-        for path in expand_data(data):
+        for path in files:
             result = import_parquet(store, path)
             console.print(
                 f"{path}: {result.inserted} new, {result.unchanged} already present"

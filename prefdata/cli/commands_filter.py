@@ -14,6 +14,7 @@ from prefdata.cli.output import EXIT_EMPTY, EXIT_GATE, console, err_console, err
 from prefdata.config import FilterConfig, ReadOptions, build_configs, load_config_file
 from prefdata.inspection import inspect_input
 from prefdata.pipeline import Report, filter_pairs, validate_pairs
+from prefdata.results import CARD, HTML, REPORT, layout_of
 
 INPUTS = typer.Argument(
     ...,
@@ -241,9 +242,10 @@ def register(app: typer.Typer) -> None:
         """Check every pair and write the curated set.
 
         Writes OUT/kept.parquet (canonical columns, ready for TRL), OUT/dropped.parquet
-        (every dropped pair with its reasons and source row) and OUT/report.json. Outputs
-        appear only when complete: report.json is written last. With --engine ray, kept
-        and dropped are folders of part-NNNNNN.parquet files.
+        (every dropped pair with its reasons and source row), OUT/report.json, report.html
+        and README.md. OUT is replaced as a whole, in one step, once the new result is
+        complete; other files in OUT are kept. With --engine ray, kept and dropped are
+        folders of part-NNNNNN.parquet files.
 
         Example: `prefdata filter data.jsonl.gz --out curated/ --similarity difflib`
         """
@@ -261,18 +263,16 @@ def register(app: typer.Typer) -> None:
                     ray_address=ray_address,
                 ),
             )
+        written = layout_of(engine)
+        kept, dropped = (f"{n}/" if written.parts else n for n in (written.kept, written.dropped))
         if not quiet:
             _summary(report)
-            kept, dropped = (
-                ("kept/", "dropped/") if engine == "ray" else ("kept.parquet", "dropped.parquet")
-            )
-            extra = "" if engine == "ray" else ", report.html, README.md"
-            console.print(f"wrote {escape(str(out))}/{kept}, {dropped}, report.json{extra}")
+            console.print(f"wrote {escape(str(out))}/{kept}, {dropped}, {REPORT}, {HTML}, {CARD}")
         if report.kept_rows == 0:
             top = next(iter(report.reasons), "none")
             err_console.print(
                 f"[bold red]error:[/] nothing kept: all {report.dropped_rows:,} pairs were "
-                f"dropped (most as {top}); see {escape(str(out))}/dropped.parquet's reasons "
+                f"dropped (most as {top}); see {escape(str(out))}/{dropped}'s reasons "
                 "and detail, or `prefdata inspect` the input",
                 highlight=False,
             )

@@ -1,11 +1,11 @@
 """Rows dropped by the reasons decided after the main pass: moved, and counted.
 
-The main pass has written kept and dropped rows as they came. A reason decided at the
-end (a contradiction, a near-duplicate prompt, contamination, length balance) may drop
-a row already in kept, or add a reason to a row already in dropped. The first case
-rewrites kept without those rows and merges them into dropped, which stays in read
-order; the second rewrites dropped. Neither happens when the late reasons
-drop nothing, which is the usual case, so the usual run writes its output once.
+The main pass spools kept rows as they come (``writer.ArrowSpool``) and writes dropped
+rows to dropped.parquet. A reason decided at the end (a contradiction, a near-duplicate
+prompt, contamination, length balance) may drop a row already kept, or add a reason to
+a row already dropped. ``write_outputs`` writes kept.parquet once, from the spool,
+without those rows; dropped.parquet, usually the smaller file, is rewritten with them
+merged in read order and the late codes added, and only when the late reasons touch it.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from prefdata.chunks import concat_lists, reason_lists
+from prefdata.chunks import as_dropped, concat_lists, reason_lists
 from prefdata.dataset.along import _ROW_BITS, Late
-from prefdata.schema import RAW, REASONS, SOURCE_FILE, SOURCE_ROW
-from prefdata.writer import ParquetSink, conform, widen
+from prefdata.schema import REASONS
+from prefdata.writer import ArrowSpool, ParquetSink, conform, widen
 
 
 @dataclass
@@ -53,15 +53,11 @@ def _as_dropped(
     rows: pa.RecordBatch, late: LateRows, at: np.ndarray, keys: np.ndarray, sources: Sequence[str]
 ) -> pa.RecordBatch:
     source = (keys >> np.int64(_ROW_BITS)).astype(np.int64)
-    return pa.RecordBatch.from_arrays(
-        [
-            *rows.columns,
-            reason_lists(late.codes, late.matrix[at]),
-            pa.array(np.asarray(sources, dtype=object)[source], pa.string()),
-            pa.array(keys & np.int64((1 << _ROW_BITS) - 1), pa.int64()),
-            pa.nulls(rows.num_rows, pa.string()),
-        ],
-        names=[*rows.schema.names, REASONS, SOURCE_FILE, SOURCE_ROW, RAW],
+    return as_dropped(
+        rows,
+        reason_lists(late.codes, late.matrix[at]),
+        pa.array(np.asarray(sources, dtype=object)[source], pa.string()),
+        pa.array(keys & np.int64((1 << _ROW_BITS) - 1), pa.int64()),
     )
 
 
@@ -82,10 +78,12 @@ Keyed = Iterator[tuple[np.ndarray, pa.Table]]  # (row keys ascending, rows)
 
 
 def _keyed(
-    path: Path, keys: np.ndarray, edit: Callable[[pa.RecordBatch, int], pa.RecordBatch]
+    batches: Iterator[pa.RecordBatch],
+    keys: np.ndarray,
+    edit: Callable[[pa.RecordBatch, int], pa.RecordBatch],
 ) -> Keyed:
     start = 0
-    for batch in pq.ParquetFile(path).iter_batches():
+    for batch in batches:
         stop = start + batch.num_rows
         yield keys[start:stop], pa.Table.from_batches([edit(batch, start)])
         start = stop
@@ -123,46 +121,47 @@ def conform_table(table: pa.Table, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_batches([b for b in batches if b is not None], schema=schema)
 
 
-def apply_late(
-    late: LateRows,
-    kept: Path,
+def write_outputs(
+    late: LateRows | None,
+    kept: ArrowSpool,
     kept_keys: np.ndarray,
+    kept_out: ParquetSink,
     dropped: Path,
     dropped_keys: np.ndarray,
     sources: Sequence[str],
 ) -> None:
-    """Move the late rows out of ``kept`` into ``dropped``, in read order, and add the
-    late codes to rows already in ``dropped``; a file is rewritten only when touched.
+    """Write the spooled kept rows to ``kept_out`` once, without the late rows, and move
+    those into the finished ``dropped`` file, in read order, adding the late codes to the
+    rows already there; ``dropped`` is rewritten only when the late reasons touch it.
 
-    ``kept_keys`` and ``dropped_keys``: ``row_keys`` of each file's rows, in file order
-    (read order, so ascending).
+    ``kept_keys`` and ``dropped_keys``: ``row_keys`` of the spool's and the file's rows,
+    in their order (read order, so ascending).
     """
+    if late is None:
+        for batch in kept.batches():
+            kept_out.write(batch)
+        return
     move, moved_at = late.find(kept_keys)
     hit, hit_at = late.find(dropped_keys)
+    gone = ArrowSpool(dropped.with_name(f".{dropped.name}.moved"))
+    start = done = 0
+    for batch in kept.batches():
+        stop = start + batch.num_rows
+        here = move[start:stop]
+        if not here.any():
+            kept_out.write(batch)
+        else:
+            kept_out.write(batch.filter(pa.array(~here)))
+            n = int(here.sum())
+            rows, keys = batch.filter(pa.array(here)), kept_keys[start:stop][here]
+            gone.write(_as_dropped(rows, late, moved_at[done : done + n], keys, sources))
+            done += n
+        start = stop
     if not move.any() and not hit.any():
         return
-    moved = kept.with_name(f".{kept.name}.moved")
-    if move.any():
-        file = pq.ParquetFile(kept)
-        tmp = kept.with_name(f".{kept.name}.late")
-        stay, gone = ParquetSink(tmp, file.schema_arrow), ParquetSink(moved)
-        start = done = 0
-        for batch in file.iter_batches():
-            stop = start + batch.num_rows
-            here = move[start:stop]
-            stay.write(batch.filter(pa.array(~here)))
-            if here.any():
-                n = int(here.sum())
-                rows, keys = batch.filter(pa.array(here)), kept_keys[start:stop][here]
-                gone.write(_as_dropped(rows, late, moved_at[done : done + n], keys, sources))
-                done += n
-            start = stop
-        stay.close(file.schema_arrow)
-        gone.close(pq.read_schema(dropped))
-        os.replace(tmp, kept)
     schema = pq.read_schema(dropped)
-    if move.any():
-        schema = widen(schema, pq.read_schema(moved))
+    if gone.schema is not None:
+        schema = widen(schema, gone.schema)
 
     hits_before = np.concatenate([[0], np.cumsum(hit)])  # where each batch's hits start
 
@@ -173,10 +172,9 @@ def apply_late(
 
     tmp = dropped.with_name(f".{dropped.name}.late")
     sink = ParquetSink(tmp, schema)
-    main_rows = _keyed(dropped, dropped_keys, with_reasons)
-    moved_rows = _keyed(moved, kept_keys[move], lambda b, _: b) if move.any() else iter(())
+    main_rows = _keyed(pq.ParquetFile(dropped).iter_batches(), dropped_keys, with_reasons)
+    moved_rows = _keyed(gone.batches(), kept_keys[move], lambda b, _: b)
     for batch in _merged(main_rows, moved_rows, schema):
         sink.write(batch)
     sink.close(schema)
     os.replace(tmp, dropped)
-    moved.unlink(missing_ok=True)

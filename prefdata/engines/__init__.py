@@ -1,9 +1,10 @@
-"""Engines that run the pipeline's per-chunk work somewhere other than this process.
+"""Executors: where the per-chunk work of a run is scheduled.
 
-The local engine lives in ``prefdata.pipeline``; each engine here reuses the pieces of
-``prefdata.chunks`` (``check_chunk``, ``finish``) and the dataset-level
-decisions of ``prefdata.dataset.decisions`` unchanged, so every engine applies the same
-checks.
+The driver (``prefdata.pipeline``) owns the report, counters, accounting and publishing;
+an executor only runs the chunks: ``local`` on this machine's threads, ``ray_engine`` as
+a Ray Data job. Both run the pieces of ``prefdata.chunks`` (``check_chunk``, ``finish``)
+and the dataset-level decisions of ``prefdata.dataset.decisions`` unchanged, so every
+engine applies the same checks; ``tally`` is what they report back.
 """
 
 from __future__ import annotations

@@ -26,9 +26,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from prefdata.chunks import concat_lists, reason_lists
+from prefdata.chunks import as_dropped, concat_lists, reason_lists
 from prefdata.engines.parts import DROPPED_DIR, KEPT_DIR, SIGNATURES_DIR, part_name
-from prefdata.schema import RAW, REASONS, SOURCE_FILE, SOURCE_ROW
+from prefdata.schema import REASONS, SOURCE_FILE, SOURCE_ROW
 from prefdata.writer import COMPRESSION, conform, widen
 
 DECIDED_DIR = "decided"
@@ -69,15 +69,11 @@ def apply_to_part(decided: pa.Table, staging: Path, codes: Sequence[str]) -> int
     stay = np.ones(kept.num_rows, bool)
     stay[at] = False
     moved_rows = kept.take(pa.array(at))
-    moved = pa.Table.from_arrays(
-        [
-            *moved_rows.columns,
-            extra.filter(pa.array(moving)),
-            kept_files.take(pa.array(at)),
-            pa.array(flagged[moving], pa.int64()),
-            pa.nulls(len(at), pa.string()),
-        ],
-        names=[*moved_rows.schema.names, REASONS, SOURCE_FILE, SOURCE_ROW, RAW],
+    moved = as_dropped(
+        moved_rows,
+        extra.filter(pa.array(moving)),
+        kept_files.take(pa.array(at)),
+        pa.array(flagged[moving], pa.int64()),
     )
 
     dropped = pq.read_table(staging / DROPPED_DIR / part)

@@ -5,13 +5,14 @@ Shape of a run::
     driver: plan work units (metadata + one newline pass)      [work_units.py]
     Ray Data: from_arrow_refs(units) -> map_batches(run_unit)  [parts.py]
         each task: read its row group / byte range, check_chunk() + finish() per chunk,
-        write OUT/.staging/{kept,dropped}/part-NNNNNN.parquet, return counters
-        and OUT/.staging/signatures/part-NNNNNN.parquet (hashes of every checked row)
+        write STAGING/{kept,dropped}/part-NNNNNN.parquet, return counters
+        and STAGING/signatures/part-NNNNNN.parquet (hashes of every checked row);
+        STAGING is the run's folder beside OUT (results.publish), on the shared filesystem
     Ray Data: signatures -> groupby(bucket).map_groups(decide)  [ray_dataset_checks.py]
               dropped rows -> groupby(part).map_groups(apply)   [decided_parts.py]
-    driver: add up counters, check input_rows == kept + dropped,
-            make every part share one schema (Ray tasks), write report.json,
-            move kept/ and dropped/ into OUT, report.json last
+    this executor: make every part share one schema (Ray tasks)
+    driver (pipeline.py): add up counters, check input_rows == kept + dropped, write
+            report.json, report.html and README.md, swap the staging folder in
 
 Why a dataset of unit descriptors rather than ``ray.data.read_parquet`` / ``read_json``: the report and the dropped set name each row's ``source_file`` and
 ``source_row``, and Ray's readers neither keep row numbers nor cut blocks where the
@@ -28,12 +29,9 @@ import os
 import pickle
 import shutil
 import tempfile
-import time
-from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -51,18 +49,11 @@ from prefdata.engines.parts import (
     unified_schema,
 )
 from prefdata.engines.ray_dataset_checks import DatasetOutcome, dataset_codes, run_dataset_checks
+from prefdata.engines.tally import Ran, Tally
 from prefdata.engines.work_units import Plan, WorkUnit, plan_units
-from prefdata.errors import ConfigError, InputError, require
-from prefdata.stats import Stats
-from prefdata.writer import make_staging_dir
-
-if TYPE_CHECKING:
-    from prefdata.pipeline import Report
-
-REPORT = "report.json"
-# Outputs of a local-engine run in the same folder: removed on publish so that a folder
-# never holds the results of two different runs.
-_OTHER_ENGINE = ("kept.parquet", "dropped.parquet")
+from prefdata.errors import ConfigError, require
+from prefdata.results import OutputFolder
+from prefdata.results.atomic import output_error, remote_write_error
 
 # Object store for a local instance: results travel as files, so little is needed.
 LOCAL_OBJECT_STORE_BYTES = 512 << 20
@@ -202,60 +193,30 @@ def _unify_parts(staging: Path) -> None:
     ray.get(pending)
 
 
-def _publish(staging: Path, out: Path) -> None:
-    """Move kept/ and dropped/ into ``out``, report.json last (the completion marker).
-
-    The marker goes first, so from the first move to the last no folder looks complete.
-    """
-    (out / REPORT).unlink(missing_ok=True)
-    for name in _OTHER_ENGINE:
-        (out / name).unlink(missing_ok=True)
-    for name in (KEPT_DIR, DROPPED_DIR):
-        target = out / name
-        if target.exists():
-            old = staging / f".old-{name}"
-            os.replace(target, old)
-        os.replace(staging / name, target)
-    os.replace(staging / REPORT, out / REPORT)
-    shutil.rmtree(staging, ignore_errors=True)
-
-
 def run_ray(
-    inputs: Sequence[str | Path],
-    out_dir: str | Path | None,
-    *,
+    paths: Sequence[Path],
+    folder: OutputFolder | None,
     config: FilterConfig,
     read_options: ReadOptions,
+    tally: Tally,
     progress: Progress | None = None,
     address: str | None = None,
-) -> Report:
-    """``pipeline.run`` on Ray; returns the same ``Report``.
+) -> Ran:
+    """Check every unit of ``paths`` on Ray into ``tally``; with ``folder``, write kept/
+    and dropped/ parts into its staging folder (beside OUT, on the shared filesystem).
 
-    Every path (inputs and ``out_dir``) must be readable, and ``out_dir`` writable, at the
-    same name on every node: a shared filesystem. ``duplicate_pair`` and
-    ``contradictory_pair`` run through a shuffle (``ray_dataset_checks``); the other
-    dataset-level options are refused (``refuse_unsupported``).
+    Every path (inputs and OUT) must be readable, and OUT writable, at the same name on
+    every node: a shared filesystem. ``duplicate_pair`` and ``contradictory_pair`` run
+    through a shuffle (``ray_dataset_checks``); the driver has already refused the
+    other dataset-level options (``refuse_unsupported``).
     """
-    refuse_unsupported(config)
-    from prefdata.pipeline import Report, sha256_path  # the pipeline imports this module
-
-    paths = [Path(p) for p in inputs]
-    start = time.perf_counter()
-    report = Report(
-        config=config.to_dict(),
-        read_options=read_options.to_dict(),
-        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        engine="ray",
-    )
     started = init_ray(address, num_cpus=config.workers or None)
-    out = Path(out_dir).resolve() if out_dir is not None else None
-    staging: Path | None = None
+    staging = folder.staging if folder is not None else None
     scratch: Path | None = None
     try:
         ray = require("ray", "ray")
         plan = plan_units(paths, read_options, chunk_rows=config.batch_size, stash=_stash)
-        if out is not None:
-            staging = make_staging_dir(out)
+        if staging is not None:
             (staging / KEPT_DIR).mkdir()
             (staging / DROPPED_DIR).mkdir()
         signatures: Path | None = None
@@ -265,67 +226,45 @@ def run_ray(
                 base = scratch = _scratch_dir()
             signatures = base / SIGNATURES_DIR
             signatures.mkdir()
-        reasons: Counter[str] = Counter()
-        stats = Stats()
-        warnings: dict[int, list[str]] = {}
         total_bytes = sum(u.bytes for u in plan.units)
         done_bytes = 0
         for summary in _summaries(plan, config, staging, config.workers, signatures):
             plan.infos[summary.input_index].rows += summary.rows
-            report.input_rows += summary.rows
-            report.kept_rows += summary.kept_rows
-            report.dropped_rows += summary.dropped_rows
-            reasons.update(summary.reasons)
-            stats.merge(summary.stats)
-            warnings[summary.index] = summary.warnings
+            tally.add(
+                summary.index,
+                rows=summary.rows,
+                kept=summary.kept_rows,
+                dropped=summary.dropped_rows,
+                reasons=summary.reasons,
+                stats=summary.stats,
+                warnings=summary.warnings,
+            )
             done_bytes += summary.bytes
             if progress is not None:
-                progress(done_bytes, total_bytes, report.input_rows)
-        if report.input_rows == 0:
-            raise InputError(f"no records in {', '.join(map(str, paths))}")
-        dataset: dict[str, Any] | None = None
+                progress(done_bytes, total_bytes, tally.report.input_rows)
+        tally.require_rows(paths)
         if signatures is not None:
             # stats.pairs counts every checked row: the rows that have signatures
-            outcome = run_dataset_checks(signatures, config, rows=stats.pairs, staging=staging)
-            dataset = _apply_outcome(outcome, report, reasons, stats)
-        if report.input_rows != report.kept_rows + report.dropped_rows:  # pragma: no cover
-            raise AssertionError(
-                f"row accounting broke: {report.input_rows} != "
-                f"{report.kept_rows} + {report.dropped_rows}"
+            outcome = run_dataset_checks(
+                signatures, config, rows=tally.stats.pairs, staging=staging
             )
-        report.reasons = dict(reasons.most_common())
-        report.stats = stats.to_dict()
-        if dataset is not None:
-            report.stats["dataset"] = dataset
-        # in input order, once each, as the local engine lists them
-        report.warnings = list(dict.fromkeys(w for i in sorted(warnings) for w in warnings[i]))
-        report.inputs = [
-            {**info.__dict__, "sha256": sha256_path(Path(info.path))}
-            for info in plan.infos
-            if info.rows
-        ]
-        if staging is not None and out is not None:
+            tally.dataset = _apply_outcome(outcome, tally)
+        if staging is not None:
             shutil.rmtree(staging / SIGNATURES_DIR, ignore_errors=True)
             _unify_parts(staging)
-        elapsed = time.perf_counter() - start
-        report.timings = {
-            "seconds": round(elapsed, 4),
-            "pairs_per_second": round(report.input_rows / elapsed, 1) if elapsed else 0.0,
-            "workers": config.workers or int(ray.cluster_resources().get("CPU", 0)),
-        }
-        if staging is not None and out is not None:
-            (staging / REPORT).write_bytes(report.to_json())
-            _publish(staging, out)
-    except BaseException:
-        if staging is not None:
-            shutil.rmtree(staging, ignore_errors=True)
-        raise
+        workers = config.workers or int(ray.cluster_resources().get("CPU", 0))
+        return Ran([info for info in plan.infos if info.rows], workers)
+    except Exception as exc:
+        # a worker that filled the disk fails its task; say it as a local run would
+        written = remote_write_error(exc) if folder is not None else None
+        if folder is None or written is None or isinstance(exc, OSError):
+            raise
+        raise output_error(written, folder.given) from exc
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
         if started:
             ray.shutdown()
-    return report
 
 
 def _scratch_dir() -> Path:
@@ -344,21 +283,19 @@ def _scratch_dir() -> Path:
     return Path(tempfile.mkdtemp(prefix="prefdata-ray-"))
 
 
-def _apply_outcome(
-    outcome: DatasetOutcome, report: Report, reasons: Counter[str], stats: Stats
-) -> dict[str, Any]:
+def _apply_outcome(outcome: DatasetOutcome, tally: Tally) -> dict[str, Any]:
     """Move the dataset-level drops into the counters; returns ``stats["dataset"]``,
     the figures the local engine's ``decide`` reports."""
-    report.kept_rows -= outcome.moved
-    report.dropped_rows += outcome.moved
-    reasons.update(outcome.reasons)
-    stats.bias.kept_pairs -= outcome.moved
-    stats.bias.kept_chosen_longer -= outcome.moved_chosen_longer
-    stats.bias.kept_rejected_longer -= outcome.moved_rejected_longer
-    if not stats.pairs:  # nothing readable: the local engine decides nothing either
+    tally.move_to_dropped(outcome.moved)
+    tally.reasons.update(outcome.reasons)
+    bias = tally.stats.bias
+    bias.kept_pairs -= outcome.moved
+    bias.kept_chosen_longer -= outcome.moved_chosen_longer
+    bias.kept_rejected_longer -= outcome.moved_rejected_longer
+    if not tally.stats.pairs:  # nothing readable: the local engine decides nothing either
         return {}
     return {
         "distinct_prompts": outcome.distinct_prompts,
-        "rows_repeating_a_prompt": stats.pairs - outcome.distinct_prompts,
+        "rows_repeating_a_prompt": tally.stats.pairs - outcome.distinct_prompts,
         **{code: {"rows": rows} for code, rows in outcome.reasons.items()},
     }

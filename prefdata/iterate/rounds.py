@@ -28,6 +28,7 @@ from prefdata.iterate.recipe import IterateRecipe, load_iterate_recipe
 from prefdata.iterate.sampling import SamplingSettings, sample
 from prefdata.iterate.scoring import load_scorer
 from prefdata.iterate.summary import write_summary
+from prefdata.results import open_result
 
 ROUND_DONE = "round.json"
 MERGED = "merged"  # a LoRA round's adapter merged into its starting model
@@ -151,13 +152,13 @@ def _run_round(
         row["pairs_kept"] = report.kept_rows
         row["dropped_reasons"] = report.reasons
     if row["pairs_kept"]:
-        kept = pq.read_table(folder / "curated" / "kept.parquet")
+        kept = pq.read_table(open_result(folder / "curated").kept)
         gaps = pc.subtract(kept.column("chosen_reward"), kept.column("rejected_reward"))
         row["mean_margin"] = round(pc.mean(gaps).as_py(), 4)
         say(f"round {number}: training on {row['pairs_kept']} kept pairs")
         trained = train(
             recipe.train_recipe(
-                data=folder / "curated" / "kept.parquet", model=model, output_dir=folder / "model"
+                data=open_result(folder / "curated").kept, model=model, output_dir=folder / "model"
             ),
             progress=progress,
         )

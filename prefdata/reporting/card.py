@@ -11,6 +11,8 @@ from typing import Any
 import pyarrow as pa
 import yaml
 
+from prefdata.results.folder import FILE, Layout
+
 SIZE_CATEGORIES = [
     (1_000, "n<1K"),
     (10_000, "1K<n<10K"),
@@ -60,8 +62,16 @@ def features_yaml(schema: pa.Schema) -> list[dict[str, Any]] | None:
         return None
 
 
-def render_card(report: dict[str, Any], kept_schema: pa.Schema, kept_bytes: int) -> str:
+def render_card(
+    report: dict[str, Any], kept_schema: pa.Schema, kept_bytes: int, layout: Layout = FILE
+) -> str:
     kept = int(report.get("kept_rows", 0))
+    # data_files as the Hub and load_dataset read them: a file, or a folder's parts
+    kept_files, dropped_files = (
+        (f"{layout.kept}/*.parquet", f"{layout.dropped}/*.parquet")
+        if layout.parts
+        else (layout.kept, layout.dropped)
+    )
     info: dict[str, Any] = {
         "config_name": "default",
         "splits": [{"name": "train", "num_examples": kept, "num_bytes": kept_bytes}],
@@ -75,10 +85,10 @@ def render_card(report: dict[str, Any], kept_schema: pa.Schema, kept_bytes: int)
         "task_categories": ["text-generation"],
         "size_categories": [size_category(kept)],
         "configs": [
-            {"config_name": "default", "data_files": [{"split": "train", "path": "kept.parquet"}]},
+            {"config_name": "default", "data_files": [{"split": "train", "path": kept_files}]},
             {
                 "config_name": "dropped",
-                "data_files": [{"split": "train", "path": "dropped.parquet"}],
+                "data_files": [{"split": "train", "path": dropped_files}],
             },
         ],
         "dataset_info": [info],
@@ -95,12 +105,12 @@ def render_card(report: dict[str, Any], kept_schema: pa.Schema, kept_bytes: int)
     body = f"""# Curated preference pairs
 
 Made by prefdata {report.get("prefdata_version", "")} on {report.get("created_at", "")}.
-`kept.parquet` holds the pairs that passed every check ({kept:,} of {report.get("input_rows", 0):,});
-`dropped.parquet` the others, each with all its reasons and its source row.
+`{layout.kept}` holds the pairs that passed every check ({kept:,} of {report.get("input_rows", 0):,});
+`{layout.dropped}` the others, each with all its reasons and its source row.
 
 ```python
 from datasets import load_dataset
-pairs = load_dataset("parquet", data_files="kept.parquet", split="train")
+pairs = load_dataset("parquet", data_files="{kept_files}", split="train")
 ```
 
 ## Inputs

@@ -13,10 +13,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from prefdata.errors import ConfigError, InputError
+from prefdata.results import FILE, PART_GLOB, REPORT, is_result, open_result
 from prefdata.schema import CANONICAL, CHOSEN, ID, PROMPT, REJECTED, Shape
 
-KEPT_FILE = "kept.parquet"  # what `prefdata filter --out DIR` writes
-REPORT_FILE = "report.json"
+KEPT_FILE = FILE.kept  # what `prefdata filter --out DIR` writes (the Ray engine: kept/)
+REPORT_FILE = REPORT
 
 
 @dataclass
@@ -40,12 +41,16 @@ class Pairs:
 
 
 def resolve_data_path(path: str | Path) -> Path:
-    """The Parquet file a recipe's ``data`` names: a file, or a folder's kept.parquet."""
+    """The Parquet a recipe's ``data`` names: a file, a folder of parts, or a result
+    folder's kept rows (kept.parquet, or the Ray engine's kept/ folder)."""
     path = Path(path)
     if path.is_dir():
-        kept = path / KEPT_FILE
-        if kept.is_file():
-            return kept
+        if is_result(path):  # training reads only the kept rows: only those must match
+            return open_result(path, check=("kept",)).kept
+        if (path / KEPT_FILE).is_file():  # a kept.parquet without its report
+            return path / KEPT_FILE
+        if any(path.glob(PART_GLOB)):
+            return path
         found = sorted(p.name for p in path.glob("*.parquet"))
         raise InputError(
             f"no {KEPT_FILE} in folder {path}; found {found}: name the Parquet file itself"
@@ -110,10 +115,12 @@ def split_eval(pairs: Pairs, fraction: float, *, seed: int) -> tuple[Pairs, Pair
 
 
 def file_sha256(path: Path) -> str:
+    """sha256 of a file, or of a folder's parts in name order."""
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
+    for file in sorted(path.glob(PART_GLOB)) if path.is_dir() else [path]:
+        with file.open("rb") as handle:
+            while block := handle.read(1 << 20):
+                digest.update(block)
     return digest.hexdigest()
 
 

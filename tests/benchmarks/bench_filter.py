@@ -1,10 +1,12 @@
-"""Throughput of the filtering pipeline against the reference per-row function.
+"""Throughput of the filtering pipeline against the pyarrow floor and the reference.
 
 Prints pairs/s for prefdata end to end (read the .jsonl.gz from disk, check, write
-Parquet) and for the reference design's ``validate_preference_data`` on the same pairs,
-pre-split and in memory, the ratio between them, and the pipeline's peak memory. Each
-round times both sides, one after the other, and the median of the rounds' ratios is
-printed: on a shared 2-core machine either side alone varies by 10-40% over minutes.
+Parquet); for the **floor**, pyarrow alone reading the same .jsonl.gz and writing it
+back as Parquet (the least any tool that reads and writes this data pays); and for the
+reference design's ``validate_preference_data`` on the same pairs, pre-split and in
+memory. Each round times the three one after the other (prefdata and the floor each in a
+fresh process, wall and CPU time), and the medians of the rounds' ratios are printed: on
+a shared 2-core machine any side alone varies by 10-40% over minutes.
 
     python tests/benchmarks/bench_filter.py [--pairs 200000] [--similarity indel] [--per-pair]
     python tests/benchmarks/bench_filter.py --input conversational --pairs 30000
@@ -12,11 +14,7 @@ printed: on a shared 2-core machine either side alone varies by 10-40% over minu
 Uses ../shared/data/hh-rlhf/harmless-base-test.jsonl.gz replicated to --pairs when it is
 there, generated pairs otherwise. ``--input conversational`` uses LLaMA-Factory's
 dpo_en_demo.json (ShareGPT message lists, long responses) replicated the same way.
-
-Each round also times the **pyarrow floor** on the same file: read the .jsonl.gz with
-pyarrow's JSON reader and write it back as Parquet with prefdata's compression, nothing
-else; prefdata's time over the floor's (median of the rounds) is the cost of curating
-over merely converting. Not a test: it asserts nothing and prints figures.
+Not a test: it asserts nothing and prints figures.
 """
 
 from __future__ import annotations
@@ -104,35 +102,9 @@ def make_input(n: int, folder: Path, kind: str = "hh") -> tuple[Path, str]:
     return path, source
 
 
-def _floor(path: str, out: str, queue) -> None:  # type: ignore[no-untyped-def]
-    """pyarrow alone: read the JSON lines, write Parquet as prefdata's writer does."""
-    import pyarrow as pa
-    import pyarrow.json as pajson
-    import pyarrow.parquet as pq
-
-    from prefdata.writer import COMPRESSION
-
-    start = time.perf_counter()
-    with pa.input_stream(path, compression="gzip") as stream:
-        table = pajson.read_json(stream)
-    pq.write_table(table, Path(out) / "floor.parquet", compression=COMPRESSION)
-    elapsed = time.perf_counter() - start
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    queue.put((table.num_rows, elapsed, usage.ru_utime + usage.ru_stime))
-
-
-def _spawn(target, args):  # type: ignore[no-untyped-def]
-    """Run ``target(*args, queue)`` in a fresh process; return what it put."""
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    proc = ctx.Process(target=target, args=(*args, queue))
-    proc.start()
-    result = queue.get()
-    proc.join()
-    return result
-
-
-def _run_pipeline(path: str, out: str, similarity: str, per_pair: bool, queue) -> None:  # type: ignore[no-untyped-def]
+def _run_pipeline(path: str, out: str, similarity: str, per_pair: bool, baseline, queue) -> None:  # type: ignore[no-untyped-def]
+    if baseline:  # another checkout's prefdata, for before/after in one run
+        sys.path.insert(0, baseline)
     from prefdata.config import FilterConfig
     from prefdata.dataset import DATASET_CHECKS
     from prefdata.pipeline import filter_pairs
@@ -150,6 +122,33 @@ def _run_pipeline(path: str, out: str, similarity: str, per_pair: bool, queue) -
     queue.put(
         (report.input_rows, report.kept_rows, elapsed, peak_kib, cpu, report.timings["workers"])
     )
+
+
+def _run_floor(path: str, out: str, queue) -> None:  # type: ignore[no-untyped-def]
+    import pyarrow as pa
+    import pyarrow.json as pj
+    import pyarrow.parquet as pq
+
+    from prefdata.writer import COMPRESSION  # the floor writes as prefdata does
+
+    start = time.perf_counter()
+    with pa.input_stream(path, compression="gzip") as f:
+        table = pj.read_json(f)
+    Path(out).mkdir()
+    pq.write_table(table, Path(out) / "copy.parquet", compression=COMPRESSION)
+    elapsed = time.perf_counter() - start
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    queue.put((table.num_rows, elapsed, me.ru_maxrss, me.ru_utime + me.ru_stime))
+
+
+def _in_process(target, *args):  # type: ignore[no-untyped-def]
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=target, args=(*args, queue))
+    proc.start()
+    result = queue.get()
+    proc.join()
+    return result
 
 
 def main() -> None:
@@ -176,6 +175,12 @@ def main() -> None:
         default=10_000,
         help="pairs timed for the reference function (its rate is per pair)",
     )
+    parser.add_argument(
+        "--baseline",
+        default=None,
+        help="a folder holding another prefdata checkout (e.g. `git archive main`): "
+        "each round also times it",
+    )
     args = parser.parse_args()
 
     from prefdata.readers.layouts import split_hh
@@ -201,16 +206,37 @@ def main() -> None:
         # Each round times prefdata (end to end, in a fresh process so peak memory is its
         # own) and then the reference, so that both see the machine in the same state.
         checks = "per-pair checks" if args.per_pair else "all default checks"
-        rates, refs, floors, floor_cpus = [], [], [], []
+        rates, refs, floors, walls, cpus, base_walls = [], [], [], [], [], []
         for run in range(args.repeat):
-            out = folder / f"out{run}"
-            rows, kept, elapsed, peak_kib, cpu, workers = _spawn(
-                _run_pipeline, (str(path), str(out), args.similarity, args.per_pair)
+            rows, kept, elapsed, peak_kib, cpu, workers = _in_process(
+                _run_pipeline,
+                str(path),
+                str(folder / f"out{run}"),
+                args.similarity,
+                args.per_pair,
+                None,
             )
-            _, floor_s, floor_cpu = _spawn(_floor, (str(path), str(out)))
-            floors.append(elapsed / floor_s)
-            floor_cpus.append(cpu / floor_cpu)
             rates.append(rows / elapsed)
+            floor_rows, floor_s, floor_kib, floor_cpu = _in_process(
+                _run_floor, str(path), str(folder / f"floor{run}")
+            )
+            floors.append(floor_rows / floor_s)
+            if args.baseline:
+                _, _, base_s, base_kib, base_cpu, _ = _in_process(
+                    _run_pipeline,
+                    str(path),
+                    str(folder / f"base{run}"),
+                    args.similarity,
+                    args.per_pair,
+                    args.baseline,
+                )
+                base_walls.append(base_s / floor_s)
+                print(
+                    f"round {run + 1}: baseline {base_s:.2f} s, {base_walls[-1]:.2f}x the floor's "
+                    f"wall, CPU {base_cpu / floor_cpu:.2f}x, peak RSS {base_kib / 1024:.0f} MiB"
+                )
+            walls.append(elapsed / floor_s)
+            cpus.append(cpu / floor_cpu)
             start = time.perf_counter()
             kept_ref = sum(validate_preference_data(p) for p in pairs)
             refs.append(len(pairs) / (time.perf_counter() - start))
@@ -218,23 +244,29 @@ def main() -> None:
                 f"round {run + 1}: prefdata ({args.similarity}, {checks}) {rows:,} pairs in "
                 f"{elapsed:.2f} s = {rates[-1]:,.0f} pairs/s, kept {kept:,}, "
                 f"{workers} thread(s), CPU {cpu / rows * 1e6:.1f} us/pair, "
-                f"peak RSS {peak_kib / 1024:.0f} MiB; reference {refs[-1]:,.0f} pairs/s on "
-                f"{len(pairs):,} pairs (kept {kept_ref:,}); ratio {rates[-1] / refs[-1]:.1f}x; "
-                f"pyarrow floor {floor_s:.2f} s, prefdata takes {floors[-1]:.2f}x its time "
-                f"({floor_cpus[-1]:.2f}x its CPU time)"
+                f"peak RSS {peak_kib / 1024:.0f} MiB; floor (pyarrow read + write) "
+                f"{floor_s:.2f} s, CPU {floor_cpu / floor_rows * 1e6:.1f} us/pair, peak RSS "
+                f"{floor_kib / 1024:.0f} MiB; prefdata/floor wall {walls[-1]:.2f}x, "
+                f"CPU {cpus[-1]:.2f}x; reference {refs[-1]:,.0f} pairs/s on "
+                f"{len(pairs):,} pairs (kept {kept_ref:,}); ratio {rates[-1] / refs[-1]:.1f}x"
             )
         ratios = [ours / ref for ours, ref in zip(rates, refs, strict=True)]
         print(
             f"median of {args.repeat} rounds: prefdata {statistics.median(rates):,.0f} pairs/s, "
-            f"reference {statistics.median(refs):,.0f} pairs/s; "
-            f"ratio {statistics.median(ratios):.1f}x (rounds {min(ratios):.1f}x-{max(ratios):.1f}x)"
+            f"floor {statistics.median(floors):,.0f} pairs/s, "
+            f"reference {statistics.median(refs):,.0f} pairs/s"
         )
         print(
-            f"prefdata over the pyarrow read + write floor: median {statistics.median(floors):.2f}x "
-            f"the floor's time (rounds {min(floors):.2f}x-{max(floors):.2f}x); "
-            f"CPU time median {statistics.median(floor_cpus):.2f}x "
-            f"(rounds {min(floor_cpus):.2f}x-{max(floor_cpus):.2f}x)"
+            f"prefdata against the floor: wall {statistics.median(walls):.2f}x "
+            f"(rounds {min(walls):.2f}x-{max(walls):.2f}x), CPU {statistics.median(cpus):.2f}x; "
+            f"against the reference: {statistics.median(ratios):.1f}x "
+            f"(rounds {min(ratios):.1f}x-{max(ratios):.1f}x)"
         )
+        if base_walls:
+            print(
+                f"baseline against the floor: wall {statistics.median(base_walls):.2f}x "
+                f"(rounds {min(base_walls):.2f}x-{max(base_walls):.2f}x)"
+            )
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ so the Ray figure is an upper bound.
 
     python tests/benchmarks/bench_scale.py [--pairs 1000000] [--repeat 2] [--only local,floor]
         [--inputs parquet] [--data DIR]   # DIR keeps the generated data for later runs
+    [--baseline CHECKOUT]             # also time another checkout's prefdata, alternating
 
 Not a test: it asserts nothing and prints figures and ratios.
 """
@@ -165,7 +166,11 @@ JOBS: dict[str, Callable[[str, str], dict[str, Any]]] = {
 }
 
 
-def _child(job: str, path: str, out: str, queue: Any) -> None:
+def _child(job: str, path: str, out: str, queue: Any, baseline: str | None = None) -> None:
+    if job == "baseline":  # the same default run, with another checkout's prefdata
+        assert baseline is not None, "--baseline DIR"
+        sys.path.insert(0, baseline)
+        job = "local"
     start = time.perf_counter()
     result = JOBS[job](path, out)
     result["seconds"] = time.perf_counter() - start
@@ -180,12 +185,12 @@ def _tree_rss(proc: psutil.Process) -> int:
     return total
 
 
-def measure(job: str, path: Path, folder: Path) -> dict[str, Any]:
+def measure(job: str, path: Path, folder: Path, baseline: str | None = None) -> dict[str, Any]:
     """One run in a fresh process: its own figures plus the tree's peak RSS."""
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     with tempfile.TemporaryDirectory(dir=folder) as out:
-        proc = ctx.Process(target=_child, args=(job, str(path), out, queue))
+        proc = ctx.Process(target=_child, args=(job, str(path), out, queue, baseline))
         proc.start()
         watched = psutil.Process(proc.pid)
         peak = 0
@@ -222,7 +227,15 @@ def main() -> None:
         help="keep the generated data in this folder "
         "and reuse it on later runs (default: a temporary folder)",
     )
+    parser.add_argument(
+        "--baseline",
+        default=None,
+        help="a folder holding another prefdata checkout (e.g. `git archive main`); "
+        "adds the job 'baseline': its default local run, for before/after in one run",
+    )
     args = parser.parse_args()
+    if args.baseline and "baseline" not in args.only:
+        args.only += ",baseline"
     kinds = args.inputs.split(",")
     if args.data:  # outputs go there too: big runs need its disk, not /tmp's
         Path(args.data).mkdir(parents=True, exist_ok=True)
@@ -243,34 +256,47 @@ def main() -> None:
         print(f"cores: {psutil.cpu_count()}, load average: {psutil.getloadavg()}")
         rates: dict[tuple[str, str], float] = {}
         peaks: dict[tuple[str, str], float] = {}
+        jobs = args.only.split(",")
         for kind in kinds:
             path = parquet if kind == "parquet" else jsonl
-            for job in args.only.split(","):
-                if job == "floor" and kind != "parquet":
-                    continue
-                runs = [measure(job, path, Path(tmp)) for _ in range(args.repeat)]
-                pps = [r["rows"] / r["seconds"] for r in runs]
+            here = [j for j in jobs if j != "floor" or kind == "parquet"]
+            # rounds alternate the jobs, so each round's ratios compare runs made under
+            # the same load (the shared machine's speed drifts 10-40% over minutes)
+            runs: dict[str, list[dict[str, Any]]] = {job: [] for job in here}
+            for _ in range(args.repeat):
+                for job in here:
+                    runs[job].append(measure(job, path, Path(tmp), args.baseline))
+            for job in here:
+                done = runs[job]
+                pps = [r["rows"] / r["seconds"] for r in done]
                 line = (
                     f"{kind:8} {job:8} pairs/s {_spread(pps)}; "
-                    f"peak RSS MiB {_spread([r['peak_mib'] for r in runs])}"
+                    f"peak RSS MiB {_spread([r['peak_mib'] for r in done])}"
                 )
                 if job.startswith("ray"):
-                    warm = [r["rows"] / (r["seconds"] - r["startup_s"]) for r in runs]
-                    line += f"; without Ray start-up ({runs[0]['startup_s']:.1f} s) pairs/s {_spread(warm)}"
-                if "kept" in runs[0]:
-                    line += f"; kept {runs[0]['kept']:,}"
-                if runs[0].get("duplicates") is not None:
+                    warm = [r["rows"] / (r["seconds"] - r["startup_s"]) for r in done]
+                    line += f"; without Ray start-up ({done[0]['startup_s']:.1f} s) pairs/s {_spread(warm)}"
+                if "kept" in done[0]:
+                    line += f"; kept {done[0]['kept']:,}"
+                if done[0].get("duplicates") is not None:
                     line += (
-                        f" (duplicate_pair {runs[0]['duplicates']:,}, "
-                        f"contradictory_pair {runs[0]['contradictions']:,})"
+                        f" (duplicate_pair {done[0]['duplicates']:,}, "
+                        f"contradictory_pair {done[0]['contradictions']:,})"
                     )
                 print(line, flush=True)
                 rates[kind, job] = statistics.median(pps)
-                peaks[kind, job] = max(r["peak_mib"] for r in runs)
-        floor = rates.get(("parquet", "floor"))
-        for (kind, job), rate in rates.items():
-            if floor and job != "floor":
-                print(f"ratio: {job} on {kind} takes {floor / rate:.1f}x the pyarrow floor's time")
+                peaks[kind, job] = max(r["peak_mib"] for r in done)
+            floor = runs.get("floor") if kind == "parquet" else None
+            for job in here:
+                if floor and job != "floor":
+                    ratios = [
+                        r["seconds"] / f["seconds"] for r, f in zip(runs[job], floor, strict=True)
+                    ]
+                    print(
+                        f"ratio: {job} on {kind} takes {statistics.median(ratios):.2f}x the "
+                        f"pyarrow floor's time (median of {len(ratios)} alternating rounds, "
+                        f"{min(ratios):.2f}x-{max(ratios):.2f}x)"
+                    )
         for kind in kinds:
             for ray, local in (("ray", "local"), ("ray_pp", "local_pp"), ("ray", "ray_pp")):
                 if (kind, ray) in rates and (kind, local) in rates:
