@@ -7,8 +7,9 @@ appear in Markdown. The diff view is HTML built by ``prefdata.annotate.text_diff
 which escapes every token, and shown with ``st.html`` (sanitised again by Streamlit).
 
 The prompt box and the response boxes have fixed heights and scroll, so that at
-1440x900 both responses and the answer buttons are on the first screen; earlier
-turns of a long conversation sit in a collapsed "earlier turns" section.
+1440x900 both responses and the answer buttons are on the first screen. The prompt box
+holds the final turn alone; every earlier turn sits in a collapsed "earlier turns"
+section.
 """
 
 from __future__ import annotations
@@ -51,7 +52,9 @@ def _turn(role: str, text: str) -> None:
 
 
 def show_prompt(pair: Pair, *, key: str = "prompt") -> None:
-    earlier, recent = split_recent(prompt_turns(pair.prompt))
+    # Only the final turn goes in the box: it is the one both responses answer, and a box
+    # opens at its top, so a turn above it (often a long reply) pushed it out of sight.
+    earlier, recent = split_recent(prompt_turns(pair.prompt), last=1)
     if earlier:
         with st.expander(f"Earlier turns ({len(earlier)})", expanded=False):
             for role, text in earlier:

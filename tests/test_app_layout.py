@@ -37,7 +37,9 @@ def _conversation(i: int, turns: int) -> str:
     text = ""
     for t in range(turns):
         speaker = "Human" if t % 2 == 0 else "Assistant"
-        text += f"\n\n{speaker}: turn {t} of pair {i}. " + "words that go on " * 25
+        # the final question is short, as in HH, after a reply of many short lines
+        body = "okay, and what next?" if t == turns - 1 else "words that go on\n" * 12
+        text += f"\n\n{speaker}: turn {t} of pair {i}. " + body
     return text + "\n\nAssistant:"
 
 
@@ -103,6 +105,14 @@ def test_first_screen_turns_scroll_and_narrow_screen(long_pairs_app: str) -> Non
         expect(page.get_by_text(re.compile(r"Earlier turns \(\d+\)"))).to_be_visible()
         expect(page.get_by_text("turn 8 of pair", exact=False)).to_be_visible()
         expect(page.get_by_text("turn 0 of pair", exact=False)).to_be_hidden()
+        # The final turn, the one both responses answer, shows without scrolling its box.
+        last = page.get_by_text("turn 8 of pair", exact=False).first.bounding_box()
+        prompt_box = _box(page, ".st-key-prompt")
+        assert last is not None
+        assert prompt_box["y"] <= last["y"] < prompt_box["y"] + prompt_box["height"] - 20, (
+            last,
+            prompt_box,
+        )
         assert page.get_by_text("USER", exact=False).count() >= 1
         assert page.get_by_text("ASSISTANT", exact=False).count() >= 1
         page.screenshot(path=str(SHOTS / "first_screen_1440x900.png"))
