@@ -245,6 +245,24 @@ def test_pku_prefer_safer(tmp_path: Path) -> None:
     assert good[0]["better_response_id"] == 1  # the other label is carried, not consumed
 
 
+def test_index_labels_read_from_csv_text(tmp_path: Path) -> None:
+    # CSV reads every column as text: "0"/"1" labels must still give the direction
+    shp = tmp_path / "shp.csv"
+    shp.write_text(
+        "history,human_ref_A,human_ref_B,labels\n"
+        f'Capital?,"{LONG_B}","{LONG_A}",0\nCapital!,"{LONG_A}","{LONG_B}",1\n'
+    )
+    _, good, bad = _read(shp)
+    assert bad == [] and [g["chosen"] for g in good] == [LONG_A, LONG_A]
+    pku = tmp_path / "pku.csv"
+    pku.write_text(
+        "prompt,response_0,response_1,better_response_id,safer_response_id\n"
+        f'Capital?,"{LONG_B}","{LONG_A}",1,0\n'
+    )
+    _, good, bad = _read(pku)
+    assert bad == [] and (good[0]["chosen"], good[0]["rejected"]) == (LONG_A, LONG_B)
+
+
 def test_h4_rejects_conversations_that_differ_before_the_last_turn(tmp_path: Path) -> None:
     record = dict(CASES["h4"][0][0])
     record["rejected"] = [user("Something else?"), bot(LONG_B)]

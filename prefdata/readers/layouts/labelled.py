@@ -54,6 +54,15 @@ def winner(label: Any, where: str) -> Winner:
     raise BadRecord(reasons.WRONG_TYPE, f"{where} is {label!r}, not a known label value")
 
 
+def index_label(label: Any, where: str) -> int:
+    """0 or 1 from a dataset's own index label (SHP ``labels``, PKU ``*_response_id``):
+    a number, or its text, since CSV input reads every column as text."""
+    value = label.strip() if isinstance(label, str) else label
+    if isinstance(value, bool) or value not in (0, 1, "0", "1"):
+        raise BadRecord(reasons.WRONG_TYPE, f"{where} is {label!r}, not 0 or 1")
+    return int(value)
+
+
 def ordered(prompt: Any, a: Any, b: Any, won: Winner) -> Triple:
     return (prompt, a, b) if won == "a" else (prompt, b, a)
 

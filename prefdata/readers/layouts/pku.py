@@ -8,10 +8,9 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from prefdata import reasons
 from prefdata.config import ReadOptions
-from prefdata.readers.layouts.base import BadRecord, Layout, LayoutSpec, Triple, require, text
-from prefdata.readers.layouts.labelled import Winner, ordered
+from prefdata.readers.layouts.base import Layout, LayoutSpec, Triple, require, text
+from prefdata.readers.layouts.labelled import Winner, index_label, ordered
 
 
 class PKU(LayoutSpec):
@@ -33,9 +32,7 @@ class PKU(LayoutSpec):
     def pair(self, layout: Layout, record: Mapping[str, Any]) -> Triple:
         label_key = layout.label_key
         prompt, first, second, label = require(record, *self.keys, label_key)
-        if isinstance(label, bool) or label not in (0, 1):
-            raise BadRecord(reasons.WRONG_TYPE, f"{label_key} is {label!r}, not 0 or 1")
-        won: Winner = "a" if label == 0 else "b"
+        won: Winner = "a" if index_label(label, label_key) == 0 else "b"
         return ordered(
             text(prompt, "prompt"), text(first, "response_0"), text(second, "response_1"), won
         )

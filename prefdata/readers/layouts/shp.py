@@ -6,9 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from prefdata import reasons
-from prefdata.readers.layouts.base import BadRecord, Layout, LayoutSpec, Triple, require, text
-from prefdata.readers.layouts.labelled import Winner, ordered
+from prefdata.readers.layouts.base import Layout, LayoutSpec, Triple, require, text
+from prefdata.readers.layouts.labelled import Winner, index_label, ordered
 
 
 class SHP(LayoutSpec):
@@ -19,8 +18,6 @@ class SHP(LayoutSpec):
 
     def pair(self, layout: Layout, record: Mapping[str, Any]) -> Triple:
         history, a, b, label = require(record, *self.keys)
-        if isinstance(label, bool) or label not in (0, 1):
-            raise BadRecord(reasons.WRONG_TYPE, f"labels is {label!r}, not 0 or 1")
         prompt = text(history, "history")
-        won: Winner = "a" if label == 1 else "b"
+        won: Winner = "a" if index_label(label, "labels") == 1 else "b"
         return ordered(prompt, text(a, "human_ref_A"), text(b, "human_ref_B"), won)
