@@ -107,6 +107,28 @@ def test_invalid_utf8_in_prompt_or_response_is_malformed(tmp_path: Path, name: s
     assert all(d for d in dropped["detail"])  # says why (which column / what the parser said)
 
 
+def test_invalid_utf8_in_large_string_columns_keeps_the_raw_text(tmp_path: Path) -> None:
+    # large_string is what polars (and datasets' large_string) write; the dropped row's
+    # raw text must survive as it does for plain string columns
+    def column(values: list[bytes]) -> pa.Array:
+        return pa.array(values, pa.large_binary()).view(pa.large_string())
+
+    path = tmp_path / "large.parquet"
+    table = pa.table(
+        {
+            "prompt": column([b"Hi", b"Hey"]),
+            "chosen": column([b"Hello th\xe9re", b"Hello, a longer answer"]),
+            "rejected": column([b"Go", b"Bye now, another answer"]),
+        }
+    )
+    pq.write_table(table, path)
+    filter_pairs([path], tmp_path / "out", config=FilterConfig(workers=1))
+    _, dropped = _load_outputs(tmp_path / "out")
+    bad = dropped[dropped["source_row"] == 0].iloc[0]
+    assert list(bad["reasons"]) == ["malformed_record"]
+    assert json.loads(bad["raw"]) == {"prompt": "Hi", "chosen": "Hello th\\xe9re", "rejected": "Go"}
+
+
 def test_truncated_gzip_counts_rows_read_and_names_the_file(tmp_path: Path) -> None:
     rows = b"".join(_row(i) + b"\n" for i in range(3000))
     data = gzip.compress(rows)

@@ -82,17 +82,35 @@ class RawChunk:
         return self.records or []
 
 
+# text and bytes columns, and the bytes type each can be viewed as without a copy
+_BYTES_VIEW = {
+    pa.string(): pa.binary(),
+    pa.binary(): pa.binary(),
+    pa.large_string(): pa.large_binary(),
+    pa.large_binary(): pa.large_binary(),
+}
+
+
+def is_text_like(column: pa.Array) -> bool:
+    return column.type in _BYTES_VIEW
+
+
+def cell_text(column: pa.Array, i: int) -> str | None:
+    """Row ``i`` of a text or bytes column as text, invalid UTF-8 as backslash escapes."""
+    value = column.slice(i, 1).view(_BYTES_VIEW[column.type])[0].as_py()
+    return None if value is None else value.decode("utf-8", "backslashreplace")
+
+
 def _row_or_malformed(batch: pa.RecordBatch, i: int) -> Any:
     row = batch.slice(i, 1)
     try:
         return row.to_pylist()[0]
     except UnicodeDecodeError as exc:
-        texts = {}
-        for name in row.schema.names:
-            column = row.column(name)
-            if pa.types.is_string(column.type) or pa.types.is_binary(column.type):
-                value = column.view(pa.binary())[0].as_py()
-                texts[name] = None if value is None else value.decode("utf-8", "backslashreplace")
+        texts = {
+            name: cell_text(column, 0)
+            for name, column in zip(row.schema.names, row.columns, strict=True)
+            if is_text_like(column)
+        }
         raw = orjson.dumps(texts).decode()
         return Malformed(raw, f"invalid UTF-8: {exc.reason}")
 

@@ -9,7 +9,7 @@ import pyarrow.compute as pc
 
 from prefdata import reasons
 from prefdata.readers.bad_rows import BadRows, json_text
-from prefdata.readers.chunk import Malformed, RawChunk
+from prefdata.readers.chunk import Malformed, RawChunk, cell_text, is_text_like
 from prefdata.schema import SOURCE_ROW
 
 
@@ -22,12 +22,10 @@ def is_valid(batch: pa.RecordBatch) -> bool:
 
 
 def _as_text(column: pa.Array, i: int) -> str:
-    value = column.slice(i, 1)
-    if pa.types.is_string(value.type) or pa.types.is_binary(value.type):
-        raw = value.view(pa.binary())[0].as_py()
-        return "" if raw is None else raw.decode("utf-8", "backslashreplace")
+    if is_text_like(column):
+        return cell_text(column, i) or ""
     try:
-        return json_text(value[0].as_py())
+        return json_text(column[i].as_py())
     except UnicodeDecodeError:
         return "<invalid UTF-8>"
 
