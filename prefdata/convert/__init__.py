@@ -117,9 +117,7 @@ def convert(
             )
         records: Iterator[Any] = _records(path)
         if kind == "rated_rows":
-            counts: dict[str, int] = {}
-            records = iter(list(grouped(records, parse_score(score), counts)))
-            skipped.update(counts)
+            records = grouped(records, parse_score(score), skipped)
         pairs = binarize(records, pairing=pairing, seed=seed, skipped=skipped)
         rows = _to_form(pairs, to, skipped)
     elif kind == "unpaired":
