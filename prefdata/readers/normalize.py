@@ -28,6 +28,7 @@ from prefdata.readers.bad_rows import BadRows, json_text
 from prefdata.readers.chunk import Malformed, RawChunk
 from prefdata.readers.hh_split import split_hh_columns
 from prefdata.readers.layouts import BadRecord, Layout
+from prefdata.readers.messages import is_text
 from prefdata.readers.utf8 import is_valid, merge_bad, split_invalid_utf8
 from prefdata.schema import (
     CHOSEN,
@@ -235,10 +236,6 @@ def _ids(given: list[Any], triple: list[pa.Array], text: bool) -> pa.Array:
     return pa.array(ids, pa.string())
 
 
-def _is_text(t: pa.DataType) -> bool:
-    return pa.types.is_string(t) or pa.types.is_large_string(t)
-
-
 def normalize_arrow(chunk: RawChunk, layout: Layout, warnings: Warnings) -> Normalized:
     """The columnar path for Arrow input in a text layout; others go row-wise."""
     batch = chunk.batch
@@ -249,7 +246,7 @@ def normalize_arrow(chunk: RawChunk, layout: Layout, warnings: Warnings) -> Norm
     if not (
         layout.columnar
         and (layout.name == "hh" or layout.explicit_prompt)
-        and all(k in names and _is_text(batch.schema.field(k).type) for k in needed)
+        and all(k in names and is_text(batch.schema.field(k).type) for k in needed)
     ):
         return normalize_records(chunk, layout, warnings)
     rows = pa.array(chunk.row_numbers(), pa.int64())
@@ -349,12 +346,7 @@ def _warn_empty_prompts(
     empty = pc.sum(pc.equal(pc.fill_null(lengths, 0), 0)).as_py() or 0
     if empty * 2 <= good.num_rows:
         return
-    unused = [
-        f.name
-        for f in good.schema
-        if f.name not in _RESERVED
-        and (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))
-    ]
+    unused = [f.name for f in good.schema if f.name not in _RESERVED and is_text(f.type)]
     if unused:
         warnings.add(
             f"{source}: most prompts are empty while text column "
