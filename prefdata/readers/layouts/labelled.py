@@ -67,23 +67,15 @@ def ordered(prompt: Any, a: Any, b: Any, won: Winner) -> Triple:
     return (prompt, a, b) if won == "a" else (prompt, b, a)
 
 
-def response(value: Any, where: str, shape: Shape) -> Any:
+def _field(value: Any, where: str, shape: Shape, role: str) -> Any:
+    """A prompt (``role`` user) or response (assistant) in the input's shape; a bare
+    string in conversational input becomes one message of that role."""
     if value is None:
         raise BadRecord(reasons.MISSING_FIELD, f"no value for {where!r}")
     if shape == "text":
         return text(value, where)
     if isinstance(value, str):
-        return [{"role": "assistant", "content": value}]
-    return messages(value, where)
-
-
-def prompt_value(value: Any, where: str, shape: Shape) -> Any:
-    if value is None:
-        raise BadRecord(reasons.MISSING_FIELD, f"no value for {where!r}")
-    if shape == "text":
-        return text(value, where)
-    if isinstance(value, str):
-        return [{"role": "user", "content": value}]
+        return [{"role": role, "content": value}]
     return messages(value, where)
 
 
@@ -126,7 +118,7 @@ class Labelled(LayoutSpec):
 
     def pair(self, layout: Layout, record: Mapping[str, Any]) -> Triple:
         won = winner(record.get(layout.label_key), layout.label_key)
-        prompt = prompt_value(record.get(layout.prompt_key), layout.prompt_key, layout.shape)
-        a = response(record.get(layout.chosen_key), layout.chosen_key, layout.shape)
-        b = response(record.get(layout.rejected_key), layout.rejected_key, layout.shape)
+        prompt = _field(record.get(layout.prompt_key), layout.prompt_key, layout.shape, "user")
+        a = _field(record.get(layout.chosen_key), layout.chosen_key, layout.shape, "assistant")
+        b = _field(record.get(layout.rejected_key), layout.rejected_key, layout.shape, "assistant")
         return ordered(prompt, a, b, won)
