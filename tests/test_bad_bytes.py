@@ -147,6 +147,18 @@ def test_truncated_gzip_counts_rows_read_and_names_the_file(tmp_path: Path) -> N
     assert list(dropped["reasons"].iloc[-1]) == ["malformed_record"]  # the cut-off line
 
 
+@pytest.mark.parametrize("name", ["cut.json.gz", "cut.gz"])
+def test_small_truncated_gzip_without_a_json_lines_suffix(tmp_path: Path, name: str) -> None:
+    # the container is sniffed from the first bytes: fewer than that survive the cut
+    data = gzip.compress(b"".join(_row(i) + b"\n" for i in range(20)))
+    path = tmp_path / name
+    path.write_bytes(data[: len(data) // 2])
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["filter", str(path), "-o", str(out)])
+    # 3: nothing kept (the one row read is the cut-off line); 1 was "Aborted." on EOFError
+    assert result.exit_code == 3 and "Aborted" not in result.output, result.output
+
+
 def test_corrupt_gzip_is_one_line(tmp_path: Path) -> None:
     data = bytearray(gzip.compress(b"".join(_row(i) + b"\n" for i in range(3000))))
     data[200:240] = b"x" * 40

@@ -231,7 +231,10 @@ def detect_file_type(path: Path) -> str:
         return "jsonl"
     stream, raw = open_binary(path)
     with raw:
-        head = stream.read(4096).lstrip()
+        # through blocks: a plain read of a truncated gzip raises EOFError and drops
+        # what it had decompressed; a corrupt one gets the one-line message
+        first = next(blocks(stream, path, 4096), None)
+    head = (first or b"").lstrip()
     if not head:
         return "jsonl"  # empty: reads as no records, and says so
     if head[:1] == b"[":
