@@ -157,6 +157,8 @@ def test_small_truncated_gzip_without_a_json_lines_suffix(tmp_path: Path, name: 
     result = CliRunner().invoke(app, ["filter", str(path), "-o", str(out)])
     # 3: nothing kept (the one row read is the cut-off line); 1 was "Aborted." on EOFError
     assert result.exit_code == 3 and "Aborted" not in result.output, result.output
+    report = json.loads((out / "report.json").read_text())
+    assert report["input_rows"] > 0 and any("truncated" in w for w in report["warnings"])
 
 
 def test_corrupt_gzip_is_one_line(tmp_path: Path) -> None:

@@ -163,6 +163,8 @@ def iter_chunks(
 
 def normalize_chunk(chunk: RawChunk, layout: Layout | None, warnings: Warnings) -> Normalized:
     """Canonical rows of a chunk plus its structurally bad rows."""
+    if chunk.note:  # said even when no row of the input could be read (no layout)
+        warnings.add(chunk.note)
     if layout is None:
         return _all_malformed(chunk)
     return normalize(chunk, layout, warnings)

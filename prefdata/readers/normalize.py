@@ -309,9 +309,8 @@ def normalize_columns(chunk: RawChunk, layout: Layout, warnings: Warnings) -> No
 
 
 def normalize(chunk: RawChunk, layout: Layout, warnings: Warnings) -> Normalized:
-    for note in (*layout.notes, chunk.note):
-        if note:
-            warnings.add(note)
+    for note in layout.notes:
+        warnings.add(note)
     if chunk.text is not None and (layout.columnar or layout.vectorised):
         parsed = parse_with_arrow(chunk)
         # Arrow's JSON reader lets invalid UTF-8 through; orjson, on the row path, does not
