@@ -49,11 +49,7 @@ def inspect_input(
         result.readable_rows += good.num_rows
         if bad is not None:
             codes_per_row = bad.column("reasons").to_pylist()
-            details = (
-                bad.column(DETAIL).to_pylist()
-                if DETAIL in bad.schema.names
-                else [None] * len(codes_per_row)
-            )
+            details = bad.column(DETAIL).to_pylist()  # every bad batch has one (bad_batch)
             for codes, detail in zip(codes_per_row, details, strict=True):
                 for code in codes:
                     result.unreadable[code] = result.unreadable.get(code, 0) + 1
