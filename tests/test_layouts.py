@@ -263,6 +263,13 @@ def test_index_labels_read_from_csv_text(tmp_path: Path) -> None:
     assert bad == [] and (good[0]["chosen"], good[0]["rejected"]) == (LONG_A, LONG_B)
 
 
+def test_orca_history_goes_into_the_prompt_once(tmp_path: Path) -> None:
+    record = {**CASES["orca"][0][0], "history": [["Hi", "Hello"]]}
+    _, good, _ = _read(_write(tmp_path, "orca", [record]))
+    assert good[0]["prompt"][1:3] == [user("Hi"), bot("Hello")]
+    assert "history" not in good[0]  # read into the prompt, not also carried
+
+
 def test_h4_rejects_conversations_that_differ_before_the_last_turn(tmp_path: Path) -> None:
     record = dict(CASES["h4"][0][0])
     record["rejected"] = [user("Something else?"), bot(LONG_B)]

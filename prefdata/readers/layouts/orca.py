@@ -1,5 +1,6 @@
 """Intel orca_dpo_pairs style: ``system`` (optional), ``question``, ``chosen``, ``rejected``
-as text. Read as a conversation so the system prompt is kept."""
+as text, and ``history`` turns as in the alpaca layout (optional). Read as a conversation
+so the system prompt is kept."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ class Orca(LayoutSpec):
     name = "orca"
     summary = "system (optional), question, chosen, rejected: text"
     keys = ("question", "chosen", "rejected")
-    optional = ("system",)
+    optional = ("system", "history")  # both read by system_and_history
 
     def detect(self, record: Mapping[str, Any], options: ReadOptions) -> bool:
         return super().detect(record, options) and isinstance(record.get("chosen"), str)
