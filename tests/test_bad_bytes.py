@@ -20,7 +20,7 @@ from prefdata.cli.main import app
 from prefdata.config import FilterConfig
 from prefdata.errors import InputError
 from prefdata.pipeline import filter_pairs
-from prefdata.readers import compressed, json_array, sources
+from prefdata.readers import compressed, json_array, read_pairs, sources
 from prefdata.readers.json_array import ArraySplitter
 from prefdata.readers.sources import read_json_array, read_jsonl
 
@@ -196,6 +196,17 @@ def test_json_array_bad_elements_are_counted_drops(tmp_path: Path) -> None:
     assert report.input_rows == 6 and len(kept) == 3
     assert sorted(dropped["source_row"]) == [1, 3, 4]
     assert all(list(r) == ["malformed_record"] for r in dropped["reasons"])
+
+
+def test_json_array_raw_line_break_inside_a_string_is_malformed(tmp_path: Path) -> None:
+    # invalid JSON (a raw control character in a string) must not become a space
+    path = tmp_path / "nl.json"
+    path.write_bytes(b"[\n  " + _row(0) + b",\n  " + _row(1, prompt=b"a\nb") + b"\n]")
+    items = list(read_pairs([path]))
+    good = [g for i in items for g in i.normalized.good.to_pylist()]
+    bad = [b for i in items if i.normalized.bad is not None for b in i.normalized.bad.to_pylist()]
+    assert [g["source_row"] for g in good] == [0]
+    assert [(b["source_row"], b["reasons"]) for b in bad] == [(1, ["malformed_record"])]
 
 
 def test_json_array_streams_in_blocks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
