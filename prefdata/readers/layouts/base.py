@@ -125,7 +125,6 @@ class Layout:
     columnar: bool = False
     notes: tuple[str, ...] = ()  # said once per input (e.g. a likely prompt column unused)
     spec: LayoutSpec | None = field(default=None, compare=False, repr=False)
-    options: ReadOptions = field(default_factory=ReadOptions, compare=False, repr=False)
 
     @property
     def vectorised(self) -> bool:
@@ -172,7 +171,6 @@ class LayoutSpec:
             explicit_prompt=True,
             consumed=frozenset({*self.keys, *self.optional, options.id_column or self.id_key}),
             spec=self,
-            options=options,
         )
 
     def pair(self, layout: Layout, record: Mapping[str, Any]) -> Triple:

@@ -69,7 +69,6 @@ class HH(LayoutSpec):
             consumed=frozenset({keys["chosen_key"], keys["rejected_key"], id_key}),
             columnar=True,
             spec=self,
-            options=options,
             prompt_key=keys["prompt_key"],
             chosen_key=keys["chosen_key"],
             rejected_key=keys["rejected_key"],

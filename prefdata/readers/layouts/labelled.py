@@ -113,7 +113,6 @@ class Labelled(LayoutSpec):
             label_key=label,
             consumed=frozenset({prompt, a, b, label, id_key}),
             spec=self,
-            options=options,
         )
 
     def pair(self, layout: Layout, record: Mapping[str, Any]) -> Triple:

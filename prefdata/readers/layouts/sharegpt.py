@@ -55,7 +55,6 @@ class ShareGPT(LayoutSpec):
             explicit_prompt=True,
             consumed=frozenset({*keys.values(), id_key, "system"}),
             spec=self,
-            options=options,
             prompt_key=keys["prompt_key"],
             chosen_key=keys["chosen_key"],
             rejected_key=keys["rejected_key"],

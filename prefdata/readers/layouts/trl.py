@@ -106,7 +106,6 @@ class Trl(LayoutSpec):
             columnar=shape == "text",
             notes=notes,
             spec=self,
-            options=options,
             prompt_key=keys["prompt_key"],
             chosen_key=keys["chosen_key"],
             rejected_key=keys["rejected_key"],
