@@ -64,17 +64,27 @@ def prepend(
     return new_offsets, all_roles.take(take), all_contents.take(take)
 
 
-def message_lists(column: pa.Array) -> pa.ListArray | None:
-    """A parsed ``[{role, content}, ...]`` column as MESSAGES, or None when any row
-    needs the row path (a null, a content that is not plain text, a missing key)."""
+def text_fields(
+    column: pa.Array, first: str, second: str
+) -> tuple[np.ndarray, pa.Array, pa.Array] | None:
+    """The offsets and two text fields of a parsed ``[{first, second}, ...]`` column, or
+    None when any row needs the row path (a null, a value that is not plain text, a
+    missing key)."""
     kind = column.type
     if not (pa.types.is_list(kind) and pa.types.is_struct(kind.value_type)):
         return None
     fields = {f.name: f.type for f in kind.value_type}
-    if not (is_text(fields.get("role", pa.null())) and is_text(fields.get("content", pa.null()))):
+    if not (is_text(fields.get(first, pa.null())) and is_text(fields.get(second, pa.null()))):
         return None
     flat = column.flatten()
-    role, content = pc.struct_field(flat, "role"), pc.struct_field(flat, "content")
-    if column.null_count or role.null_count or content.null_count:
+    a, b = pc.struct_field(flat, first), pc.struct_field(flat, second)
+    if column.null_count or a.null_count or b.null_count:
         return None
-    return messages(offsets_of(column), role, content)
+    return offsets_of(column), a, b
+
+
+def message_lists(column: pa.Array) -> pa.ListArray | None:
+    """A parsed ``[{role, content}, ...]`` column as MESSAGES, or None when any row
+    needs the row path."""
+    parts = text_fields(column, "role", "content")
+    return None if parts is None else messages(*parts)

@@ -23,7 +23,7 @@ from prefdata.readers.layouts.base import (
     require,
 )
 from prefdata.readers.layouts.trl import check_columns, column_keys
-from prefdata.readers.messages import is_text, messages, offsets_of, one_turn, prepend
+from prefdata.readers.messages import is_text, messages, one_turn, prepend, text_fields
 from prefdata.schema import ID
 
 # LLaMA-Factory's ShareGPT roles mapped onto chat-template roles.
@@ -89,22 +89,14 @@ class ShareGPT(LayoutSpec):
         keys = (layout.prompt_key, layout.chosen_key, layout.rejected_key)
         if not all(k in names for k in keys):
             return None
-        turns = batch.column(layout.prompt_key)
-        kind = turns.type
-        if not (pa.types.is_list(kind) and pa.types.is_struct(kind.value_type)):
+        turns = text_fields(batch.column(layout.prompt_key), "from", "value")
+        if turns is None:
             return None
-        fields = {f.name: f.type for f in kind.value_type}
-        if not (is_text(fields.get("from", pa.null())) and is_text(fields.get("value", pa.null()))):
-            return None
-        flat = turns.flatten()
-        sender, text = pc.struct_field(flat, "from"), pc.struct_field(flat, "value")
-        if turns.null_count or sender.null_count or text.null_count:
-            return None
+        offsets, sender, text = turns
         known = pa.array(list(SHAREGPT_ROLES), pa.string())
         at = pc.index_in(sender, value_set=known)
         mapped = pa.array(list(SHAREGPT_ROLES.values()), pa.string()).take(pc.fill_null(at, 0))
         roles = pc.if_else(pc.is_null(at), sender, mapped)
-        offsets = offsets_of(turns)
         if "system" in names and batch.schema.field("system").type != pa.null():
             system = batch.column("system")
             if not is_text(system.type):
