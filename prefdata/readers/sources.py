@@ -51,8 +51,8 @@ def read_jsonl(path: Path, chunk_rows: int) -> Iterator[RawChunk]:
         pieces: list[bytes] = []
         for block in blocks(stream, path, BLOCK_BYTES):
             if block is None:  # the file ends early: what was read still counts
-                text = b"".join(pieces)
-                note = truncated_note(path, line_no + text.count(b"\n"))
+                # pieces hold only the unfinished line: line_no lines came before it
+                text, note = b"".join(pieces), truncated_note(path, line_no)
                 yield RawChunk(str(path), line_no, text=text, bytes_done=raw.tell(), note=note)
                 return
             cut = block.rfind(b"\n") + 1
