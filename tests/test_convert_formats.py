@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from typer.testing import CliRunner
 
 from prefdata.cli.main import app
@@ -112,6 +113,15 @@ def test_helpsteer_rows_by_one_attribute_and_by_weights(tmp_path: Path) -> None:
     rows = _read(out)
     assert [(r["prompt"], r["chosen"]) for r in rows] == [("Capital?", A), ("Hi", A)]
     assert rows[0]["score_chosen"] == 6.0 and rows[0]["score_rejected"] == 2.5
+
+
+def test_helpsteer_rows_from_csv_read_scores_from_text(tmp_path: Path) -> None:
+    # CSV reads every column as text: the scores must still count
+    src = tmp_path / "h.csv"
+    pd.DataFrame(HELPSTEER).to_csv(src, index=False)
+    result = convert(src, "text", tmp_path / "o.jsonl")
+    assert result.rows_written == 1 and result.skipped == {"tied_scores": 1}
+    assert _read(tmp_path / "o.jsonl")[0]["chosen"] == A
 
 
 def test_pku_prefer_safer_through_convert(tmp_path: Path) -> None:

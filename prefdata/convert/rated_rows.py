@@ -10,6 +10,7 @@ scores skipped as ``tied_scores``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -48,6 +49,17 @@ def parse_score(spec: str) -> dict[str, float]:
     return weights
 
 
+def _score(value: Any) -> float | None:
+    """A finite score: a number, or its text (CSV reads every column as text)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        score = float(value)
+    except ValueError:
+        return None
+    return score if math.isfinite(score) else None
+
+
 def grouped(
     rows: Iterable[Any], weights: Mapping[str, float], skipped: dict[str, int]
 ) -> Iterator[dict[str, Any]]:
@@ -57,11 +69,7 @@ def grouped(
         if not isinstance(row, Mapping) or not isinstance(row.get("prompt"), str):
             skipped["missing_prompt"] = skipped.get("missing_prompt", 0) + 1
             continue
-        values: list[float] = []
-        for name in weights:
-            value = row.get(name)
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                values.append(float(value))
+        values = [v for name in weights if (v := _score(row.get(name))) is not None]
         if len(values) != len(weights):
             skipped["missing_score"] = skipped.get("missing_score", 0) + 1
             continue
