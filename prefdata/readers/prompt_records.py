@@ -11,7 +11,7 @@ from typing import Any
 
 from prefdata.errors import InputError
 from prefdata.readers.layouts.base import BadRecord, content_text
-from prefdata.readers.sources import READERS, Malformed, detect_file_type, missing_message
+from prefdata.readers.sources import READERS, detect_file_type, missing_message
 
 # where prompts stand in prompt-only files, most specific first
 PROMPT_KEYS = ("prompt", "question", "instruction", "input", "problem", "query", "text")
@@ -42,7 +42,7 @@ def last_user_text(messages: Any) -> str | None:
 def prompt_text(record: Any) -> str | None:
     """A prompt-only record's prompt as text: the first of ``PROMPT_KEYS`` it has as
     text, else the last user turn of its ``messages`` or ``conversations``."""
-    if not isinstance(record, Mapping) or isinstance(record, Malformed):
+    if not isinstance(record, Mapping):  # Malformed included
         return None
     for key in PROMPT_KEYS:
         if isinstance(record.get(key), str):
