@@ -296,6 +296,22 @@ def test_generic_labelled_pair_mapping(tmp_path: Path) -> None:
     assert [b["reasons"][0] for b in bad] == ["no_preference", "no_preference", "wrong_type"]
 
 
+def test_generic_labelled_float_labels_from_pandas(tmp_path: Path) -> None:
+    # 0/1 labels with a null for a tie: pandas stores the column as floats
+    path = tmp_path / "labelled.parquet"
+    frame = pd.DataFrame(
+        {"q": ["Capital?"] * 3, "x": [LONG_A, LONG_B, LONG_A], "y": [LONG_B, LONG_A, LONG_B]}
+    )
+    frame["w"] = [0, 1, None]
+    frame.to_parquet(path)
+    options = ReadOptions(
+        prompt_column="q", response_a_column="x", response_b_column="y", label_column="w"
+    )
+    _, good, bad = _read(path, options)
+    assert [g["chosen"] for g in good] == [LONG_A, LONG_A]
+    assert [b["reasons"] for b in bad] == [["no_preference"]]
+
+
 def test_typed_content_parts_with_value_key(tmp_path: Path) -> None:
     rows = [
         {

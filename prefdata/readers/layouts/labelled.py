@@ -42,6 +42,9 @@ def winner(label: Any, where: str) -> Winner:
     """``a`` or ``b`` for a generic label value; NO_PREFERENCE for ties (see module doc)."""
     if label is None:
         raise BadRecord(reasons.NO_PREFERENCE, f"{where} is null")
+    if isinstance(label, float) and label.is_integer():
+        # 0/1 labels with nulls for ties come back as floats from pandas-written Parquet
+        label = int(label)
     if isinstance(label, bool) or not isinstance(label, str | int):
         raise BadRecord(reasons.WRONG_TYPE, f"{where} is {type(label).__name__}: {label!r}")
     value = str(label).strip().lower()
