@@ -115,7 +115,8 @@ def run_local(
     and dropped.parquet into its staging folder."""
     total_bytes = sum(f.stat().st_size for p in paths for f in _files(p))
     workers = worker_count(config, total_bytes)
-    infos: dict[str, InputInfo] = {}
+    # per input as given, not per path: a file given twice is two inputs (as on Ray)
+    infos: dict[int, InputInfo] = {}
     finished_bytes = 0
     shape: str | None = None
     staging = folder.staging if folder is not None else None
@@ -138,10 +139,10 @@ def run_local(
         dataset = DatasetPass(config, Path(work)) if dataset_pass_needed(config) else None
         checked = _checked(paths, read_options, config, workers, dataset is not None)
         for order, ((info, source, bytes_done), chunk) in enumerate(checked):
-            if info.path not in infos:
+            if id(info) not in infos:
                 if infos:
                     finished_bytes += list(infos.values())[-1].bytes
-                infos[info.path] = info
+                infos[id(info)] = info
             shape = agreed_shape(shape, info)
             number = sources.setdefault((id(info), source), len(sources))
             decided = {}
