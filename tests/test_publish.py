@@ -396,3 +396,19 @@ def test_a_full_filesystem_is_one_line_and_out_stays(tmp_path: Path, engine: str
     assert len(said) == 1 and "No space left on device" in said[0], seen["stderr"]
     assert "Traceback" not in seen["stderr"]
     assert seen["rows"] == 10 and seen["beside"] == ["out"]
+
+
+def test_reports_that_cannot_be_written_are_one_line(tmp_path: Path) -> None:
+    src = _pairs(tmp_path / "d.jsonl", 10)
+    missing = tmp_path / "nowhere" / "report.json"
+    result = CliRunner().invoke(app, ["validate", str(src), "--report", str(missing), "-q"])
+    assert result.exit_code == 2, result.exception
+    said = " ".join(result.output.split())  # rich wraps at 80 columns here
+    assert "cannot write" in said and "No such file or directory" in said
+    out = tmp_path / "out"
+    filter_pairs([src], out)
+    (out / "report.html").unlink()
+    (out / "report.html").mkdir()  # where `prefdata report` writes its page: unwritable
+    result = CliRunner().invoke(app, ["report", str(out)])
+    assert result.exit_code == 2, result.exception
+    assert "cannot write" in " ".join(result.output.split())

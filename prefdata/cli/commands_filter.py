@@ -340,9 +340,13 @@ def register(app: typer.Typer) -> None:
                 ),
             )
             if report_path is not None:
+                from prefdata.results.atomic import write_error
                 from prefdata.writer import write_json_atomic
 
-                write_json_atomic(report_path, report.to_json())
+                try:
+                    write_json_atomic(report_path, report.to_json())
+                except OSError as exc:
+                    raise write_error(exc, report_path) from exc
         if not quiet:
             _summary(report)
         if report.drop_rate > max_drop_rate:
