@@ -166,6 +166,8 @@ def test_a_crash_midway_publishes_nothing(tmp_path: Path, monkeypatch: pytest.Mo
         "report.json",
     ]
     assert json.loads((tmp_path / "out" / "report.json").read_text())["input_rows"] == 10
+    # staging folders and the lock live beside OUT now: none is left there either
+    assert list(tmp_path.glob(".out.*")) == []
 
 
 def test_rerun_gives_the_same_result(tmp_path: Path, sample_data: Path) -> None:
