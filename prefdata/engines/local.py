@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +21,7 @@ from prefdata.chunks import Checked, check_chunk, finish
 from prefdata.config import FilterConfig, ReadOptions
 from prefdata.dataset.along import DatasetPass, dataset_pass_needed, row_keys
 from prefdata.dataset.late import LateRows, write_outputs
-from prefdata.engines.tally import Ran, Tally
+from prefdata.engines.tally import Progress, Ran, Tally
 from prefdata.parallel import WriteBehind, ordered_map, read_ahead
 from prefdata.readers import InputInfo, agreed_shape, iter_chunks
 from prefdata.results import FILE, OutputFolder
@@ -34,9 +34,6 @@ KEPT, DROPPED = FILE.kept, FILE.dropped
 PARALLEL_MIN_BYTES = 8 << 20
 
 _NO_KEYS = np.zeros(0, np.int64)
-
-# progress(bytes_done, bytes_total, rows_done)
-Progress = Callable[[int, int, int], None]
 
 
 def worker_count(config: FilterConfig, total_bytes: int) -> int:
