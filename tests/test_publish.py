@@ -412,3 +412,16 @@ def test_reports_that_cannot_be_written_are_one_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["report", str(out)])
     assert result.exit_code == 2, result.exception
     assert "cannot write" in " ".join(result.output.split())
+
+
+def test_file_modes_leave_the_umask_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    if not Path("/proc/self/status").is_file():
+        pytest.skip("no /proc here: the umask can only be read by setting it")
+    umask = os.umask(0o022)
+    os.umask(umask)
+
+    def setting(mask: int) -> int:  # other threads would create files under this mask
+        raise AssertionError(f"umask set to {mask:o} while reading it")
+
+    monkeypatch.setattr(os, "umask", setting)
+    assert file_modes() == (0o666 & ~umask, 0o777 & ~umask)
