@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,13 +19,10 @@ from pathlib import Path
 from prefdata.config import FilterConfig, ReadOptions
 from prefdata.engines import ENGINES
 from prefdata.engines.local import run_local
-from prefdata.engines.tally import Ran, Tally
+from prefdata.engines.tally import Progress, Ran, Tally
 from prefdata.errors import ConfigError, InputError
 from prefdata.readers.sources import missing_message
 from prefdata.results import OutputFolder, Report, layout_of
-
-# progress(bytes_done, bytes_total, rows_done)
-Progress = Callable[[int, int, int], None]
 
 
 def _files(path: Path) -> list[Path]:

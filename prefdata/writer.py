@@ -212,10 +212,25 @@ class ArrowSpool:
             part.unlink()
 
 
+def _umask() -> int:
+    # os.umask reads the mask only by setting another: for that moment, files that other
+    # threads of the process create (a library caller's, Ray's) get that mask. Linux says
+    # it without changing it; elsewhere the mask set meanwhile is the narrowest one.
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    umask = os.umask(0o077)
+    os.umask(umask)
+    return umask
+
+
 def file_modes() -> tuple[int, int]:
     """(file mode, folder mode) under this process's umask: one mode for all we write."""
-    umask = os.umask(0)
-    os.umask(umask)
+    umask = _umask()
     return 0o666 & ~umask, 0o777 & ~umask
 
 

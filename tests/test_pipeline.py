@@ -166,6 +166,8 @@ def test_a_crash_midway_publishes_nothing(tmp_path: Path, monkeypatch: pytest.Mo
         "report.json",
     ]
     assert json.loads((tmp_path / "out" / "report.json").read_text())["input_rows"] == 10
+    # staging folders and the lock live beside OUT now: none is left there either
+    assert list(tmp_path.glob(".out.*")) == []
 
 
 def test_rerun_gives_the_same_result(tmp_path: Path, sample_data: Path) -> None:
@@ -194,3 +196,11 @@ def test_validate_writes_nothing(tmp_path: Path, sample_data: Path) -> None:
     report = validate_pairs([sample_data / "bad_pairs.jsonl"])
     assert report.input_rows == 14
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_input_given_twice_is_listed_twice(tmp_path: Path) -> None:
+    path = _write(tmp_path / "d.jsonl", [{**GOOD, "prompt": f"Question {i}?"} for i in range(6)])
+    report = filter_pairs([path, path], tmp_path / "out")
+    # every row read is counted under the input it came from, as the Ray engine lists them
+    assert [(i["path"], i["rows"]) for i in report.inputs] == [(str(path), 6), (str(path), 6)]
+    assert sum(i["rows"] for i in report.inputs) == report.input_rows == 12

@@ -396,3 +396,32 @@ def test_a_full_filesystem_is_one_line_and_out_stays(tmp_path: Path, engine: str
     assert len(said) == 1 and "No space left on device" in said[0], seen["stderr"]
     assert "Traceback" not in seen["stderr"]
     assert seen["rows"] == 10 and seen["beside"] == ["out"]
+
+
+def test_reports_that_cannot_be_written_are_one_line(tmp_path: Path) -> None:
+    src = _pairs(tmp_path / "d.jsonl", 10)
+    missing = tmp_path / "nowhere" / "report.json"
+    result = CliRunner().invoke(app, ["validate", str(src), "--report", str(missing), "-q"])
+    assert result.exit_code == 2, result.exception
+    said = " ".join(result.output.split())  # rich wraps at 80 columns here
+    assert "cannot write" in said and "No such file or directory" in said
+    out = tmp_path / "out"
+    filter_pairs([src], out)
+    (out / "report.html").unlink()
+    (out / "report.html").mkdir()  # where `prefdata report` writes its page: unwritable
+    result = CliRunner().invoke(app, ["report", str(out)])
+    assert result.exit_code == 2, result.exception
+    assert "cannot write" in " ".join(result.output.split())
+
+
+def test_file_modes_leave_the_umask_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    if not Path("/proc/self/status").is_file():
+        pytest.skip("no /proc here: the umask can only be read by setting it")
+    umask = os.umask(0o022)
+    os.umask(umask)
+
+    def setting(mask: int) -> int:  # other threads would create files under this mask
+        raise AssertionError(f"umask set to {mask:o} while reading it")
+
+    monkeypatch.setattr(os, "umask", setting)
+    assert file_modes() == (0o666 & ~umask, 0o777 & ~umask)

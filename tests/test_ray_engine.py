@@ -319,3 +319,13 @@ def test_a_driver_killed_with_sigkill_leaves_nothing_that_looks_complete(
     assert list(tmp_path.glob(".out.*")) == []
     filter_pairs([path], tmp_path / "local", config=config)
     _same_outputs(tmp_path / "local", out)
+
+
+def test_validate_takes_the_engine_as_the_readme_documents(tmp_path: Path) -> None:
+    path = tmp_path / "p.jsonl"
+    path.write_text(json.dumps(GOOD) + "\n")
+    # the engine reaches the run: Ray refuses an option it does not run, before starting
+    args = ["validate", str(path), "--engine", "ray", "--balance-length"]
+    result = CliRunner().invoke(app, args)
+    said = " ".join(result.output.split())  # rich wraps at 80 columns here
+    assert result.exit_code == 2 and "does not run --balance-length yet" in said, said

@@ -127,6 +127,20 @@ _CHECK_OPTIONS: dict[str, Any] = {
     ),
 }
 
+# Where the checks run: filter and validate (not settings of the checks, so not above).
+_ENGINE_OPTIONS: dict[str, Any] = {
+    "engine": typer.Option(
+        "local",
+        help="local (this machine's threads) or ray (a Ray cluster; filter writes OUT/kept/ "
+        "and OUT/dropped/ folders of Parquet parts). Ray needs pip install 'prefdata[ray]'.",
+    ),
+    "ray_address": typer.Option(
+        None,
+        help="With --engine ray: the cluster to join, e.g. ray://head:10001 or auto. "
+        "Default: start a local Ray instance.",
+    ),
+}
+
 
 def _configs(config: Path | None, given: dict[str, Any]) -> tuple[FilterConfig, ReadOptions]:
     """Settings from the config file, overridden by the check options a command was given.
@@ -227,16 +241,8 @@ def register(app: typer.Typer) -> None:
         tokenizer: Path | None = _CHECK_OPTIONS["tokenizer"],
         max_length: int | None = _CHECK_OPTIONS["max_length"],
         length_unit: str | None = _CHECK_OPTIONS["length_unit"],
-        engine: str = typer.Option(
-            "local",
-            help="local (this machine's processes) or ray (a Ray cluster; writes OUT/kept/ "
-            "and OUT/dropped/ folders of Parquet parts). Ray needs pip install 'prefdata[ray]'.",
-        ),
-        ray_address: str | None = typer.Option(
-            None,
-            help="With --engine ray: the cluster to join, e.g. ray://head:10001 or auto. "
-            "Default: start a local Ray instance.",
-        ),
+        engine: str = _ENGINE_OPTIONS["engine"],
+        ray_address: str | None = _ENGINE_OPTIONS["ray_address"],
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
     ) -> None:
         """Check every pair and write the curated set.
@@ -316,6 +322,8 @@ def register(app: typer.Typer) -> None:
         tokenizer: Path | None = _CHECK_OPTIONS["tokenizer"],
         max_length: int | None = _CHECK_OPTIONS["max_length"],
         length_unit: str | None = _CHECK_OPTIONS["length_unit"],
+        engine: str = _ENGINE_OPTIONS["engine"],
+        ray_address: str | None = _ENGINE_OPTIONS["ray_address"],
         quiet: bool = typer.Option(
             False, "--quiet", "-q", help="Print nothing but errors and the gate's verdict."
         ),
@@ -336,13 +344,22 @@ def register(app: typer.Typer) -> None:
             report = _run_with_progress(
                 quiet,
                 lambda progress: validate_pairs(
-                    inputs, config=filter_config, read_options=read_options, progress=progress
+                    inputs,
+                    config=filter_config,
+                    read_options=read_options,
+                    progress=progress,
+                    engine=engine,
+                    ray_address=ray_address,
                 ),
             )
             if report_path is not None:
+                from prefdata.results.atomic import write_error
                 from prefdata.writer import write_json_atomic
 
-                write_json_atomic(report_path, report.to_json())
+                try:
+                    write_json_atomic(report_path, report.to_json())
+                except OSError as exc:
+                    raise write_error(exc, report_path) from exc
         if not quiet:
             _summary(report)
         if report.drop_rate > max_drop_rate:

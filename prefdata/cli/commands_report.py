@@ -9,6 +9,7 @@ from rich.markup import escape
 
 from prefdata.cli.output import console, errors_to_exit
 from prefdata.reporting import write_extras
+from prefdata.results.atomic import write_error
 
 FOLDER = typer.Argument(..., help="An output folder of `prefdata filter`.")
 
@@ -23,5 +24,8 @@ def register(app: typer.Typer) -> None:
         Example: `prefdata report curated/`
         """
         with errors_to_exit():
-            names = write_extras(folder)
+            try:
+                names = write_extras(folder)
+            except OSError as exc:
+                raise write_error(exc, folder) from exc
         console.print(f"wrote {', '.join(escape(str(folder / n)) for n in names)}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +21,7 @@ from prefdata.chunks import Checked, check_chunk, finish
 from prefdata.config import FilterConfig, ReadOptions
 from prefdata.dataset.along import DatasetPass, dataset_pass_needed, row_keys
 from prefdata.dataset.late import LateRows, write_outputs
-from prefdata.engines.tally import Ran, Tally
+from prefdata.engines.tally import Progress, Ran, Tally
 from prefdata.parallel import WriteBehind, ordered_map, read_ahead
 from prefdata.readers import InputInfo, agreed_shape, iter_chunks
 from prefdata.results import FILE, OutputFolder
@@ -34,9 +34,6 @@ KEPT, DROPPED = FILE.kept, FILE.dropped
 PARALLEL_MIN_BYTES = 8 << 20
 
 _NO_KEYS = np.zeros(0, np.int64)
-
-# progress(bytes_done, bytes_total, rows_done)
-Progress = Callable[[int, int, int], None]
 
 
 def worker_count(config: FilterConfig, total_bytes: int) -> int:
@@ -115,7 +112,8 @@ def run_local(
     and dropped.parquet into its staging folder."""
     total_bytes = sum(f.stat().st_size for p in paths for f in _files(p))
     workers = worker_count(config, total_bytes)
-    infos: dict[str, InputInfo] = {}
+    # per input as given, not per path: a file given twice is two inputs (as on Ray)
+    infos: dict[int, InputInfo] = {}
     finished_bytes = 0
     shape: str | None = None
     staging = folder.staging if folder is not None else None
@@ -138,10 +136,10 @@ def run_local(
         dataset = DatasetPass(config, Path(work)) if dataset_pass_needed(config) else None
         checked = _checked(paths, read_options, config, workers, dataset is not None)
         for order, ((info, source, bytes_done), chunk) in enumerate(checked):
-            if info.path not in infos:
+            if id(info) not in infos:
                 if infos:
                     finished_bytes += list(infos.values())[-1].bytes
-                infos[info.path] = info
+                infos[id(info)] = info
             shape = agreed_shape(shape, info)
             number = sources.setdefault((id(info), source), len(sources))
             decided = {}

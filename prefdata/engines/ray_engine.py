@@ -29,7 +29,7 @@ import os
 import pickle
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,7 @@ from prefdata.engines.parts import (
     unified_schema,
 )
 from prefdata.engines.ray_dataset_checks import DatasetOutcome, dataset_codes, run_dataset_checks
-from prefdata.engines.tally import Ran, Tally
+from prefdata.engines.tally import Progress, Ran, Tally
 from prefdata.engines.work_units import Plan, WorkUnit, plan_units
 from prefdata.errors import ConfigError, require
 from prefdata.results import OutputFolder
@@ -57,8 +57,6 @@ from prefdata.results.atomic import output_error, remote_write_error
 
 # Object store for a local instance: results travel as files, so little is needed.
 LOCAL_OBJECT_STORE_BYTES = 512 << 20
-
-Progress = Callable[[int, int, int], None]
 
 
 def refuse_unsupported(config: FilterConfig) -> None:

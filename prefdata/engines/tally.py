@@ -7,7 +7,7 @@ a number that gives input order; the report is assembled from them here, once.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,9 @@ from prefdata.errors import InputError
 from prefdata.readers import InputInfo
 from prefdata.results import Report
 from prefdata.stats import Stats
+
+# progress(bytes_done, bytes_total, rows_done): how far a run is, as an executor reports it
+Progress = Callable[[int, int, int], None]
 
 
 @dataclass

@@ -21,8 +21,9 @@ SAMPLES_PER_REASON = 5
 
 def _batches(files: list[Path], wanted: tuple[str, ...]) -> Iterator[pa.RecordBatch]:
     for path in files:
-        columns = [c for c in wanted if c in pq.read_schema(path).names]
-        yield from pq.ParquetFile(path).iter_batches(batch_size=2048, columns=columns)
+        parquet = pq.ParquetFile(path)  # one footer read per file, for its schema and rows
+        columns = [c for c in wanted if c in parquet.schema_arrow.names]
+        yield from parquet.iter_batches(batch_size=2048, columns=columns)
 
 
 def dropped_samples(

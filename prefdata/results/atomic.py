@@ -60,13 +60,22 @@ _FIXES = {
 }
 
 
+def _reason(exc: OSError) -> str:
+    code = _errno(exc)
+    return os.strerror(code) if code else str(exc).splitlines()[0]
+
+
 def output_error(exc: OSError, out: Path) -> OutputError:
     """One line for a filesystem error while writing the result for ``out``."""
-    code = _errno(exc)
-    reason = os.strerror(code) if code else str(exc).splitlines()[0]
     where = exc.filename or out
-    fix = _FIXES.get(code or 0, "choose another --out")
-    return OutputError(f"cannot write {where}: {reason}; {fix} ({out} is unchanged)")
+    fix = _FIXES.get(_errno(exc) or 0, "choose another --out")
+    return OutputError(f"cannot write {where}: {_reason(exc)}; {fix} ({out} is unchanged)")
+
+
+def write_error(exc: OSError, path: Path) -> OutputError:
+    """One line for a filesystem error while writing ``path``, a file outside any --out
+    (``validate --report``, ``prefdata report``'s extras)."""
+    return OutputError(f"cannot write {exc.filename or path}: {_reason(exc)}")
 
 
 # Errors only writing can cause: a task that failed with one of these failed writing its
