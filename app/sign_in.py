@@ -71,6 +71,13 @@ def current(ctx: AppContext) -> Who | None:
     return Who(str(name), role)
 
 
+def signed_in_as(ctx: AppContext, name: str) -> bool:
+    """Whether the session still belongs to ``name``: for button callbacks and fragment
+    reruns, which run without the entry script's ``sign_in`` check."""
+    who = current(ctx)
+    return who is not None and who.name == name
+
+
 def sign_in(ctx: AppContext) -> Who:
     """The signed-in person; otherwise show the sign-in form and stop the page."""
     who = current(ctx)

@@ -120,6 +120,22 @@ def test_sessions_expire_and_a_removed_account_is_signed_out(
     assert "no longer exists" in at.warning[0].value
 
 
+def test_an_expired_or_removed_session_stores_no_label(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A button's callback runs before any page check (and the pair area is a fragment that
+    reruns without the entry script): it must check the session itself."""
+    at = _sign_in(_app(db, monkeypatch, "--session-hours", "1"), "alice")
+    at.session_state["signed_in_at"] = time.time() - 3601
+    _press(at, "A")
+    assert "session expired" in at.warning[0].value
+    _sign_in(at, "alice")
+    remove_user(LabelStore(db), "alice")
+    _press(at, "B")
+    assert "no longer exists" in at.warning[0].value
+    assert LabelStore(db).labels() == [] and LabelStore(db).events() == []
+
+
 def test_labelling_is_blind(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     store = LabelStore(db)
     # colleagues' votes on every pair, with comments that must not show
