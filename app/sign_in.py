@@ -140,9 +140,11 @@ def _oidc_sign_in(ctx: AppContext) -> None:
     email = str(user.get("email") or "")
     role = role_of(ctx.store, email) if email else None
     if role is None:
+        # The address stays out of the code span: backslash escapes show literally there,
+        # and a backtick in it would end the span.
         st.error(
             f"No account for {escape_markdown(email or 'this login')}: ask a lead to run"
-            f" `prefdata annotate user add {escape_markdown(email or 'EMAIL')} --sso --db ...`."
+            " `prefdata annotate user add EMAIL --sso --db ...` with this address."
         )
         st.button("Sign out", key="oidc_logout", on_click=st.logout)
         return
