@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
-from prefdata.annotate import app_launch
+from prefdata.annotate import accounts, app_launch
 from prefdata.annotate.accounts import (
     LoginThrottle,
     add_user,
@@ -52,6 +53,26 @@ def test_authenticate_and_refusals(tmp_path: Path) -> None:
         add_user(store, "bob", role="admin", password="long-enough")
     stored = store.connection().execute("SELECT password_hash FROM users").fetchone()[0]
     assert "alice-pass" not in stored
+
+
+def test_every_refusal_costs_one_hash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Timing must not tell an unknown name or an OIDC-only account from a wrong password."""
+    store = LabelStore(tmp_path / "labels.sqlite")
+    add_user(store, "alice", role="annotator", password="alice-pass")
+    add_user(store, "sso@example.org", role="annotator", password=None, sso_only=True)
+    accounts._dummy_record()  # made once per process, before the first unknown name
+    calls: list[int] = []
+    real = accounts._scrypt
+
+    def counted(*args: Any, **kwargs: Any) -> bytes:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(accounts, "_scrypt", counted)
+    for name in ("alice", "mallory", "sso@example.org"):
+        calls.clear()
+        assert authenticate(store, name, "wrong-guess") is None
+        assert len(calls) == 1, name
 
 
 def test_user_commands(tmp_path: Path) -> None:

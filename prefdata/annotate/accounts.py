@@ -121,15 +121,15 @@ def role_of(store: LabelStore, name: str) -> str | None:
 def authenticate(store: LabelStore, name: str, password: str) -> str | None:
     """The role when ``name`` and ``password`` match an account, else None.
 
-    An unknown name costs the same hash as a wrong password, so the time taken does
-    not tell which names exist.
+    An unknown name, or an account that signs in through OIDC only, costs the same
+    hash as a wrong password, so the time taken does not tell which names exist.
     """
     row = (
         store.connection()
         .execute("SELECT role, password_hash FROM users WHERE name = ?", ((name or "").strip(),))
         .fetchone()
     )
-    record = row[1] if row is not None else _dummy_record()
+    record = row[1] if row is not None and row[1] != NO_PASSWORD else _dummy_record()
     ok = verify_password(record, password)
     return str(row[0]) if ok and row is not None else None
 
