@@ -131,3 +131,12 @@ def test_login_throttle_locks_a_name_after_repeated_failures() -> None:
     throttle.record("alice", ok=False, now=64.0)
     assert throttle.locked_for("alice", now=65.0) == 0
     assert throttle.locked_for("alice", now=300.0) == 0  # old failures leave the window
+
+
+def test_login_throttle_forgets_names_once_their_failures_leave_the_window() -> None:
+    throttle = LoginThrottle(max_failures=3, window_s=100, lock_s=60)
+    for i in range(1000):  # a guesser trying names, or typos, over a long-running server
+        assert throttle.locked_for(f"name{i}", now=float(i % 50)) == 0
+        throttle.record(f"name{i}", ok=False, now=float(i % 50))
+    throttle.record("late", ok=False, now=500.0)
+    assert list(throttle._failures) == ["late"]
