@@ -50,6 +50,14 @@ def _forget() -> None:
         del st.session_state[key]
 
 
+def _sign_out(ctx: AppContext) -> None:
+    """End this session, and the identity provider's login with it: otherwise that login
+    (which outlives ``--session-hours``) would sign the person straight back in."""
+    _forget()
+    if ctx.oidc and st.user.is_logged_in:
+        st.logout()
+
+
 def current(ctx: AppContext) -> Who | None:
     """The signed-in person, after checking the session is still valid."""
     name = st.session_state.get(NAME_KEY)
@@ -59,7 +67,7 @@ def current(ctx: AppContext) -> Who | None:
         return Who(str(name), "lead")
     started = st.session_state.get(AT_KEY)
     if started is None or time.time() - float(started) > ctx.session_hours * 3600:
-        _forget()
+        _sign_out(ctx)
         st.session_state["sign_in_note"] = "Your session expired: sign in again."
         return None
     role = role_of(ctx.store, str(name))  # re-read: a removed account is signed out now
@@ -176,9 +184,7 @@ def _sidebar(ctx: AppContext, who: Who) -> None:
         if ctx.open_mode:
             st.warning(OPEN_BANNER)
         if st.button("Sign out", key="sign_out"):
-            _forget()
-            if ctx.oidc and st.user.is_logged_in:
-                st.logout()
+            _sign_out(ctx)
             st.rerun()
 
 

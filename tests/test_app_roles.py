@@ -136,6 +136,23 @@ def test_an_expired_or_removed_session_stores_no_label(
     assert LabelStore(db).labels() == [] and LabelStore(db).events() == []
 
 
+def test_an_oidc_session_expires_too(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The identity provider's login outlives --session-hours; expiry must end it as well,
+    not sign the person straight back in from it."""
+    add_user(LabelStore(db), "sso@example.org", role="annotator", password=None, sso_only=True)
+    argv = [str(SCRIPT), "--db", str(db), "--oidc", "--session-hours", "1"]
+    monkeypatch.setattr(sys, "argv", argv)
+    at = AppTest.from_file(str(SCRIPT), default_timeout=30)
+    at.user = {"is_logged_in": True, "email": "sso@example.org"}
+    at.run()
+    assert not at.exception and _pair_on_screen(at)
+    at.session_state["signed_in_at"] = time.time() - 3601
+    at.run()
+    assert "session expired" in at.warning[0].value
+    assert not [b for b in at.button if (b.key or "").startswith("answer_")]
+    assert at.button(key="oidc_login")
+
+
 def test_labelling_is_blind(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     store = LabelStore(db)
     # colleagues' votes on every pair, with comments that must not show
