@@ -153,6 +153,20 @@ def test_an_oidc_session_expires_too(db: Path, monkeypatch: pytest.MonkeyPatch) 
     assert at.button(key="oidc_login")
 
 
+def test_an_oidc_login_without_an_account_is_told_the_command(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "argv", [str(SCRIPT), "--db", str(db), "--oidc"])
+    at = AppTest.from_file(str(SCRIPT), default_timeout=30)
+    at.user = {"is_logged_in": True, "email": "first-last@example.org"}
+    at.run()
+    message = at.error[0].value
+    assert "first\\-last@example\\.org" in message  # escaped in plain text
+    # Inside a code span escapes show literally: the command must hold none.
+    code = message.split("`")[1]
+    assert code.startswith("prefdata annotate user add") and "\\" not in code, code
+
+
 def test_labelling_is_blind(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     store = LabelStore(db)
     # colleagues' votes on every pair, with comments that must not show
