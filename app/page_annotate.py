@@ -21,7 +21,7 @@ import streamlit as st
 from app_context import AppContext, app_context
 from page_guard import scroll_to_top
 from pair_view import VIEW_MODES, escape_markdown, show_prompt, show_responses
-from sign_in import Who, require_signed_in
+from sign_in import Who, require_signed_in, signed_in_as
 
 from prefdata.annotate.label_store import LabelStore
 from prefdata.annotate.queue import next_pair, progress, release
@@ -75,6 +75,8 @@ def _pair_on_screen(ctx: AppContext, annotator: str) -> str | None:
 
 def _answer(ctx: AppContext, annotator: str, pair_id: str, screen: str) -> None:
     """Button callback: store the answer for the pair the button was drawn for."""
+    if not signed_in_as(ctx, annotator):  # expired or removed: the page asks to sign in
+        return
     state = _state()
     left = left_response(pair_id, annotator)
     choice = screen_to_choice(screen, left)  # type: ignore[arg-type]
@@ -133,6 +135,8 @@ def _go_previous(ctx: AppContext, annotator: str) -> None:
 
 
 def _undo(ctx: AppContext, annotator: str) -> None:
+    if not signed_in_as(ctx, annotator):
+        return
     restored = ctx.store.undo_last(annotator)
     if restored is not None:
         _state()["viewing"] = restored if ctx.store.label(restored, annotator) else None
@@ -177,7 +181,10 @@ def _seed_controls(pair_id: str, existing: object) -> None:
 
 @st.fragment
 def annotate(ctx: AppContext, who: Who) -> None:
-    # A fragment reruns on its own, outside the entry script's error handling.
+    # A fragment reruns on its own, outside the entry script's sign-in check and error
+    # handling: an expired or removed session reruns the whole page (its sign-in form).
+    if not signed_in_as(ctx, who.name):
+        st.rerun()
     try:
         _annotate(ctx, who)
     except sqlite3.Error as exc:

@@ -50,6 +50,14 @@ def _forget() -> None:
         del st.session_state[key]
 
 
+def _sign_out(ctx: AppContext) -> None:
+    """End this session, and the identity provider's login with it: otherwise that login
+    (which outlives ``--session-hours``) would sign the person straight back in."""
+    _forget()
+    if ctx.oidc and st.user.is_logged_in:
+        st.logout()
+
+
 def current(ctx: AppContext) -> Who | None:
     """The signed-in person, after checking the session is still valid."""
     name = st.session_state.get(NAME_KEY)
@@ -59,7 +67,7 @@ def current(ctx: AppContext) -> Who | None:
         return Who(str(name), "lead")
     started = st.session_state.get(AT_KEY)
     if started is None or time.time() - float(started) > ctx.session_hours * 3600:
-        _forget()
+        _sign_out(ctx)
         st.session_state["sign_in_note"] = "Your session expired: sign in again."
         return None
     role = role_of(ctx.store, str(name))  # re-read: a removed account is signed out now
@@ -69,6 +77,13 @@ def current(ctx: AppContext) -> Who | None:
         return None
     st.session_state[ROLE_KEY] = role
     return Who(str(name), role)
+
+
+def signed_in_as(ctx: AppContext, name: str) -> bool:
+    """Whether the session still belongs to ``name``: for button callbacks and fragment
+    reruns, which run without the entry script's ``sign_in`` check."""
+    who = current(ctx)
+    return who is not None and who.name == name
 
 
 def sign_in(ctx: AppContext) -> Who:
@@ -133,9 +148,11 @@ def _oidc_sign_in(ctx: AppContext) -> None:
     email = str(user.get("email") or "")
     role = role_of(ctx.store, email) if email else None
     if role is None:
+        # The address stays out of the code span: backslash escapes show literally there,
+        # and a backtick in it would end the span.
         st.error(
             f"No account for {escape_markdown(email or 'this login')}: ask a lead to run"
-            f" `prefdata annotate user add {escape_markdown(email or 'EMAIL')} --sso --db ...`."
+            " `prefdata annotate user add EMAIL --sso --db ...` with this address."
         )
         st.button("Sign out", key="oidc_logout", on_click=st.logout)
         return
@@ -167,9 +184,7 @@ def _sidebar(ctx: AppContext, who: Who) -> None:
         if ctx.open_mode:
             st.warning(OPEN_BANNER)
         if st.button("Sign out", key="sign_out"):
-            _forget()
-            if ctx.oidc and st.user.is_logged_in:
-                st.logout()
+            _sign_out(ctx)
             st.rerun()
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
-from prefdata.annotate import app_launch
+from prefdata.annotate import accounts, app_launch
 from prefdata.annotate.accounts import (
     LoginThrottle,
     add_user,
@@ -52,6 +53,26 @@ def test_authenticate_and_refusals(tmp_path: Path) -> None:
         add_user(store, "bob", role="admin", password="long-enough")
     stored = store.connection().execute("SELECT password_hash FROM users").fetchone()[0]
     assert "alice-pass" not in stored
+
+
+def test_every_refusal_costs_one_hash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Timing must not tell an unknown name or an OIDC-only account from a wrong password."""
+    store = LabelStore(tmp_path / "labels.sqlite")
+    add_user(store, "alice", role="annotator", password="alice-pass")
+    add_user(store, "sso@example.org", role="annotator", password=None, sso_only=True)
+    accounts._dummy_record()  # made once per process, before the first unknown name
+    calls: list[int] = []
+    real = accounts._scrypt
+
+    def counted(*args: Any, **kwargs: Any) -> bytes:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(accounts, "_scrypt", counted)
+    for name in ("alice", "mallory", "sso@example.org"):
+        calls.clear()
+        assert authenticate(store, name, "wrong-guess") is None
+        assert len(calls) == 1, name
 
 
 def test_user_commands(tmp_path: Path) -> None:
@@ -110,3 +131,12 @@ def test_login_throttle_locks_a_name_after_repeated_failures() -> None:
     throttle.record("alice", ok=False, now=64.0)
     assert throttle.locked_for("alice", now=65.0) == 0
     assert throttle.locked_for("alice", now=300.0) == 0  # old failures leave the window
+
+
+def test_login_throttle_forgets_names_once_their_failures_leave_the_window() -> None:
+    throttle = LoginThrottle(max_failures=3, window_s=100, lock_s=60)
+    for i in range(1000):  # a guesser trying names, or typos, over a long-running server
+        assert throttle.locked_for(f"name{i}", now=float(i % 50)) == 0
+        throttle.record(f"name{i}", ok=False, now=float(i % 50))
+    throttle.record("late", ok=False, now=500.0)
+    assert list(throttle._failures) == ["late"]

@@ -120,6 +120,53 @@ def test_sessions_expire_and_a_removed_account_is_signed_out(
     assert "no longer exists" in at.warning[0].value
 
 
+def test_an_expired_or_removed_session_stores_no_label(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A button's callback runs before any page check (and the pair area is a fragment that
+    reruns without the entry script): it must check the session itself."""
+    at = _sign_in(_app(db, monkeypatch, "--session-hours", "1"), "alice")
+    at.session_state["signed_in_at"] = time.time() - 3601
+    _press(at, "A")
+    assert "session expired" in at.warning[0].value
+    _sign_in(at, "alice")
+    remove_user(LabelStore(db), "alice")
+    _press(at, "B")
+    assert "no longer exists" in at.warning[0].value
+    assert LabelStore(db).labels() == [] and LabelStore(db).events() == []
+
+
+def test_an_oidc_session_expires_too(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The identity provider's login outlives --session-hours; expiry must end it as well,
+    not sign the person straight back in from it."""
+    add_user(LabelStore(db), "sso@example.org", role="annotator", password=None, sso_only=True)
+    argv = [str(SCRIPT), "--db", str(db), "--oidc", "--session-hours", "1"]
+    monkeypatch.setattr(sys, "argv", argv)
+    at = AppTest.from_file(str(SCRIPT), default_timeout=30)
+    at.user = {"is_logged_in": True, "email": "sso@example.org"}
+    at.run()
+    assert not at.exception and _pair_on_screen(at)
+    at.session_state["signed_in_at"] = time.time() - 3601
+    at.run()
+    assert "session expired" in at.warning[0].value
+    assert not [b for b in at.button if (b.key or "").startswith("answer_")]
+    assert at.button(key="oidc_login")
+
+
+def test_an_oidc_login_without_an_account_is_told_the_command(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "argv", [str(SCRIPT), "--db", str(db), "--oidc"])
+    at = AppTest.from_file(str(SCRIPT), default_timeout=30)
+    at.user = {"is_logged_in": True, "email": "first-last@example.org"}
+    at.run()
+    message = at.error[0].value
+    assert "first\\-last@example\\.org" in message  # escaped in plain text
+    # Inside a code span escapes show literally: the command must hold none.
+    code = message.split("`")[1]
+    assert code.startswith("prefdata annotate user add") and "\\" not in code, code
+
+
 def test_labelling_is_blind(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     store = LabelStore(db)
     # colleagues' votes on every pair, with comments that must not show

@@ -32,6 +32,14 @@ def test_images_become_links(text: str, expected: str) -> None:
     assert inert_markdown(text) == expected
 
 
+@pytest.mark.parametrize("backslashes", [0, 1, 2, 3, 4])
+def test_no_image_survives_backslashes_before_it(backslashes: int) -> None:
+    """An escaped backslash (two of them) does not escape the "!" after it."""
+    md = pytest.importorskip("markdown_it").MarkdownIt("commonmark")
+    text = "\\" * backslashes + "![x](http://evil.example/a.png) and ![y][r]\n\n[r]: http://e/b.png"
+    assert "<img" not in md.render(inert_markdown(text))
+
+
 def test_escape_markdown_leaves_nothing_active() -> None:
     nasty = "p`1` **b** [l](http://x) ![i](http://y) <img src=x> :material/home: $x$ ~~s~~"
     escaped = escape_markdown(nasty)

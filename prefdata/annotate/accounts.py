@@ -121,15 +121,15 @@ def role_of(store: LabelStore, name: str) -> str | None:
 def authenticate(store: LabelStore, name: str, password: str) -> str | None:
     """The role when ``name`` and ``password`` match an account, else None.
 
-    An unknown name costs the same hash as a wrong password, so the time taken does
-    not tell which names exist.
+    An unknown name, or an account that signs in through OIDC only, costs the same
+    hash as a wrong password, so the time taken does not tell which names exist.
     """
     row = (
         store.connection()
         .execute("SELECT role, password_hash FROM users WHERE name = ?", ((name or "").strip(),))
         .fetchone()
     )
-    record = row[1] if row is not None else _dummy_record()
+    record = row[1] if row is not None and row[1] != NO_PASSWORD else _dummy_record()
     ok = verify_password(record, password)
     return str(row[0]) if ok and row is not None else None
 
@@ -159,7 +159,10 @@ class LoginThrottle:
         now = time.monotonic() if now is None else now
         with self._lock:
             recent = [t for t in self._failures.get(name, []) if now - t < self.window_s]
-            self._failures[name] = recent
+            if recent:
+                self._failures[name] = recent
+            else:
+                self._failures.pop(name, None)
             if len(recent) < self.max_failures:
                 return 0.0
             return max(0.0, recent[-1] + self.lock_s - now)
@@ -170,4 +173,11 @@ class LoginThrottle:
             if ok:
                 self._failures.pop(name, None)
             else:
+                # Forget names whose failures have all left the window: on a long-running
+                # server, every name ever mistyped or guessed would otherwise stay.
+                stale = [
+                    n for n, times in self._failures.items() if now - times[-1] >= self.window_s
+                ]
+                for old_name in stale:
+                    del self._failures[old_name]
                 self._failures.setdefault(name, []).append(now)

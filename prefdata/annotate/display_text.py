@@ -19,6 +19,9 @@ from typing import Any
 # Every character with a meaning in CommonMark or Streamlit's Markdown extensions
 # (":" starts emoji and :material/...: icons, "$" starts LaTeX, "~" strikes through).
 _MARKDOWN_SPECIALS = set("\\`*_{}[]()#+-.!<>|~:$&")
+# "![" not already escaped: preceded by an even number of backslashes (each pair is
+# one literal backslash, which leaves the "!" active).
+_IMAGE_START = re.compile(r"(?<!\\)((?:\\\\)*)!\[")
 _HH_TURN = re.compile(r"\n\n(Human|Assistant):")
 # Show at most this many turns, and this many characters of them, before the
 # "earlier turns" control: measured to keep both responses on a 1440x900 first screen.
@@ -45,7 +48,7 @@ def inert_markdown(text: str) -> str:
     >>> inert_markdown("see ![cat](http://x/cat.png)")
     'see \\\\![cat](http://x/cat.png)'
     """
-    return re.sub(r"(?<!\\)!\[", r"\\![", text)
+    return _IMAGE_START.sub(r"\1\\![", text)
 
 
 def prompt_turns(prompt: Any) -> list[tuple[str, str]]:

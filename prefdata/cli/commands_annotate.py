@@ -81,12 +81,9 @@ def export_command(
     with _store_errors(db):
         from prefdata.annotate.export import export_labels
         from prefdata.annotate.label_store import LabelStore
-        from prefdata.errors import InputError
 
-        if not db.is_file():
-            raise InputError(f"no label database at {db}: run `prefdata annotate import` first")
-        # Export only reads: the database is opened read-only (it may sit on a
-        # read-only file or folder, or belong to another application).
+        # Export only reads: opened read-only, it works on a read-only file or folder, and
+        # the store itself refuses a missing file or another application's in one line.
         summary = export_labels(LabelStore(db, read_only=True), out, min_votes=min_votes)
         console.print(
             f"{summary.labelled_pairs} labelled pairs ({summary.flipped} flipped) -> "
