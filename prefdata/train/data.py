@@ -114,10 +114,16 @@ def split_eval(pairs: Pairs, fraction: float, *, seed: int) -> tuple[Pairs, Pair
     return pairs.take(np.sort(order[n_eval:])), pairs.take(np.sort(order[:n_eval]))
 
 
+def data_files(path: Path) -> list[Path]:
+    """The Parquet files behind a data path: the file itself, or a folder's parts in name
+    order (a Ray result's ``kept/``)."""
+    return sorted(path.glob(PART_GLOB)) if path.is_dir() else [path]
+
+
 def file_sha256(path: Path) -> str:
     """sha256 of a file, or of a folder's parts in name order."""
     digest = hashlib.sha256()
-    for file in sorted(path.glob(PART_GLOB)) if path.is_dir() else [path]:
+    for file in data_files(path):
         with file.open("rb") as handle:
             while block := handle.read(1 << 20):
                 digest.update(block)
