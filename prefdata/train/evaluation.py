@@ -18,10 +18,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from prefdata.errors import ConfigError, InputError, require
+from prefdata.errors import InputError, require
 from prefdata.schema import ID
 from prefdata.train.data import Pairs, load_pairs
-from prefdata.train.hardware import DTYPES, release_accelerator_memory
+from prefdata.train.hardware import check_dtype, release_accelerator_memory
 from prefdata.train.logprobs import Sequence, pick_device, response_logps, truncate
 from prefdata.train.manifest import read_manifest, resolve_path
 from prefdata.train.margins import MarginRule, margin_rule, margins
@@ -86,8 +86,7 @@ def adapter_base(model_dir: Path, manifest: dict[str, Any]) -> Path:
 
 def load_causal_lm(path: str | Path, *, device: str, dtype: str = "float32") -> Any:
     """A local causal LM in eval mode on ``device``."""
-    if dtype not in DTYPES:
-        raise ConfigError(f"dtype must be one of {list(DTYPES)}, got {dtype!r}")
+    check_dtype(dtype)
     torch = require("torch", "train")
     transformers = require("transformers", "train")
     check_model_folder(path)
