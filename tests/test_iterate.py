@@ -216,6 +216,30 @@ def test_a_reward_model_folder_scores_prompt_and_completion(
     assert again[0] == pytest.approx(scores[1], abs=1e-5)
 
 
+def test_a_reward_model_takes_the_gpu_only_when_it_scores(
+    tiny: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It is loaded before sampling, while vLLM's child process wants the GPU to itself."""
+    import torch
+    import transformers
+
+    from prefdata.iterate.recipe import ScorerSpec
+    from prefdata.iterate.scoring import load_scorer
+
+    config = transformers.AutoConfig.from_pretrained(tiny["model"], num_labels=1)
+    folder = tmp_path / "rm"
+    transformers.AutoModelForSequenceClassification.from_config(config).save_pretrained(folder)
+    transformers.AutoTokenizer.from_pretrained(tiny["model"]).save_pretrained(folder)
+    moved: list[str] = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.nn.Module, "to", lambda self, *a, **k: moved.append(str(a)) or self)
+    scorer = load_scorer(ScorerSpec(reward_model=str(folder), batch_size=2))
+    assert moved == []
+    monkeypatch.setattr(torch.Tensor, "to", lambda self, *a, **k: self)
+    scorer(["Repeat: apple\n"], ["apple"])
+    assert moved == ["('cuda',)"]
+
+
 def test_the_vllm_generator_names_its_extra_when_missing(tiny: dict[str, Path]) -> None:
     from prefdata.errors import MissingExtraError
 

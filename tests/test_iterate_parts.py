@@ -40,7 +40,7 @@ def test_conversational_and_mixed_prompts(tmp_path: Path) -> None:
     mixed = [{"prompt": "hi"}, {"prompt": [{"role": "user", "content": "hi"}]}]
     with pytest.raises(InputError, match=r"prompt 1 of .* every prompt must be non-empty text"):
         load_prompts(write_jsonl(tmp_path / "m.jsonl", mixed))
-    with pytest.raises(InputError, match="line 1 has no 'prompt' key"):
+    with pytest.raises(InputError, match=r"line 1 has no 'prompt' key; found \['question'\]"):
         load_prompts(write_jsonl(tmp_path / "q.jsonl", [{"question": "hi"}]))
 
 

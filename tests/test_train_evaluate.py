@@ -60,6 +60,18 @@ def test_the_device_is_the_gpu_when_there_is_one(monkeypatch):
     assert pick_device() == "cuda" and pick_device("cpu") == "cpu"
 
 
+def test_a_device_that_cannot_run_is_one_line(tiny, tmp_path):
+    from typer.testing import CliRunner
+
+    from prefdata.cli.main import app
+
+    for device, said in (("gpu", "--device 'gpu' is not a torch device"), ("cuda", "no CUDA")):
+        flags = ["--model", str(tiny["model"]), "--data", str(tiny["heldout"]), "--device", device]
+        result = CliRunner().invoke(app, ["evaluate", *flags])
+        err = " ".join((result.stderr or "").split())
+        assert result.exit_code == 2 and said in err, result.output
+
+
 def test_each_method_names_its_own_margin():
     assert margin_rule({"method": "dpo"}).uses_reference
     simpo = margin_rule({"method": "simpo"})

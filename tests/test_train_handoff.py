@@ -7,6 +7,7 @@ import json
 import shutil
 from types import SimpleNamespace
 
+import pyarrow.parquet as pq
 import pytest
 import yaml
 from typer.testing import CliRunner
@@ -14,7 +15,8 @@ from typer.testing import CliRunner
 from prefdata.cli.main import app
 from prefdata.train import train
 from prefdata.train.callbacks import read_metrics
-from prefdata.train.manifest import resolve_path
+from prefdata.train.data import load_pairs
+from prefdata.train.manifest import describe_data, resolve_path
 from tests.train_support import recipe, tiny
 
 __all__ = ["tiny"]
@@ -53,6 +55,20 @@ def test_handoff_folder_holds_everything_a_reviewer_needs(tiny, tmp_path):
     plots = {p.name for p in (out / "plots").iterdir()}
     assert {"loss.png", "rewards_accuracies.png", "rewards_margins.png"} <= plots
     assert (out / "model.safetensors").is_file() and (out / "tokenizer.json").is_file()
+
+
+def test_a_folder_of_parts_is_described_like_one_file(tiny, tmp_path):
+    """A Ray result's kept/ folder trains as data: its manifest entry (written before
+    training, for the resume record) counts and hashes every part."""
+    table = pq.read_table(tiny["text"])
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    pq.write_table(table.slice(0, 40), kept / "part-000000.parquet")
+    pq.write_table(table.slice(40), kept / "part-000001.parquet")
+    info = describe_data(load_pairs(kept))
+    assert info["rows"] == info["rows_used"] == 64
+    parts = b"".join(p.read_bytes() for p in sorted(kept.iterdir()))
+    assert info["sha256"] == hashlib.sha256(parts).hexdigest()
 
 
 @pytest.mark.slow

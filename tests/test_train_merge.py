@@ -38,3 +38,18 @@ def test_train_merge_writes_a_plain_model(tiny, tmp_path):
     assert (merged / "config.json").is_file() and not (merged / "adapter_config.json").exists()
     manifest = json.loads((merged / "manifest.json").read_text())
     assert resolve_path(merged, manifest["model"]["base"]) == tiny["model"]
+
+
+def test_export_model_refuses_an_unknown_dtype_in_one_line(tiny, tmp_path):
+    import peft
+    import transformers
+
+    base = transformers.AutoModelForCausalLM.from_pretrained(str(tiny["model"]))
+    adapter = tmp_path / "lora"
+    peft.get_peft_model(base, peft.LoraConfig(r=4, task_type="CAUSAL_LM")).save_pretrained(adapter)
+    transformers.AutoTokenizer.from_pretrained(str(tiny["model"])).save_pretrained(adapter)
+    flags = ["--adapter", str(adapter), "--out", str(tmp_path / "m"), "--dtype", "fp8"]
+    result = CliRunner().invoke(app, ["export-model", *flags])
+    err = " ".join((result.stderr or "").split())
+    assert result.exit_code == 2 and "dtype must be one of ['float32'" in err, result.output
+    assert "got 'fp8'" in err and not (tmp_path / "m").exists()

@@ -54,6 +54,13 @@ def test_recipe_dtype_and_attention_are_passed_to_the_model(tiny, tmp_path, fake
     assert dtype == "bfloat16" and init == {"attn_implementation": "eager"}
 
 
+def test_the_recipe_dtype_wins_over_model_init_kwargs(tiny, tmp_path):
+    # both name a dtype: the one recorded in the manifest must be the one loaded
+    settings = recipe(tiny, tmp_path, dtype="float32", model_init_kwargs={"dtype": "bfloat16"})
+    _, dtype, init = trainer_settings(load_recipe(settings), detect_hardware())
+    assert dtype == "float32" and "dtype" not in init
+
+
 def test_pure_bf16_warning_depends_on_the_learning_rate_and_lora():
     assert check_precision("bfloat16", {"learning_rate": 5e-7}, lora=False)
     assert not check_precision("bfloat16", {"learning_rate": 5e-7}, lora=True)

@@ -41,8 +41,6 @@ def load_prompts(path: str | Path) -> PromptSet:
     records = [_record(r, path, n + 1) for n, r in iter_records(path)]
     if not records:
         raise InputError(f"no prompts in {path}")
-    if "prompt" not in records[0]:
-        raise InputError(f"no column 'prompt' in {path}; found {sorted(records[0])}")
     values: list[Any] = [r.get("prompt") for r in records]
     names = [k for k in records[0] if k != "prompt"]
     columns = {name: [r.get(name) for r in records] for name in names}
@@ -71,7 +69,8 @@ def _record(record: Any, path: Path, number: int) -> dict[str, Any]:
     if isinstance(record, Malformed):
         raise InputError(f"{path} line {number} is not JSON: {record.error}")
     if not isinstance(record, dict) or "prompt" not in record:
-        raise InputError(f"{path} line {number} has no 'prompt' key")
+        found = sorted(record) if isinstance(record, dict) else type(record).__name__
+        raise InputError(f"{path} line {number} has no 'prompt' key; found {found}")
     return record
 
 

@@ -98,9 +98,10 @@ def _finite(value: Any) -> bool:
 
 def _reward_model(folder: str, batch_size: int) -> Scorer:
     """Any ``AutoModelForSequenceClassification`` folder; its first logit is the reward.
-    It runs on the GPU when there is one."""
+    It scores on the GPU when there is one."""
     from pathlib import Path
 
+    from prefdata.train.logprobs import pick_device
     from prefdata.train.preflight import load_tokenizer
 
     path = Path(folder)
@@ -121,10 +122,12 @@ def _reward_model(folder: str, batch_size: int) -> Scorer:
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
         model.config.pad_token_id = tokenizer.pad_token_id
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    model = model.to(device)
+    device = pick_device()
 
     def score(prompts: list[Prompt], completions: list[str], **_columns: Any) -> list[float]:
+        # onto the GPU only now: the scorer is loaded before sampling (to fail early), and
+        # vLLM's child process wants the GPU free while it samples
+        model.to(device)
         texts = [_joined(tokenizer, p, c) for p, c in zip(prompts, completions, strict=True)]
         values: list[float] = []
         for start in range(0, len(texts), batch_size):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -114,11 +115,28 @@ def split_eval(pairs: Pairs, fraction: float, *, seed: int) -> tuple[Pairs, Pair
     return pairs.take(np.sort(order[n_eval:])), pairs.take(np.sort(order[:n_eval]))
 
 
+def data_files(path: Path) -> list[Path]:
+    """The Parquet files behind a data path: the file itself, or a folder's parts in name
+    order (a Ray result's ``kept/``)."""
+    return sorted(path.glob(PART_GLOB)) if path.is_dir() else [path]
+
+
 def file_sha256(path: Path) -> str:
-    """sha256 of a file, or of a folder's parts in name order."""
+    """sha256 of a file, or of a folder's parts in name order.
+
+    One training run asks for its data's hash up to three times (the resume record, the
+    manifest's data and, with eval_split, its eval data): the files' identity and stat
+    stand for their content, so a multi-GB set is read once.
+    """
+    stats = [(file.resolve(), file.stat()) for file in data_files(path)]
+    return _sha256(tuple((str(f), s.st_size, s.st_mtime_ns) for f, s in stats))
+
+
+@lru_cache(maxsize=32)
+def _sha256(files: tuple[tuple[str, int, int], ...]) -> str:
     digest = hashlib.sha256()
-    for file in sorted(path.glob(PART_GLOB)) if path.is_dir() else [path]:
-        with file.open("rb") as handle:
+    for name, _size, _mtime in files:
+        with open(name, "rb") as handle:
             while block := handle.read(1 << 20):
                 digest.update(block)
     return digest.hexdigest()

@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 from prefdata.errors import InputError, require
 from prefdata.schema import ID
 from prefdata.train.data import Pairs, load_pairs
+from prefdata.train.hardware import check_dtype, release_accelerator_memory
 from prefdata.train.logprobs import Sequence, pick_device, response_logps, truncate
 from prefdata.train.manifest import read_manifest, resolve_path
 from prefdata.train.margins import MarginRule, margin_rule, margins
@@ -85,6 +86,7 @@ def adapter_base(model_dir: Path, manifest: dict[str, Any]) -> Path:
 
 def load_causal_lm(path: str | Path, *, device: str, dtype: str = "float32") -> Any:
     """A local causal LM in eval mode on ``device``."""
+    check_dtype(dtype)
     torch = require("torch", "train")
     transformers = require("transformers", "train")
     check_model_folder(path)
@@ -159,7 +161,6 @@ def evaluate(
     reference its handoff manifest names; reference-free methods (SimPO, ORPO, CPO) use
     none. ``max_length`` defaults to the training's, as does its truncation mode.
     """
-    torch = require("torch", "train")
     model_dir = check_model_folder(model)
     pairs = load_pairs(data)
     tokenizer = load_tokenizer(model_dir)
@@ -219,8 +220,7 @@ def evaluate(
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(table, out)
     del policy, reference
-    if device.startswith("cuda"):
-        torch.cuda.empty_cache()
+    release_accelerator_memory()
     return EvalResult(
         accuracy=float((margin > 0).mean()),
         mean_margin=float(margin.mean()),

@@ -11,6 +11,7 @@ from prefdata.train.manifest import (
     config_sha256,
     portable_path,
     read_manifest,
+    resolve_path,
     write_manifest,
 )
 from prefdata.train.preflight import check_model_folder, load_tokenizer
@@ -57,7 +58,7 @@ def merge_adapter(adapter: str | Path, out: str | Path, *, dtype: str | None = N
         )
         for key in ("data", "eval_data"):
             if isinstance(manifest.get(key), dict) and manifest[key].get("path"):
-                source = adapter_dir / manifest[key]["path"]
+                source = resolve_path(adapter_dir, manifest[key]["path"])
                 record[key] = {**manifest[key], "path": portable_path(target, source)}
     write_manifest(target, record)
     return target

@@ -55,10 +55,15 @@ def precision_defaults(hardware: dict[str, Any]) -> tuple[dict[str, Any], str]:
     return {"bf16": False, "use_cpu": True}, "float32"
 
 
-def check_precision(dtype: str, settings: dict[str, Any], *, lora: bool) -> list[str]:
-    """Refuse weight dtypes mixed precision cannot train; return warnings for the rest."""
+def check_dtype(dtype: Any) -> None:
+    """Refuse a model weight dtype outside DTYPES, in one line."""
     if dtype not in DTYPES:
         raise ConfigError(f"dtype must be one of {list(DTYPES)}, got {dtype!r}")
+
+
+def check_precision(dtype: str, settings: dict[str, Any], *, lora: bool) -> list[str]:
+    """Refuse weight dtypes mixed precision cannot train; return warnings for the rest."""
+    check_dtype(dtype)
     if dtype == "float16" and settings.get("fp16"):
         raise ConfigError(
             "dtype float16 with fp16: true cannot train (the gradient scaler refuses fp16 "

@@ -14,7 +14,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-from prefdata.errors import require
+from prefdata.errors import ConfigError, require
 
 CHUNK_TOKENS = 1024
 
@@ -43,9 +43,17 @@ def truncate(prompt: list[int], response: list[int], max_length: int | None, mod
 def pick_device(requested: str | None = None) -> str:
     """``requested``, else CUDA when available, else CPU."""
     torch = require("torch", "train")
-    if requested:
-        return requested
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    if not requested:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        kind = torch.device(requested).type
+    except RuntimeError:
+        raise ConfigError(
+            f"--device {requested!r} is not a torch device: use cpu, cuda or cuda:N"
+        ) from None
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"--device {requested}: no CUDA device here; use cpu")
+    return requested
 
 
 def response_logps(

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow.parquet as pq
 
 from prefdata import __version__
-from prefdata.train.data import Pairs, curation_report, file_sha256
+from prefdata.train.data import Pairs, curation_report, data_files, file_sha256
 
 if TYPE_CHECKING:
     from prefdata.train.runner import Prepared, TrainResult
@@ -83,7 +83,7 @@ def describe_data(pairs: Pairs, *, relative_to: str | Path | None = None) -> dic
             pairs.path if relative_to is None else portable_path(relative_to, pairs.path)
         )
         info["sha256"] = file_sha256(pairs.path)
-        info["rows"] = pq.ParquetFile(pairs.path).metadata.num_rows
+        info["rows"] = sum(pq.read_metadata(f).num_rows for f in data_files(pairs.path))
         info["curation_report"] = curation_report(pairs.path)
     return info
 

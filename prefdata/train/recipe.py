@@ -22,7 +22,7 @@ from typing import Any
 
 from prefdata.config import load_config_file
 from prefdata.errors import ConfigError, require
-from prefdata.train.hardware import DTYPES
+from prefdata.train.hardware import check_dtype
 from prefdata.train.methods import METHODS, Method, get_method
 from prefdata.train.notices import warn
 from prefdata.train.recipe_types import SCIENTIFIC, check_values
@@ -105,8 +105,8 @@ class Recipe:
             raise ConfigError(f"lora must be a mapping of LoraConfig fields, got {self.lora!r}")
         if self.lora is not None:
             check_lora(self.lora)
-        if self.dtype is not None and self.dtype not in DTYPES:
-            raise ConfigError(f"dtype must be one of {list(DTYPES)}, got {self.dtype!r}")
+        if self.dtype is not None:
+            check_dtype(self.dtype)
         if self.attn_implementation is not None and not isinstance(self.attn_implementation, str):
             raise ConfigError(
                 f"attn_implementation must be text (sdpa, eager, flash_attention_2, ...), "

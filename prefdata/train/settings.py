@@ -20,7 +20,10 @@ def trainer_settings(
     precision, dtype = precision_defaults(hardware)
     settings = {**method_defaults(recipe), **precision, **recipe.settings}
     model_init_kwargs = dict(settings.pop("model_init_kwargs", None) or {})
-    dtype = recipe.dtype or str(model_init_kwargs.pop("dtype", None) or dtype)
+    # popped either way: build_trainer spreads these after the dtype, so one left here
+    # would load the model in another dtype than the one recorded
+    named = model_init_kwargs.pop("dtype", None)
+    dtype = recipe.dtype or str(named or dtype)
     if recipe.attn_implementation is not None:
         model_init_kwargs["attn_implementation"] = recipe.attn_implementation
     for message in check_precision(dtype, settings, lora=recipe.lora is not None):
