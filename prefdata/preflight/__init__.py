@@ -49,12 +49,15 @@ def preflight(
     trainer: str = "trl",
     max_length: int | None = 1024,
     truncation_mode: str = "keep_start",
+    unreadable: dict[str, int] | None = None,
 ) -> Preflight:
     """Plan every pair of ``table`` as ``trainer`` would, and the ledger of what is lost.
 
     ``table`` holds ``chosen`` and ``rejected`` and, for explicit prompts, ``prompt``
     (strings, or lists of ``{role, content}`` messages). Without ``prompt`` the trainer's
-    own prompt extraction is applied, as it would be to such a file.
+    own prompt extraction is applied, as it would be to such a file. ``unreadable``
+    counts input rows that never became pairs, by reason, so the ledger accounts for
+    every row.
     """
     if trainer not in TRAINERS:
         raise ConfigError(f"trainer must be one of {list(TRAINERS)}, got {trainer!r}")
@@ -79,7 +82,12 @@ def preflight(
         "implicit_prompt": "prompt" not in table.column_names,
         "conversational": conversational,
     }
-    return Preflight(per_pair, ledger(per_pair, settings))
+    summary = ledger(per_pair, settings)
+    lost = sum((unreadable or {}).values())
+    summary["rows_in"] += lost
+    summary["dropped"] += lost
+    summary["dropped_by_reason"].update(unreadable or {})
+    return Preflight(per_pair, summary)
 
 
 def write(result: Preflight, out: str | Path) -> Path:

@@ -1,0 +1,90 @@
+"""`prefdata preflight DATA`: what the trainer will really train on, pair by pair."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.markup import escape
+
+from prefdata.cli.output import console, errors_to_exit
+from prefdata.errors import ConfigError
+
+
+def _print(ledger: dict[str, Any], out: Path) -> None:
+    console.print(
+        f"{ledger['trainer']} {ledger['trainer_version'] or ''} max_length={ledger['max_length']} "
+        f"truncation_mode={ledger['truncation_mode']}"
+        + (" (prompts extracted by the trainer)" if ledger["implicit_prompt"] else ""),
+        highlight=False,
+    )
+    lost = ledger["tokens_lost"]
+    console.print(
+        f"rows in {ledger['rows_in']}: kept {ledger['kept']}, dropped {ledger['dropped']}, "
+        f"truncated {ledger['truncated']}; tokens lost: chosen {lost['chosen']}, "
+        f"rejected {lost['rejected']}; identical after truncation "
+        f"{ledger['identical_after_truncation']}",
+        highlight=False,
+    )
+    counted = {**ledger["reasons"], **ledger["dropped_by_reason"]}
+    for code, n in counted.items():
+        if n:
+            console.print(f"  {code}: {n}", highlight=False)
+    for s in ledger["suggestions"]:
+        gives = ", ".join(f"{k} {v}" for k, v in s["gives"].items())
+        console.print(f"suggest {s['setting']}={s['value']}: {s['why']} ({gives})", highlight=False)
+    console.print(f"wrote {escape(str(out))}/preflight.parquet and preflight.json")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("preflight")
+    def preflight_command(
+        data: Path = typer.Argument(
+            ..., help="Pairs: a prefdata output folder, a Parquet file, or any file `filter` reads."
+        ),
+        tokenizer: Path = typer.Option(..., "--tokenizer", help="Local tokenizer folder."),
+        out: Path = typer.Option(
+            ..., "--out", help="Folder for preflight.parquet and preflight.json."
+        ),
+        trainer: str = typer.Option("trl", "--trainer", help="Trainer to model: trl."),
+        max_length: int = typer.Option(
+            1024, "--max-length", help="The trainer's max_length in tokens (TRL's default: 1024)."
+        ),
+        truncation_mode: str = typer.Option(
+            "keep_start", "--truncation-mode", help="TRL's truncation_mode: keep_start or keep_end."
+        ),
+        max_prompt_length: int | None = typer.Option(
+            None,
+            "--max-prompt-length",
+            help="Prompt token limit, for trainers that have one (TRL 1.16 has none).",
+        ),
+    ) -> None:
+        """Show, pair by pair, what the trainer keeps, drops and truncates, and why.
+
+        Writes OUT/preflight.parquet (one row per pair) and OUT/preflight.json (the
+        ledger), prints the summary and the settings that would avoid each loss.
+
+        Example: `prefdata preflight curated/ --tokenizer tok/ --max-length 512 --out pf/`
+        """
+        from prefdata.preflight import preflight, source, write
+        from prefdata.tokenization import load_tokenizer
+
+        with errors_to_exit():
+            if max_prompt_length is not None and trainer == "trl":
+                raise ConfigError(
+                    "TRL 1.16 has no max_prompt_length (it was removed): leave out "
+                    "--max-prompt-length, or run preflight on the pairs `prefdata train` "
+                    "writes after applying its own"
+                )
+            table, unreadable = source.load(data)
+            result = preflight(
+                table,
+                load_tokenizer(str(tokenizer)),
+                trainer=trainer,
+                max_length=max_length,
+                truncation_mode=truncation_mode,
+                unreadable=unreadable,
+            )
+            folder = write(result, out)
+        _print(result.ledger, folder)
