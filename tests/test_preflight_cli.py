@@ -56,6 +56,22 @@ def test_cli_writes_the_ledger_and_per_pair_file(tiny_tokenizer: Path, tmp_path:
     assert whole["kept"] == suggested["gives"]["kept"]
 
 
+def test_fail_on_gates_ci(tiny_tokenizer: Path, tmp_path: Path) -> None:
+    data = _pairs(tmp_path / "pairs.parquet")
+    args = [
+        "preflight",
+        str(data),
+        "--tokenizer",
+        str(tiny_tokenizer),
+        "--out",
+        str(tmp_path / "o"),
+    ]
+    cut = runner.invoke(app, [*args, "--max-length", "40", "--fail-on", "response_truncated"])
+    assert cut.exit_code == 1 and "gate failed" in cut.output
+    whole = runner.invoke(app, [*args, "--max-length", "4000", "--fail-on", "response_truncated"])
+    assert whole.exit_code == 0, whole.output
+
+
 def test_cli_bad_input_is_one_line(tiny_tokenizer: Path, tmp_path: Path) -> None:
     data = _pairs(tmp_path / "pairs.parquet")
     base = ["preflight", str(data), "--out", str(tmp_path / "o")]
@@ -64,6 +80,7 @@ def test_cli_bad_input_is_one_line(tiny_tokenizer: Path, tmp_path: Path) -> None
         [*base, "--tokenizer", str(tiny_tokenizer), "--trainer", "axolotl"],
         [*base, "--tokenizer", str(tiny_tokenizer), "--max-prompt-length", "10"],
         [*base, "--tokenizer", str(tiny_tokenizer), "--truncation-mode", "middle"],
+        [*base, "--tokenizer", str(tiny_tokenizer), "--fail-on", "too_long"],
         [
             "preflight",
             str(tmp_path / "missing.jsonl"),

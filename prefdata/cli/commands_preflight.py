@@ -8,7 +8,7 @@ from typing import Any
 import typer
 from rich.markup import escape
 
-from prefdata.cli.output import console, errors_to_exit
+from prefdata.cli.output import EXIT_GATE, console, err_console, errors_to_exit
 from prefdata.errors import ConfigError
 
 
@@ -59,6 +59,11 @@ def register(app: typer.Typer) -> None:
             "--max-prompt-length",
             help="Prompt token limit, for trainers that have one (TRL 1.16 has none).",
         ),
+        fail_on: str = typer.Option(
+            "",
+            "--fail-on",
+            help="Comma-separated reason codes: exit 1 when any pair has one (a CI gate).",
+        ),
     ) -> None:
         """Show, pair by pair, what the trainer keeps, drops and truncates, and why.
 
@@ -67,10 +72,16 @@ def register(app: typer.Typer) -> None:
 
         Example: `prefdata preflight curated/ --tokenizer tok/ --max-length 512 --out pf/`
         """
-        from prefdata.preflight import preflight, source, write
+        from prefdata.preflight import codes, preflight, source, write
         from prefdata.tokenization import load_tokenizer
 
         with errors_to_exit():
+            gate = [c for c in fail_on.split(",") if c]
+            unknown = [c for c in gate if c not in codes.ALL]
+            if unknown:
+                raise ConfigError(
+                    f"--fail-on: unknown reason code(s) {unknown}; known: {list(codes.ALL)}"
+                )
             if max_prompt_length is not None and trainer == "trl":
                 raise ConfigError(
                     "TRL 1.16 has no max_prompt_length (it was removed): leave out "
@@ -88,3 +99,7 @@ def register(app: typer.Typer) -> None:
             )
             folder = write(result, out)
         _print(result.ledger, folder)
+        hit = {c: n for c in gate if (n := result.ledger["reasons"][c])}
+        if hit:
+            err_console.print(f"gate failed: {hit} (--fail-on)", highlight=False)
+            raise typer.Exit(EXIT_GATE)
