@@ -70,6 +70,16 @@ def preflight(
     missing = [c for c in ("chosen", "rejected") if c not in table.column_names]
     if missing:
         raise ConfigError(f"no column {missing} in the data; found {table.column_names}")
+    nulls = {
+        c: table.column(c).null_count
+        for c in ("prompt", "chosen", "rejected")
+        if c in table.column_names
+    }
+    if any(nulls.values()):
+        raise ConfigError(
+            f"null values in {nulls}: the trainer cannot tokenize them; "
+            "run `prefdata filter` first (it drops them as missing_field)"
+        )
     per_pair = trl.plan(table, tokenizer, max_length=max_length, truncation_mode=truncation_mode)
     conversational = not pa.types.is_string(
         table.column("chosen").type
