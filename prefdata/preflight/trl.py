@@ -148,6 +148,7 @@ def plan(
     return pa.table(
         {
             "id": ids,
+            "row": np.arange(n, dtype=np.int64),  # input order: ids repeat on duplicate pairs
             "kept": kept,
             "drop_reason": pa.array(drop_reason, pa.string()),
             "reasons": pa.array(reasons, pa.list_(pa.string())),
