@@ -104,3 +104,23 @@ def test_text_counts_include_the_eos_trl_appends(tiny_tokenizer: Path) -> None:
     flags = _filter_flags(table, tiny_tokenizer, without_eos)[0]
     assert reasons.RESPONSE_TRUNCATED in flags  # it was passed before
     assert reasons.RESPONSE_TRUNCATED not in _filter_flags(table, tiny_tokenizer, with_eos)[0]
+
+
+@pytest.mark.parametrize("conversational", [False, True], ids=["text", "conversational"])
+def test_preflight_decides_as_the_filter_flags(tiny_tokenizer: Path, conversational: bool) -> None:
+    from prefdata.preflight import codes, preflight
+
+    table = _table(CHAT if conversational else TEXT, conversational)
+    tokenizer = load_tokenizer(str(tiny_tokenizer))
+    seen = {"dropped": 0, "cut": 0, "whole": 0}
+    for limit in range(2, 80, 6):
+        flags = _filter_flags(table, tiny_tokenizer, limit)
+        per_pair = preflight(table, tokenizer, max_length=limit).per_pair.to_pylist()
+        for row, flagged in zip(per_pair, flags, strict=True):
+            assert (not row["kept"]) == (reasons.PROMPT_TOO_LONG in flagged)
+            cut = row["kept"] and codes.RESPONSE_TRUNCATED in row["reasons"]
+            assert cut == (
+                reasons.RESPONSE_TRUNCATED in flagged and reasons.PROMPT_TOO_LONG not in flagged
+            )
+            seen["dropped" if not row["kept"] else "cut" if cut else "whole"] += 1
+    assert min(seen.values()) > 0, seen  # every outcome was compared

@@ -141,3 +141,11 @@ def test_llamafactory_demo_ledger_equals_trls_preparation(tmp_path: Path) -> Non
         tokenizer = load_tokenizer(str(_tokenizer(tmp_path / name, template, bos=bos, eos=eos)))
         got = _ledger_against_trl(table, tokenizer, 256)
         assert got["truncated"] > 0
+
+
+def test_every_preflight_code_is_in_the_readme() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    assert [c for c in codes.ALL if f"| `{c}` |" not in readme] == []
+    help_text = runner.invoke(app, ["preflight", "--help"]).output
+    for flag in ("--tokenizer", "--trainer", "--max-length", "--truncation-mode", "--fail-on"):
+        assert flag in help_text
