@@ -13,10 +13,13 @@ from prefdata.errors import ConfigError
 
 
 def _print(ledger: dict[str, Any], out: Path) -> None:
+    if ledger["trainer"] == "trl":
+        setting = f"max_length={ledger['max_length']} truncation_mode={ledger['truncation_mode']}"
+    else:
+        setting = f"cutoff_len={ledger['max_length']}"
+    implicit = " (prompts extracted by the trainer)" if ledger["implicit_prompt"] else ""
     console.print(
-        f"{ledger['trainer']} {ledger['trainer_version'] or ''} max_length={ledger['max_length']} "
-        f"truncation_mode={ledger['truncation_mode']}"
-        + (" (prompts extracted by the trainer)" if ledger["implicit_prompt"] else ""),
+        f"{ledger['trainer']} {ledger['trainer_version'] or ''} {setting}{implicit}",
         highlight=False,
     )
     lost = ledger["tokens_lost"]
@@ -47,9 +50,14 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(
             ..., "--out", help="Folder for preflight.parquet and preflight.json."
         ),
-        trainer: str = typer.Option("trl", "--trainer", help="Trainer to model: trl."),
-        max_length: int = typer.Option(
-            1024, "--max-length", help="The trainer's max_length in tokens (TRL's default: 1024)."
+        trainer: str = typer.Option(
+            "trl", "--trainer", help="Trainer to model: trl (1.16) or llamafactory (0.9.5)."
+        ),
+        max_length: int | None = typer.Option(
+            None,
+            "--max-length",
+            help="TRL's max_length or LLaMA-Factory's cutoff_len, in tokens "
+            "(default: the trainer's own, 1024 and 2048).",
         ),
         truncation_mode: str = typer.Option(
             "keep_start", "--truncation-mode", help="TRL's truncation_mode: keep_start or keep_end."
@@ -72,7 +80,7 @@ def register(app: typer.Typer) -> None:
 
         Example: `prefdata preflight curated/ --tokenizer tok/ --max-length 512 --out pf/`
         """
-        from prefdata.preflight import codes, preflight, source, write
+        from prefdata.preflight import DEFAULT_MAX_LENGTH, codes, preflight, source, write
         from prefdata.tokenization import load_tokenizer
 
         with errors_to_exit():
@@ -93,7 +101,7 @@ def register(app: typer.Typer) -> None:
                 table,
                 load_tokenizer(str(tokenizer)),
                 trainer=trainer,
-                max_length=max_length,
+                max_length=max_length or DEFAULT_MAX_LENGTH.get(trainer),
                 truncation_mode=truncation_mode,
                 unreadable=unreadable,
             )

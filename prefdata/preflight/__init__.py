@@ -7,7 +7,7 @@ suggested settings. A trainer is one module with a ``plan`` function plus one li
 ``TRAINERS``.
 
 >>> TRAINERS
-('trl',)
+('trl', 'llamafactory')
 """
 
 from __future__ import annotations
@@ -22,10 +22,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from prefdata.errors import ConfigError
-from prefdata.preflight import codes, trl
+from prefdata.preflight import codes, llamafactory, trl
 from prefdata.preflight.ledger import ledger
 
-TRAINERS = ("trl",)
+TRAINERS = ("trl", "llamafactory")
+# the trainers' own defaults: TRL's DPOConfig.max_length, LLaMA-Factory's cutoff_len
+DEFAULT_MAX_LENGTH = {"trl": 1024, "llamafactory": 2048}
 PER_PAIR_FILE, LEDGER_FILE = "preflight.parquet", "preflight.json"
 
 
@@ -80,13 +82,20 @@ def preflight(
             f"null values in {nulls}: the trainer cannot tokenize them; "
             "run `prefdata filter` first (it drops them as missing_field)"
         )
-    per_pair = trl.plan(table, tokenizer, max_length=max_length, truncation_mode=truncation_mode)
+    if trainer == "llamafactory":
+        if max_length is None:
+            raise ConfigError("LLaMA-Factory always applies cutoff_len: pass --max-length N")
+        per_pair = llamafactory.plan(table, tokenizer, cutoff_len=max_length)
+    else:
+        per_pair = trl.plan(
+            table, tokenizer, max_length=max_length, truncation_mode=truncation_mode
+        )
     conversational = not pa.types.is_string(
         table.column("chosen").type
     ) and not pa.types.is_large_string(table.column("chosen").type)
     settings = {
         "trainer": trainer,
-        "trainer_version": _version("trl"),
+        "trainer_version": _version(trainer) if trainer == "trl" else "0.9.5 (modelled)",
         "max_length": max_length,
         "truncation_mode": truncation_mode,
         "implicit_prompt": "prompt" not in table.column_names,

@@ -27,7 +27,13 @@ PROMPT_BOUNDARY_MERGE = "prompt_boundary_merge"
 # a whole turn or word (it ends mid-word, or misses a shared last turn).
 PROMPT_EXTRACTION_DIFFERS = "prompt_extraction_differs"
 
-DROPS = (PROMPT_FILLS_MAX_LENGTH, PROMPT_NOT_EXTRACTABLE)
+# LLaMA-Factory drops the pair: its prompt has an even number of turns (after a leading
+# system message), or a response is missing ("Dropped invalid example").
+INVALID_TURNS = "invalid_turns"
+# LLaMA-Factory cuts the prompt (it keeps its start) to fit cutoff_len.
+PROMPT_TRUNCATED = "prompt_truncated"
+
+DROPS = (PROMPT_FILLS_MAX_LENGTH, PROMPT_NOT_EXTRACTABLE, INVALID_TURNS)
 ALL = (
     PROMPT_FILLS_MAX_LENGTH,
     PROMPT_NOT_EXTRACTABLE,
@@ -36,4 +42,6 @@ ALL = (
     EOS_MISMATCH,
     PROMPT_BOUNDARY_MERGE,
     PROMPT_EXTRACTION_DIFFERS,
+    INVALID_TURNS,
+    PROMPT_TRUNCATED,
 )

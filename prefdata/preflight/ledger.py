@@ -59,16 +59,27 @@ def suggestions(
     limit, mode = settings["max_length"], settings["truncation_mode"]
     longest = np.sort(np.maximum(seq_c, seq_r))
     whole = longest[math.ceil(WHOLE_SHARE * n) - 1]  # the smallest limit leaving 99% uncut
-    if limit is not None and (
-        counts[codes.RESPONSE_TRUNCATED] or counts[codes.PROMPT_FILLS_MAX_LENGTH]
-    ):
+    losses = counts[codes.RESPONSE_TRUNCATED] + counts[codes.PROMPT_FILLS_MAX_LENGTH]
+    losses += counts[codes.PROMPT_TRUNCATED]
+    if limit is not None and losses:
         if whole > limit:
+            if settings["trainer"] == "llamafactory":
+                kept = per_pair.column("kept").to_numpy(zero_copy_only=False)
+                # infer_seqlen cuts nothing when prompt + the longer response fit
+                over = kept & (np.maximum(seq_c, seq_r) > whole)
+                gives = {"kept": int(kept.sum()), "dropped": int(n - kept.sum())}
+                gives["truncated"] = int(over.sum())
+            else:
+                gives = outcome(prompt, seq_c, seq_r, int(whole), mode)
             out.append(
                 {
-                    "setting": "max_length",
+                    "setting": "cutoff_len"
+                    if settings["trainer"] == "llamafactory"
+                    else "max_length",
                     "value": int(whole),
-                    "why": f"keeps {WHOLE_SHARE:.0%} of pairs whole (longest pair: {int(longest[-1])} tokens)",
-                    "gives": outcome(prompt, seq_c, seq_r, int(whole), mode),
+                    "why": f"keeps {WHOLE_SHARE:.0%} of pairs whole "
+                    f"(longest pair: {int(longest[-1])} tokens)",
+                    "gives": gives,
                 }
             )
         if mode == "keep_start" and counts[codes.PROMPT_FILLS_MAX_LENGTH]:
@@ -111,7 +122,16 @@ def ledger(per_pair: pa.Table, settings: dict[str, Any]) -> dict[str, Any]:
         "kept": int(kept.sum()),
         "dropped": int((~kept).sum()),
         "dropped_by_reason": {c: counts[c] for c in codes.DROPS},
-        "truncated": counts[codes.RESPONSE_TRUNCATED],
+        # pairs the trainer keeps but cuts (either sequence, prompt or response)
+        "truncated": int(
+            (
+                kept
+                & (
+                    (per_pair.column("chosen_tokens_lost").to_numpy() > 0)
+                    | (per_pair.column("rejected_tokens_lost").to_numpy() > 0)
+                )
+            ).sum()
+        ),
         "tokens_lost": {"chosen": int(lost_c.sum()), "rejected": int(lost_r.sum())},
         "identical_after_truncation": counts[codes.IDENTICAL_AFTER_TRUNCATION],
         # the pairs whose only difference is cut away, by id (the first 100; all are in the Parquet)

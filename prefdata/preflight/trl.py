@@ -141,8 +141,9 @@ def plan(
         codes.PROMPT_BOUNDARY_MERGE: ~tokens.prompt_is_prefix & ~not_extractable,
         codes.PROMPT_EXTRACTION_DIFFERS: np.array(extract_differs, bool),
     }
-    matrix = np.column_stack([flags[c] for c in codes.ALL]) if n else np.zeros((0, len(codes.ALL)))
-    reasons = [[c for c, on in zip(codes.ALL, row, strict=True) if on] for row in matrix]
+    names = list(flags)
+    matrix = np.column_stack([flags[c] for c in names]) if n else np.zeros((0, len(names)))
+    reasons = [[c for c, on in zip(names, row, strict=True) if on] for row in matrix]
     ids = table.column("id") if "id" in table.column_names else pa.array(map(str, range(n)))
     drop_reason = [next((c for c in r if c in codes.DROPS), None) for r in reasons]
     return pa.table(
