@@ -3,7 +3,7 @@
 LLaMA-Factory cannot be installed beside TRL 1.16, so its outputs were recorded by
 ``tests/fixtures/llamafactory/record.py`` (its own venv, its own converter and
 ``PairwiseDatasetProcessor``) with the tokenizers saved beside them; here prefdata reads
-the same ShareGPT files with its own readers and must give the same numbers.
+the same ShareGPT and pairwise Alpaca files itself and must give the same numbers.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def _expected(key: str) -> list[dict[str, Any] | None]:
 
 
 def _data(dataset: str) -> pa.Table:
-    path = FIXTURES / "pairs.json"
+    path = FIXTURES / ("alpaca.json" if dataset == "alpaca" else "pairs.json")
     if dataset == "dpo_en_demo":
         path = SHARED_DATA / "llamafactory" / "dpo_en_demo.json"
         if not path.exists():

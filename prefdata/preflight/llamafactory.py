@@ -119,16 +119,16 @@ def _split_system(prompt: list[dict[str, str]]) -> tuple[str, list[dict[str, str
 def plan(table: pa.Table, tokenizer: Any, *, cutoff_len: int) -> pa.Table:
     """One row per pair: what LLaMA-Factory's pairwise preprocessing trains on."""
     template = ParsedTemplate(tokenizer)
+    columns = [table.column(c).to_pylist() for c in ("prompt", "chosen", "rejected")]
     if pa.types.is_string(table.column("chosen").type):
-        raise ConfigError(
-            "LLaMA-Factory pre-flight models conversations: read the file with its layout "
-            "(ShareGPT or Alpaca) so prompts are messages"
-        )
+        # text pairs (its Alpaca layout): one user turn, each response an assistant turn
+        columns = [
+            [[{"role": role, "content": text}] for text in values]
+            for role, values in zip(("user", "assistant", "assistant"), columns, strict=True)
+        ]
     eos = tokenizer.eos_token_id
     out: dict[str, list[Any]] = {k: [] for k in _COLUMNS}
-    for prompt, chosen, rejected in zip(
-        *(table.column(c).to_pylist() for c in ("prompt", "chosen", "rejected")), strict=True
-    ):
+    for prompt, chosen, rejected in zip(*columns, strict=True):
         system, turns = _split_system([dict(m) for m in prompt])
         # LLaMA-Factory's converter wants user, assistant, user, ... and an odd count
         roles_ok = all(

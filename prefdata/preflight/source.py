@@ -5,6 +5,8 @@
 * a Parquet or JSON/JSONL(.gz) file whose ``chosen``/``rejected`` columns are already
   TRL-shaped (strings, or lists of ``{role, content}``): the file as ``load_dataset``
   reads it, so a file without ``prompt`` goes through TRL's own prompt extraction;
+* a JSON array in LLaMA-Factory's pairwise Alpaca layout (``instruction``, ``input``,
+  ``chosen``, ``rejected`` strings): the prompt as its converter joins it;
 * any other layout prefdata reads (ShareGPT, Alpaca, HH, ...): prefdata's canonical
   pairs, the rows it cannot read counted by reason.
 """
@@ -44,6 +46,34 @@ def _raw(path: Path) -> pa.Table | None:
     return None
 
 
+def _alpaca(path: Path) -> pa.Table | None:
+    """LLaMA-Factory's pairwise Alpaca layout: the prompt is instruction and input joined
+    by a newline (empty parts left out), as its AlpacaDatasetConverter builds it."""
+    import json
+
+    try:
+        records = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not (isinstance(records, list) and records and isinstance(records[0], dict)):
+        return None
+    if not {"instruction", "chosen", "rejected"} <= set(records[0]):
+        return None
+    if not all(isinstance(r.get(k), str) for r in records for k in ("chosen", "rejected")):
+        return None
+    prompts = [
+        "\n".join(p for p in (r.get("instruction"), r.get("input")) if isinstance(p, str) and p)
+        for r in records
+    ]
+    return pa.table(
+        {
+            "prompt": prompts,
+            "chosen": [r["chosen"] for r in records],
+            "rejected": [r["rejected"] for r in records],
+        }
+    )
+
+
 def _id_column(table: pa.Table) -> pa.Table:
     if "id" not in table.column_names:
         return table.append_column("id", pa.array([str(i) for i in range(table.num_rows)]))
@@ -62,6 +92,8 @@ def load(path: str | Path) -> tuple[pa.Table, dict[str, int]]:
     if not path.is_file():
         raise InputError(f"data file not found: {path}")
     raw = _raw(path)
+    if raw is None and path.name.lower().endswith(".json"):
+        raw = _alpaca(path)
     if raw is not None and {"chosen", "rejected"} <= set(raw.column_names):
         used = [c for c in CANONICAL if c in raw.column_names]
         if all(_trl_shaped(raw.schema.field(c).type) for c in used):
