@@ -149,3 +149,31 @@ def test_every_preflight_code_is_in_the_readme() -> None:
     help_text = runner.invoke(app, ["preflight", "--help"]).output
     for flag in ("--tokenizer", "--trainer", "--max-length", "--truncation-mode", "--fail-on"):
         assert flag in help_text
+
+
+def test_zh_demo_style_ledger_equals_trls_preparation(tmp_path: Path) -> None:
+    # dpo_zh_demo-style: ShareGPT with Chinese text, read by prefdata's readers
+    long = "敏捷的棕色狐狸跳过了懒狗。" * 6
+    records = [
+        {
+            "conversations": [{"from": "human", "value": q}],
+            "chosen": {"from": "gpt", "value": c},
+            "rejected": {"from": "gpt", "value": r},
+        }
+        for q, c, r in [
+            ("你好，今天怎么样？", "我很好，谢谢。", "走开"),
+            ("请介绍一下狐狸。", long + "好", long + "坏"),
+            (long * 2, "蓝色", "绿色"),
+            ("天空是什么颜色？", long, "蓝色"),
+        ]
+    ]
+    path = tmp_path / "dpo_zh_style.json"
+    path.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
+    table, unreadable = source.load(path)
+    assert unreadable == {} and table.num_rows == 4
+    tokenizer = load_tokenizer(
+        str(_tokenizer(tmp_path / "tok", CHATML, bos=False, eos="<|im_end|>"))
+    )
+    truncated = [_ledger_against_trl(table, tokenizer, n)["truncated"] for n in (64, 160, 400)]
+    assert max(truncated) > 0
+    assert _ledger_against_trl(table, tokenizer, 64)["kept"] < 4  # the long prompt is dropped
