@@ -1,25 +1,39 @@
-"""Token counts as a trainer sees them, batch-tokenized with a local fast tokenizer.
+"""One tokenization of a pair, the way TRL's DPO trainer builds its inputs, batched.
 
-TRL's ``max_length`` counts prompt + completion tokens. Text pairs are tokenized as
-``prompt`` and ``prompt + response`` (plus the special tokens the tokenizer adds around
-a sequence); conversational pairs as the chat template renders them: the prompt with
-``add_generation_prompt=True`` and the whole conversation with the response appended.
-Only local tokenizer folders are read (``local_files_only``): no hub downloads.
+The filter's token checks, ``prefdata train``'s pre-flight and ``prefdata preflight``
+all count tokens here, so one pair has one count everywhere. The rules follow TRL
+1.16's ``DPOTrainer._prepare_dataset`` (read from its source, and checked against it by
+``tests/test_preflight_trl.py``):
+
+* text pairs: EOS is appended to each response that does not already end with it, then
+  ``prompt``, ``prompt + chosen`` and ``prompt + rejected`` are tokenized with the
+  tokenizer's own special tokens (``tokenizer(text=...)``);
+* conversational pairs: the prompt is rendered with the chat template and the generation
+  prompt, the whole conversations without it (``apply_chat_template(tokenize=True)``);
+* the completion starts where the prompt's tokens and each full sequence's tokens
+  diverge (the shorter of the two common prefixes), not after the prompt's tokens: a
+  BPE merge across the boundary or a template that renders the prompt differently
+  alone moves the boundary.
+
+Each column is tokenized in one batch call, which the fast tokenizer spreads over its
+Rust threads. Only local tokenizer folders are read (``local_files_only``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pyarrow as pa
 
-from prefdata.checks.base import PairView
-from prefdata.config import FilterConfig
 from prefdata.errors import ConfigError, require
-from prefdata.schema import CHOSEN, PROMPT, REJECTED
+
+if TYPE_CHECKING:
+    from prefdata.checks.base import PairView
+    from prefdata.config import FilterConfig
+
+Ids = list[int]
 
 
 @lru_cache(maxsize=4)
@@ -38,36 +52,102 @@ def load_tokenizer(path: str) -> Any:
     return tokenizer
 
 
+def common_prefix(a: Ids, b: Ids) -> int:
+    """Leading tokens ``a`` and ``b`` share."""
+    n = min(len(a), len(b))
+    if a[:n] == b[:n]:  # the usual case, at C speed
+        return n
+    i = 0
+    while a[i] == b[i]:
+        i += 1
+    return i
+
+
 @dataclass
 class PairTokens:
-    """Token ids of the prompt alone and of prompt + each response, per row."""
+    """Token ids of a batch of pairs as TRL trains on them.
 
-    prompt: list[list[int]]
-    with_chosen: list[list[int]]
-    with_rejected: list[list[int]]
-    special: int  # tokens the tokenizer adds around a text sequence (BOS/EOS), counted in lengths
+    ``with_chosen``/``with_rejected`` are the whole sequences (prompt + response, EOS
+    included for text); the trainer's prompt is their first ``boundary`` tokens.
+    """
 
-    def lengths(self, ids: list[list[int]]) -> np.ndarray:
-        return np.fromiter((len(x) for x in ids), np.int64, len(ids)) + self.special
+    prompt: list[Ids]  # the prompt tokenized alone (with the generation prompt)
+    with_chosen: list[Ids]
+    with_rejected: list[Ids]
+    boundary: np.ndarray  # TRL's prompt length: where prompt and prompt + response diverge
+
+    @staticmethod
+    def lengths(ids: list[Ids]) -> np.ndarray:
+        return np.fromiter((len(x) for x in ids), np.int64, len(ids))
+
+    @property
+    def prompt_is_prefix(self) -> np.ndarray:
+        """The prompt's own tokens start both full sequences (no boundary shift)."""
+        return self.boundary == self.lengths(self.prompt)
 
     @property
     def chosen_tokens(self) -> np.ndarray:
-        """Tokens the chosen response adds to the prompt."""
-        return self.lengths(self.with_chosen) - self.lengths(self.prompt)
+        """Tokens of the chosen completion (TRL's ``chosen_ids``)."""
+        return self.lengths(self.with_chosen) - self.boundary
 
     @property
     def rejected_tokens(self) -> np.ndarray:
-        return self.lengths(self.with_rejected) - self.lengths(self.prompt)
+        return self.lengths(self.with_rejected) - self.boundary
 
 
-def _rendered(tokenizer: Any, column: pa.Array, responses: pa.Array | None) -> list[str]:
-    conversations = column.to_pylist()
-    if responses is None:
-        return list(
-            tokenizer.apply_chat_template(conversations, tokenize=False, add_generation_prompt=True)
-        )
-    full = [p + r for p, r in zip(conversations, responses.to_pylist(), strict=True)]
-    return list(tokenizer.apply_chat_template(full, tokenize=False))
+def _with_eos(responses: list[str], eos: str) -> list[str]:
+    return [r if r.endswith(eos) else r + eos for r in responses]
+
+
+def encode_pairs(
+    tokenizer: Any, prompts: list[Any], chosen: list[Any], rejected: list[Any]
+) -> PairTokens:
+    """Tokenize a batch of explicit-prompt pairs as TRL 1.16's DPO trainer does.
+
+    The shape is the first prompt's (a string: text; a list of messages: a
+    conversation), as TRL decides it once per dataset.
+    """
+    if not prompts:
+        return PairTokens([], [], [], np.zeros(0, np.int64))
+    if isinstance(prompts[0], str):
+        eos = tokenizer.eos_token
+        if eos is None:
+            raise ConfigError("the tokenizer has no EOS token: set eos_token in its folder")
+        chosen, rejected = _with_eos(chosen, eos), _with_eos(rejected, eos)
+        texts = [
+            prompts,
+            [p + c for p, c in zip(prompts, chosen, strict=True)],
+            [p + r for p, r in zip(prompts, rejected, strict=True)],
+        ]
+        ids = [list(tokenizer(text=t)["input_ids"]) for t in texts]
+    else:
+        if not getattr(tokenizer, "chat_template", None):
+            raise ConfigError(
+                "the data is conversational but the tokenizer has no chat template: "
+                "use a chat model's tokenizer, or set chat_template in tokenizer_config.json"
+            )
+        prompts = [list(p) for p in prompts]
+        convs = [
+            [p + list(c) for p, c in zip(prompts, chosen, strict=True)],
+            [p + list(r) for p, r in zip(prompts, rejected, strict=True)],
+        ]
+
+        def render(conversations: list[Any], **kw: Any) -> list[Ids]:
+            out = tokenizer.apply_chat_template(
+                conversations, tokenize=True, return_dict=True, **kw
+            )
+            return [list(x) for x in out["input_ids"]]
+
+        ids = [render(prompts, add_generation_prompt=True), render(convs[0]), render(convs[1])]
+    boundary = np.fromiter(
+        (
+            min(common_prefix(p, c), common_prefix(p, r))
+            for p, c, r in zip(ids[0], ids[1], ids[2], strict=True)
+        ),
+        np.int64,
+        len(prompts),
+    )
+    return PairTokens(ids[0], ids[1], ids[2], boundary)
 
 
 def pair_tokens(view: PairView, config: FilterConfig) -> PairTokens:
@@ -78,29 +158,15 @@ def pair_tokens(view: PairView, config: FilterConfig) -> PairTokens:
     assert config.tokenizer is not None
     tokenizer = load_tokenizer(config.tokenizer)
     batch = view.batch
-    if pa.types.is_string(batch.column(PROMPT).type):
-        prompts = view.batch.column(PROMPT).fill_null("").to_pylist()
-        chosen, rejected = view.chosen.to_pylist(), view.rejected.to_pylist()
-        texts = [
-            prompts,
-            [p + c for p, c in zip(prompts, chosen, strict=True)],
-            [p + r for p, r in zip(prompts, rejected, strict=True)],
-        ]
-        add_special, special = True, 0
-    else:
-        if not getattr(tokenizer, "chat_template", None):
-            raise ConfigError(
-                f"tokenizer {config.tokenizer} has no chat template, and the data is "
-                "conversational: use a chat model's tokenizer"
-            )
-        texts = [
-            _rendered(tokenizer, batch.column(PROMPT), None),
-            _rendered(tokenizer, batch.column(PROMPT), batch.column(CHOSEN)),
-            _rendered(tokenizer, batch.column(PROMPT), batch.column(REJECTED)),
-        ]
-        add_special, special = False, 0  # the template writes the special tokens itself
-    # one batch call per column: the fast tokenizer splits it over its Rust threads
-    ids = [tokenizer(t, add_special_tokens=add_special)["input_ids"] if t else [] for t in texts]
-    tokens = PairTokens(ids[0], ids[1], ids[2], special)
+    prompts = batch.column("prompt")
+    if prompts.null_count and prompts.type == "string":
+        prompts = prompts.fill_null("")
+    # the raw columns, not the view's final texts: the trainer sees whole conversations
+    tokens = encode_pairs(
+        tokenizer,
+        prompts.to_pylist(),
+        batch.column("chosen").to_pylist(),
+        batch.column("rejected").to_pylist(),
+    )
     view.shared["tokens"] = tokens
     return tokens

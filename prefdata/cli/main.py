@@ -14,6 +14,7 @@ from prefdata.cli import (
     commands_convert,
     commands_filter,
     commands_iterate,
+    commands_preflight,
     commands_report,
     commands_train,
 )
@@ -39,6 +40,7 @@ commands_convert.register(app)
 commands_annotate.register(app)
 commands_train.register(app)
 commands_iterate.register(app)
+commands_preflight.register(app)
 
 
 def _version(value: bool) -> None:

@@ -12,7 +12,7 @@ from prefdata.errors import InputError, require
 from prefdata.schema import PROMPT, REASONS
 from prefdata.train.data import Pairs
 from prefdata.train.notices import warn
-from prefdata.train.pair_tokens import encode, encode_pair, prompt_length
+from prefdata.train.pair_tokens import encode, prompt_length
 
 PROMPT_TOO_LONG = "prompt_too_long"  # reason code for pairs dropped by max_prompt_length
 
@@ -145,12 +145,16 @@ def check_lengths(
     pairs: Pairs, tokenizer: Any, max_length: int | None, *, name: str
 ) -> dict[str, Any]:
     """Token-length statistics, warning about pairs TRL would drop or truncate."""
-    rows = pairs.table.select(["prompt", "chosen", "rejected"]).to_pylist()
-    prompt_lens, longest = [], []
-    for row in rows:
-        p, c, r = encode_pair(tokenizer, row["prompt"], row["chosen"], row["rejected"])
-        prompt_lens.append(len(p))
-        longest.append(len(p) + max(len(c), len(r)))
+    from prefdata.tokenization import encode_pairs  # the count filter --max-length uses too
+
+    table = pairs.table
+    tokens = encode_pairs(
+        tokenizer, *(table.column(c).to_pylist() for c in ("prompt", "chosen", "rejected"))
+    )
+    rows = range(table.num_rows)
+    prompt_lens = tokens.boundary.tolist()
+    chosen, rejected = map(len, tokens.with_chosen), map(len, tokens.with_rejected)
+    longest = [max(c, r) for c, r in zip(chosen, rejected, strict=True)]
     stats: dict[str, Any] = {
         "pairs": len(rows),
         "max_prompt_tokens": max(prompt_lens),

@@ -1,0 +1,160 @@
+"""Pre-flight throughput (pairs/s) against tokenizing the same data once, in one run.
+
+A script, not a test: it prints figures and asserts nothing about time.
+
+    python tests/benchmarks/bench_preflight.py [--pairs 100000] [--repeats 3] [--trl 5000]
+
+Synthetic text pairs (a 1-3 sentence prompt, 1-6 sentence responses) and a byte-level
+BPE trained offline. Timed, alternating, best of ``--repeats``:
+
+* ``tokenize once``: one batch call over every prompt, chosen and rejected text (each
+  field tokenized once: the floor any token count needs);
+* ``tokenize as TRL``: the three batch calls TRL's inputs need (prompt, prompt +
+  chosen + EOS, prompt + rejected + EOS), as :func:`prefdata.tokenization.encode_pairs`;
+* ``preflight``: the whole pre-flight (tokenization, boundaries, decisions, ledger).
+
+With ``--trl N`` it also times TRL's own ``_prepare_dataset`` on the first N pairs
+(single process), for scale.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+WORDS = [
+    "the",
+    "quick",
+    "brown",
+    "fox",
+    "jumps",
+    "over",
+    "lazy",
+    "dog",
+    "hello",
+    "world",
+    "how",
+    "are",
+    "you",
+    "today",
+    "fine",
+    "thank",
+    "preheat",
+    "oven",
+    "roast",
+    "vegetables",
+    "for",
+    "twenty",
+    "minutes",
+    "direct",
+    "preference",
+    "optimization",
+    "trains",
+    "a",
+    "policy",
+    "from",
+    "pairs",
+]
+
+
+def _sentence(rng: random.Random) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(rng.randint(5, 14))).capitalize() + "."
+
+
+def _text(rng: random.Random, lo: int, hi: int) -> str:
+    return " ".join(_sentence(rng) for _ in range(rng.randint(lo, hi)))
+
+
+def pairs(n: int, seed: int = 0) -> pa.Table:
+    rng = random.Random(seed)
+    return pa.table(
+        {
+            "id": [str(i) for i in range(n)],
+            "prompt": [_text(rng, 1, 3) + "\n" for _ in range(n)],
+            "chosen": [_text(rng, 1, 6) for _ in range(n)],
+            "rejected": [_text(rng, 1, 6) for _ in range(n)],
+        }
+    )
+
+
+def _best(fn: Any, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--pairs", type=int, default=100_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--trl", type=int, default=0, help="also time TRL on this many pairs")
+    args = parser.parse_args()
+
+    from prefdata.preflight import preflight
+    from prefdata.tokenization import encode_pairs, load_tokenizer
+    from tests.conftest import train_tiny_tokenizer
+
+    folder = Path(tempfile.mkdtemp()) / "tok"
+    tokenizer = load_tokenizer(str(train_tiny_tokenizer(folder)))
+    table = pairs(args.pairs)
+    cols = [table.column(c).to_pylist() for c in ("prompt", "chosen", "rejected")]
+    every_text = cols[0] + cols[1] + cols[2]
+
+    runs = {
+        "tokenize once": lambda: tokenizer(every_text)["input_ids"],
+        "tokenize as TRL": lambda: encode_pairs(tokenizer, *cols),
+        "preflight": lambda: preflight(table, tokenizer, max_length=128),
+    }
+    best = {name: float("inf") for name in runs}
+    for _ in range(args.repeats):  # alternate, so load changes hit every variant alike
+        for name, fn in runs.items():
+            best[name] = min(best[name], _best(fn, 1))
+    floor = best["tokenize once"]
+    print(f"{args.pairs} pairs, best of {args.repeats}, alternating")
+    for name, seconds in best.items():
+        print(
+            f"  {name:16s} {seconds:7.2f} s  {args.pairs / seconds:9.0f} pairs/s  "
+            f"{seconds / floor:5.2f}x tokenize once"
+        )
+    if args.trl:
+        print(
+            f"  TRL _prepare_dataset on {args.trl} pairs: {_trl_seconds(table, tokenizer, args.trl):.2f} s"
+        )
+
+
+def _trl_seconds(table: pa.Table, tokenizer: Any, n: int) -> float:
+    import warnings
+    from types import SimpleNamespace
+
+    from datasets import Dataset
+    from trl import DPOConfig
+    from trl.trainer.dpo_trainer import DPOTrainer
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        config = DPOConfig(
+            output_dir="unused", max_length=128, report_to=[], bf16=False, use_cpu=True
+        )
+    dataset = Dataset.from_list(table.slice(0, n).to_pylist())
+    start = time.perf_counter()
+    DPOTrainer._prepare_dataset(
+        SimpleNamespace(_tokenizer=tokenizer), dataset, tokenizer, config, "b"
+    )  # type: ignore[arg-type]
+    return time.perf_counter() - start
+
+
+if __name__ == "__main__":
+    main()
