@@ -124,3 +124,18 @@ def test_a_ray_result_is_reported_trained_on_and_imported(ray_local, tiny, tmp_p
     assert names == LOCAL_RESULT
     assert LabelStore(out / "labels.sqlite").pair_count() == labelled
     assert open_result(out).check_complete().engine == "local"
+
+
+def test_labels_for_a_parts_folder_sit_in_the_result_folder(tmp_path: Path) -> None:
+    """`prefdata app --data OUT/kept` of a Ray result: kept/ is replaced whole by the
+    next run, so a database inside it would be lost; it goes beside kept/ instead."""
+    from prefdata.annotate.app_launch import default_db
+
+    out = tmp_path / "out"
+    (out / "kept").mkdir(parents=True)
+    (out / "report.json").write_text("{}")
+    assert default_db([out / "kept"]) == out / "labels.sqlite"
+    assert default_db([out]) == out / "labels.sqlite"
+    plain = tmp_path / "kept"  # a folder merely called kept, not inside a result
+    plain.mkdir()
+    assert default_db([plain]) == plain / "labels.sqlite"

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from prefdata.annotate.queue import QUEUE_ORDERS
 from prefdata.errors import ConfigError, InputError
-from prefdata.results import FILE, is_result, open_result
+from prefdata.results import FILE, PARTS, REPORT, is_result, open_result
 
 SCRIPT_NAME = "streamlit_app.py"
 DATA_FILES = (FILE.kept, FILE.dropped)  # what `prefdata filter` writes (or kept/, dropped/)
@@ -99,7 +99,12 @@ def default_db(data: list[Path]) -> Path:
     if not data:
         raise ConfigError("pass --db, or --data so the database can sit beside it")
     first = data[0]
-    return (first if first.is_dir() else first.parent) / "labels.sqlite"
+    folder = first if first.is_dir() else first.parent
+    if folder.name in (PARTS.kept, PARTS.dropped) and (folder.parent / REPORT).exists():
+        # a Ray result's kept/ or dropped/: the next filter run replaces that folder
+        # whole, but carries files beside it, so the labels go in the result folder
+        folder = folder.parent
+    return folder / "labels.sqlite"
 
 
 def parse_annotators(values: list[str]) -> list[str]:
