@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from prefdata.config import FilterConfig, ReadOptions
 from prefdata.engines import ENGINES
@@ -23,6 +24,9 @@ from prefdata.engines.tally import Progress, Ran, Tally
 from prefdata.errors import ConfigError, InputError
 from prefdata.readers.sources import missing_message
 from prefdata.results import OutputFolder, Report, layout_of
+
+if TYPE_CHECKING:
+    from prefdata.preflight.attach import PreflightOptions
 
 
 def _files(path: Path) -> list[Path]:
@@ -48,6 +52,7 @@ def run(
     progress: Progress | None = None,
     engine: str = "local",
     ray_address: str | None = None,
+    preflight: PreflightOptions | None = None,
 ) -> Report:
     """Check every pair of ``inputs``; with ``out_dir``, publish the result there.
 
@@ -65,6 +70,8 @@ def run(
     for eval_set in map(Path, config.eval_sets):  # fail before a long pass, not after
         if not eval_set.exists():
             raise InputError(f"no such eval set: {eval_set}")
+    if preflight is not None:
+        preflight.check()
     if engine not in ENGINES:
         raise ConfigError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
     if engine == "ray":
@@ -102,6 +109,15 @@ def run(
             "workers": ran.workers,
         }
         if folder is not None:
+            if preflight is not None:
+                # into the staging folder, so the ledger is published with the rows it plans
+                from prefdata.preflight.attach import into_result
+
+                layout = layout_of(engine)
+                with folder.writing():
+                    report.preflight = into_result(
+                        folder.staging, folder.staging / layout.kept, preflight
+                    )
             folder.publish_result(report, layout_of(engine))
     return report
 
@@ -115,10 +131,13 @@ def filter_pairs(
     progress: Progress | None = None,
     engine: str = "local",
     ray_address: str | None = None,
+    preflight: PreflightOptions | None = None,
 ) -> Report:
     """Curate ``inputs`` into ``out_dir``: kept.parquet, dropped.parquet and report.json.
 
     With ``engine="ray"``: kept/ and dropped/ folders of ``part-NNNNNN.parquet`` instead.
+    With ``preflight``: also the trainer's pre-flight of the kept pairs, preflight.parquet
+    and preflight.json, its ledger in report.json.
 
     >>> report = filter_pairs(["pairs.jsonl"], "out")  # doctest: +SKIP
     >>> report.input_rows == report.kept_rows + report.dropped_rows  # doctest: +SKIP
@@ -132,6 +151,7 @@ def filter_pairs(
         progress=progress,
         engine=engine,
         ray_address=ray_address,
+        preflight=preflight,
     )
 
 

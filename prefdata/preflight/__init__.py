@@ -24,11 +24,13 @@ import pyarrow.parquet as pq
 from prefdata.errors import ConfigError
 from prefdata.preflight import codes, llamafactory, trl
 from prefdata.preflight.ledger import ledger
+from prefdata.results.folder import PREFLIGHT_LEDGER, PREFLIGHT_PAIRS
 
 TRAINERS = ("trl", "llamafactory")
 # the trainers' own defaults: TRL's DPOConfig.max_length, LLaMA-Factory's cutoff_len
 DEFAULT_MAX_LENGTH = {"trl": 1024, "llamafactory": 2048}
-PER_PAIR_FILE, LEDGER_FILE = "preflight.parquet", "preflight.json"
+# the same names in a `filter` result folder, where they are part of the result
+PER_PAIR_FILE, LEDGER_FILE = PREFLIGHT_PAIRS, PREFLIGHT_LEDGER
 
 
 @dataclass

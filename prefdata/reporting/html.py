@@ -122,6 +122,52 @@ def _samples(samples: dict[str, list[dict[str, Any]]]) -> str:
     return "".join(out)
 
 
+def _preflight(ledger: dict[str, Any]) -> str:
+    """The trainer's pre-flight of the kept pairs (``filter --preflight-tokenizer``)."""
+    if ledger.get("skipped"):
+        return "<h2>Pre-flight</h2><p class=muted>No pair kept: nothing to plan.</p>"
+    lost = ledger.get("tokens_lost", {})
+    setting = (
+        f"max_length {ledger.get('max_length')}, truncation_mode {ledger.get('truncation_mode')}"
+        if ledger.get("trainer") == "trl"
+        else f"cutoff_len {ledger.get('max_length')}"
+    )
+    parts = [
+        f"<h2>Pre-flight: what {escape(str(ledger.get('trainer')))} "
+        f"{escape(str(ledger.get('trainer_version') or ''))} will train on</h2>"
+        f"<p>{escape(setting)}: <b>{ledger.get('rows_in', 0):,}</b> pairs in, "
+        f"{ledger.get('kept', 0):,} kept, {ledger.get('dropped', 0):,} dropped, "
+        f"{ledger.get('truncated', 0):,} truncated; tokens lost: chosen "
+        f"{lost.get('chosen', 0):,}, rejected {lost.get('rejected', 0):,}; identical after "
+        f"truncation {ledger.get('identical_after_truncation', 0):,}. "
+        "<span class=muted>Per pair: preflight.parquet; ledger: preflight.json.</span></p>"
+    ]
+    reasons = {k: v for k, v in ledger.get("reasons", {}).items() if v}
+    if reasons:
+        rows = "".join(
+            f"<tr><td>{escape(str(code))}</td><td class=n>{n:,}</td></tr>"
+            for code, n in reasons.items()
+        )
+        parts.append(f"<table><tr><th>pre-flight code</th><th>pairs</th></tr>{rows}</table>")
+    hist = ledger.get("tokens_lost_histogram")
+    if hist:
+        parts.append(
+            bar_chart(
+                [str(label) for label in hist["labels"]],
+                [("chosen", hist["chosen"]), ("rejected", hist["rejected"])],
+                # a dropped pair loses every token of both sides, as the trainer drops it
+                title="tokens lost per pair, per side (a dropped pair loses all its tokens)",
+            )
+        )
+    for s in ledger.get("suggestions", []):
+        gives = ", ".join(f"{k} {v}" for k, v in s.get("gives", {}).items())
+        parts.append(
+            f"<p>Suggest <b>{escape(str(s.get('setting')))}={escape(str(s.get('value')))}</b>: "
+            f"{escape(str(s.get('why')))} ({escape(gives)})</p>"
+        )
+    return "".join(parts)
+
+
 def render_html(report: dict[str, Any], samples: dict[str, list[dict[str, Any]]]) -> str:
     """The whole page for a report.json dict and per-reason samples of dropped rows."""
     stats = report.get("stats", {})
@@ -175,5 +221,6 @@ def render_html(report: dict[str, Any], samples: dict[str, list[dict[str, Any]]]
 <h2>Length bias</h2>{_length_bias(stats)}
 <h2>Dataset-level figures</h2>{_dataset_figures(stats)}
 <h2>Samples of dropped pairs</h2>{_samples(samples)}
+{_preflight(report["preflight"]) if report.get("preflight") else ""}
 </body></html>
 """

@@ -26,6 +26,8 @@ from prefdata.results.report import Report
 
 REPORT, HTML, CARD = "report.json", "report.html", "README.md"
 PART_GLOB = "part-*.parquet"
+# what `filter --preflight-tokenizer` adds: the per-pair plan and the ledger
+PREFLIGHT_PAIRS, PREFLIGHT_LEDGER = "preflight.parquet", "preflight.json"
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,18 @@ PARTS = Layout("parts", "kept", "dropped", parts=True)
 LAYOUTS = (FILE, PARTS)
 
 # Every name a result may hold; anything else in an output folder is the user's.
-RESULT_NAMES = frozenset({REPORT, HTML, CARD, *(n for x in LAYOUTS for n in (x.kept, x.dropped))})
+# A stale preflight.* from an earlier run must not be carried into a new result as the
+# user's own file, so those names are the result's too.
+RESULT_NAMES = frozenset(
+    {
+        REPORT,
+        HTML,
+        CARD,
+        PREFLIGHT_PAIRS,
+        PREFLIGHT_LEDGER,
+        *(n for x in LAYOUTS for n in (x.kept, x.dropped)),
+    }
+)
 
 
 def layout_of(engine: str) -> Layout:

@@ -27,6 +27,8 @@ class Report:
     prefdata_version: str = __version__
     created_at: str = ""
     engine: str = "local"
+    # the pre-flight ledger when `filter --preflight-tokenizer` ran one (else empty)
+    preflight: dict[str, Any] = field(default_factory=dict)
 
     @property
     def drop_rate(self) -> float:
