@@ -141,6 +141,71 @@ _ENGINE_OPTIONS: dict[str, Any] = {
     ),
 }
 
+# Pre-flight (what the trainer will really train on, as `prefdata preflight`), for filter
+# and validate; its own tokenizer flag, since --tokenizer also turns on the token checks.
+_PREFLIGHT_OPTIONS: dict[str, Any] = {
+    "preflight_tokenizer": typer.Option(
+        None,
+        "--preflight-tokenizer",
+        help="Local tokenizer folder: also run the trainer's pre-flight (as `prefdata "
+        "preflight`): filter plans the kept pairs and writes OUT/preflight.parquet and "
+        "OUT/preflight.json; validate plans the input as the trainer reads it.",
+    ),
+    "preflight_trainer": typer.Option(
+        "trl",
+        "--preflight-trainer",
+        help="Trainer the pre-flight models: trl (1.16) or llamafactory (0.9.5).",
+    ),
+    "preflight_max_length": typer.Option(
+        None,
+        "--preflight-max-length",
+        help="The pre-flight's TRL max_length or LLaMA-Factory cutoff_len (default: "
+        "--max-length when given, else the trainer's own, 1024 and 2048).",
+    ),
+    "preflight_truncation_mode": typer.Option(
+        "keep_start",
+        "--preflight-truncation-mode",
+        help="The pre-flight's TRL truncation_mode: keep_start or keep_end.",
+    ),
+}
+PREFLIGHT_FAIL_ON = typer.Option(
+    "",
+    "--preflight-fail-on",
+    help="Comma-separated pre-flight reason codes: exit 1 when any pair has one (a CI gate).",
+)
+
+
+def _preflight_options(given: dict[str, Any], fail_on: str = "") -> Any:
+    """The PreflightOptions the ``--preflight-*`` flags ask for, or None (not asked)."""
+    from prefdata.preflight.attach import PreflightOptions
+
+    gate = tuple(c for c in fail_on.split(",") if c)
+    if given.get("preflight_tokenizer") is None:
+        if gate:
+            from prefdata.errors import ConfigError
+
+            raise ConfigError("--preflight-fail-on needs --preflight-tokenizer DIR")
+        return None
+    options = PreflightOptions(
+        tokenizer=str(given["preflight_tokenizer"]),
+        trainer=given["preflight_trainer"],
+        max_length=given.get("preflight_max_length") or given.get("max_length"),
+        truncation_mode=given["preflight_truncation_mode"],
+        fail_on=gate,
+    )
+    options.check()
+    return options
+
+
+def _print_preflight(ledger: dict[str, Any]) -> None:
+    from prefdata.cli.commands_preflight import print_ledger
+
+    if ledger.get("skipped"):
+        console.print("pre-flight: no pair kept, nothing to plan", highlight=False)
+    else:
+        console.print("[bold]pre-flight[/]:", end=" ")
+        print_ledger(ledger)
+
 
 def _configs(config: Path | None, given: dict[str, Any]) -> tuple[FilterConfig, ReadOptions]:
     """Settings from the config file, overridden by the check options a command was given.
@@ -241,6 +306,10 @@ def register(app: typer.Typer) -> None:
         tokenizer: Path | None = _CHECK_OPTIONS["tokenizer"],
         max_length: int | None = _CHECK_OPTIONS["max_length"],
         length_unit: str | None = _CHECK_OPTIONS["length_unit"],
+        preflight_tokenizer: Path | None = _PREFLIGHT_OPTIONS["preflight_tokenizer"],
+        preflight_trainer: str = _PREFLIGHT_OPTIONS["preflight_trainer"],
+        preflight_max_length: int | None = _PREFLIGHT_OPTIONS["preflight_max_length"],
+        preflight_truncation_mode: str = _PREFLIGHT_OPTIONS["preflight_truncation_mode"],
         engine: str = _ENGINE_OPTIONS["engine"],
         ray_address: str | None = _ENGINE_OPTIONS["ray_address"],
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
@@ -257,6 +326,7 @@ def register(app: typer.Typer) -> None:
         """
         with errors_to_exit():
             filter_config, read_options = _configs(config, locals())
+            preflight = _preflight_options(locals())
             report = _run_with_progress(
                 quiet,
                 lambda progress: filter_pairs(
@@ -267,13 +337,19 @@ def register(app: typer.Typer) -> None:
                     progress=progress,
                     engine=engine,
                     ray_address=ray_address,
+                    preflight=preflight,
                 ),
             )
         written = layout_of(engine)
         kept, dropped = (f"{n}/" if written.parts else n for n in (written.kept, written.dropped))
         if not quiet:
             _summary(report)
-            console.print(f"wrote {escape(str(out))}/{kept}, {dropped}, {REPORT}, {HTML}, {CARD}")
+            if report.preflight:
+                _print_preflight(report.preflight)
+            extra = ", preflight.parquet, preflight.json" if report.preflight else ""
+            console.print(
+                f"wrote {escape(str(out))}/{kept}, {dropped}, {REPORT}, {HTML}, {CARD}{extra}"
+            )
         if report.kept_rows == 0:
             top = next(iter(report.reasons), "none")
             err_console.print(
@@ -322,6 +398,11 @@ def register(app: typer.Typer) -> None:
         tokenizer: Path | None = _CHECK_OPTIONS["tokenizer"],
         max_length: int | None = _CHECK_OPTIONS["max_length"],
         length_unit: str | None = _CHECK_OPTIONS["length_unit"],
+        preflight_tokenizer: Path | None = _PREFLIGHT_OPTIONS["preflight_tokenizer"],
+        preflight_trainer: str = _PREFLIGHT_OPTIONS["preflight_trainer"],
+        preflight_max_length: int | None = _PREFLIGHT_OPTIONS["preflight_max_length"],
+        preflight_truncation_mode: str = _PREFLIGHT_OPTIONS["preflight_truncation_mode"],
+        preflight_fail_on: str = PREFLIGHT_FAIL_ON,
         engine: str = _ENGINE_OPTIONS["engine"],
         ray_address: str | None = _ENGINE_OPTIONS["ray_address"],
         quiet: bool = typer.Option(
@@ -330,17 +411,24 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run the checks and report only; a gate for data pipelines.
 
-        Exit status: 0 when the drop rate is within --max-drop-rate, 1 when above it,
-        2 for unusable input or settings.
+        Exit status: 0 when the drop rate is within --max-drop-rate (and no pair has a
+        --preflight-fail-on code), 1 when above it (or one has), 2 for unusable input or
+        settings.
 
         Example: `prefdata validate data.jsonl --max-drop-rate 0.05`
         """
         with errors_to_exit():
-            if not 0 <= max_drop_rate <= 1:
-                from prefdata.errors import ConfigError
+            from prefdata.errors import ConfigError
 
+            if not 0 <= max_drop_rate <= 1:
                 raise ConfigError(f"max_drop_rate must be between 0 and 1, got {max_drop_rate}")
             filter_config, read_options = _configs(config, locals())
+            preflight = _preflight_options(locals(), preflight_fail_on)
+            if preflight is not None and len(inputs) != 1:
+                raise ConfigError(
+                    f"--preflight-tokenizer plans one input as the trainer reads it, got "
+                    f"{len(inputs)}: run validate once per file"
+                )
             report = _run_with_progress(
                 quiet,
                 lambda progress: validate_pairs(
@@ -352,6 +440,10 @@ def register(app: typer.Typer) -> None:
                     ray_address=ray_address,
                 ),
             )
+            if preflight is not None:
+                from prefdata.preflight.attach import of_input
+
+                report.preflight = of_input(inputs[0], preflight).ledger
             if report_path is not None:
                 from prefdata.results.atomic import write_error
                 from prefdata.writer import write_json_atomic
@@ -362,11 +454,25 @@ def register(app: typer.Typer) -> None:
                     raise write_error(exc, report_path) from exc
         if not quiet:
             _summary(report)
+            if report.preflight:
+                _print_preflight(report.preflight)
+        failed = False
         if report.drop_rate > max_drop_rate:
             err_console.print(
                 f"[red]FAIL[/]: drop rate {report.drop_rate:.2%} is above "
                 f"--max-drop-rate {max_drop_rate:.2%}"
             )
+            failed = True
+        if preflight is not None:
+            from prefdata.preflight.attach import gate
+
+            hit = gate(report.preflight, preflight.fail_on)
+            if hit:
+                err_console.print(
+                    f"[red]FAIL[/]: pre-flight found {hit} (--preflight-fail-on)", highlight=False
+                )
+                failed = True
+        if failed:
             raise typer.Exit(EXIT_GATE)
         if not quiet:
             console.print(

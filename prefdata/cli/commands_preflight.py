@@ -12,7 +12,8 @@ from prefdata.cli.output import EXIT_GATE, console, err_console, errors_to_exit
 from prefdata.errors import ConfigError
 
 
-def _print(ledger: dict[str, Any], out: Path) -> None:
+def print_ledger(ledger: dict[str, Any], out: Path | None = None) -> None:
+    """The ledger's summary and suggestions; with ``out``, where the files went."""
     if ledger["trainer"] == "trl":
         setting = f"max_length={ledger['max_length']} truncation_mode={ledger['truncation_mode']}"
     else:
@@ -37,7 +38,8 @@ def _print(ledger: dict[str, Any], out: Path) -> None:
     for s in ledger["suggestions"]:
         gives = ", ".join(f"{k} {v}" for k, v in s["gives"].items())
         console.print(f"suggest {s['setting']}={s['value']}: {s['why']} ({gives})", highlight=False)
-    console.print(f"wrote {escape(str(out))}/preflight.parquet and preflight.json")
+    if out is not None:
+        console.print(f"wrote {escape(str(out))}/preflight.parquet and preflight.json")
 
 
 def register(app: typer.Typer) -> None:
@@ -106,7 +108,7 @@ def register(app: typer.Typer) -> None:
                 unreadable=unreadable,
             )
             folder = write(result, out)
-        _print(result.ledger, folder)
+        print_ledger(result.ledger, folder)
         hit = {c: n for c in gate if (n := result.ledger["reasons"][c])}
         if hit:
             err_console.print(f"gate failed: {hit} (--fail-on)", highlight=False)
