@@ -19,6 +19,7 @@ from prefdata.preflight import preflight, source
 from prefdata.preflight.attach import lost_histogram
 from prefdata.reporting.html import render_html
 from prefdata.tokenization import load_tokenizer
+from tests.conftest import shared_file
 
 runner = CliRunner()
 LONG = "the quick brown fox jumps over the lazy dog " * 4
@@ -100,6 +101,12 @@ def test_validate_preflight_max_length_defaults_to_max_length(
     result = runner.invoke(app, [*_validate(data, tiny_tokenizer), "--report", str(report)])
     assert result.exit_code == 0, result.output
     assert json.loads(report.read_text())["preflight"]["max_length"] == 1024  # TRL's default
+    lf = ["--preflight-trainer", "llamafactory", "--report", str(report)]
+    result = runner.invoke(app, [*_validate(data, tiny_tokenizer), *lf])
+    assert result.exit_code == 0, result.output
+    ledger = json.loads(report.read_text())["preflight"]
+    assert ledger["trainer"] == "llamafactory" and ledger["max_length"] == 2048  # cutoff_len
+    assert "cutoff_len=2048" in result.output
 
 
 @pytest.mark.parametrize(
@@ -165,6 +172,11 @@ def test_filter_publishes_the_preflight_of_the_kept_pairs(
     page = (out / "report.html").read_text()
     assert "Pre-flight: what trl" in page and "tokens lost per pair, per side" in page
     assert "<title>chosen 0:" in page and "<title>rejected 0:" in page
+    # `prefdata report` rebuilds the page from report.json alone, section included
+    (out / "report.html").unlink()
+    rebuilt = runner.invoke(app, ["report", str(out)])
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert "tokens lost per pair, per side" in (out / "report.html").read_text()
     # a rerun without pre-flight leaves no stale preflight files in OUT
     again = runner.invoke(app, ["filter", str(data), "--out", str(out)])
     assert again.exit_code == 0, again.output
@@ -232,3 +244,24 @@ def test_preflight_section_escapes_all_text() -> None:
     page = render_html({"preflight": ledger}, {})
     assert "<script>" not in page and "&lt;script&gt;" in page
     assert not re.search(r"(src|href)=\"?https?:", page)  # nothing fetched: works offline
+
+
+@pytest.mark.slow
+def test_filter_preflight_equals_the_preflight_command_on_real_data(
+    tiny_tokenizer: Path, tmp_path: Path
+) -> None:
+    """LLaMA-Factory's dpo_en_demo (ShareGPT conversations): filter's pre-flight of the
+    kept pairs is the `preflight` command's on the published result."""
+    data = shared_file("llamafactory/dpo_en_demo.json")
+    out, pf = tmp_path / "curated", tmp_path / "pf"
+    tok = ["--preflight-tokenizer", str(tiny_tokenizer), "--preflight-max-length", "256"]
+    result = runner.invoke(app, ["filter", str(data), "--out", str(out), *tok])
+    assert result.exit_code == 0, result.output
+    args = ["preflight", str(out), "--tokenizer", str(tiny_tokenizer), "--max-length", "256"]
+    command = runner.invoke(app, [*args, "--out", str(pf)])
+    assert command.exit_code == 0, command.output
+    ours = json.loads((out / "preflight.json").read_text())
+    theirs = json.loads((pf / "preflight.json").read_text())
+    ours.pop("tokens_lost_histogram")
+    assert ours == theirs and ours["conversational"] and ours["rows_in"] > 200
+    assert pq.read_table(out / "preflight.parquet").equals(pq.read_table(pf / "preflight.parquet"))
