@@ -76,7 +76,7 @@ def test_every_setting_has_a_flag() -> None:
     assert {f.name for f in fields} == {
         f.name for cls in (FilterConfig, ReadOptions) for f in dataclasses.fields(cls)
     }, "a settings field without metadata has no flag"
-    path, filter_cmd = _command(["filter"])
+    _, filter_cmd = _command(["filter"])
     _, validate_cmd = _command(["validate"])
     _, inspect_cmd = _command(["inspect"])
     params = {p.name for p in filter_cmd.params}
