@@ -17,14 +17,11 @@ import dataclasses
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import yaml
 
 from prefdata.errors import ConfigError
-
-if TYPE_CHECKING:
-    from prefdata.dataset.minhash import LshParams
 
 SimilarityMetric = Literal["indel", "difflib"]
 FileType = Literal["auto", "jsonl", "json", "csv", "parquet", "hf"]
@@ -281,35 +278,14 @@ class FilterConfig:
                 " (no hub downloads: save it with tokenizer.save_pretrained(DIR))"
             )
         self.eval_sets = [str(p) for p in self.eval_sets]
-        from prefdata.checks import CHECKS  # the registry names the valid choices
-        from prefdata.dataset import DATASET_CHECKS
+        # the registries name the valid checks; they import this module, hence here
+        from prefdata.dataset import check_disable_names
 
-        valid = sorted({*CHECKS, *DATASET_CHECKS})
-        unknown = [name for name in self.disable if name not in valid]
-        if unknown:
-            raise ConfigError(f"disable names unknown checks {unknown}; valid: {valid}")
+        check_disable_names(self.disable)
 
     def near_duplicates_wanted(self) -> bool:
         asked = self.near_duplicates or self.drop_near_duplicates
         return (asked and "near_duplicate_prompt" not in self.disable) or bool(self.eval_sets)
-
-    def lsh(self) -> LshParams | None:
-        """MinHash LSH settings when prompts are compared for near matches, else None."""
-        if not self.near_duplicates_wanted():
-            return None
-        from prefdata.dataset.minhash import lsh_params
-        from prefdata.errors import MissingExtraError
-
-        try:
-            return lsh_params(
-                self.near_duplicate_threshold, self.minhash_permutations, self.shingle_words
-            )
-        except MissingExtraError:
-            # the statistic is on by default: without datasketch it is skipped (and the
-            # report says so); an explicit drop cannot be honoured, so it fails
-            if self.drop_near_duplicates:
-                raise
-            return None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
