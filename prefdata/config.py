@@ -213,8 +213,8 @@ class FilterConfig:
     near_duplicate_threshold: float = field(
         default=0.8,
         metadata=meta(
-            "MinHash Jaccard similarity of 3-word shingles at which prompts are near "
-            "(default 0.8).",
+            "MinHash Jaccard similarity of word shingles (--shingle-words) at which prompts "
+            "are near (default 0.8).",
             gt=0,
             le=1,
             kind=float,
