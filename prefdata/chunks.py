@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 
 from prefdata.checks import CHECKS, PairView
 from prefdata.config import FilterConfig
+from prefdata.dataset.minhash import lsh_for
 from prefdata.dataset.signatures import Signatures, batch_signatures
 from prefdata.readers import Layout, normalize_chunk
 from prefdata.readers.normalize import Warnings
@@ -167,7 +168,7 @@ def check_chunk(
     good, bad = normalized.good, normalized.bad
     codes, matrix, view = run_checks(good, config)
     rows = good.num_rows + (bad.num_rows if bad is not None else 0)
-    sig = batch_signatures(good, config.lsh()) if signatures else None
+    sig = batch_signatures(good, lsh_for(config)) if signatures else None
     return Checked(rows, good, bad, codes, matrix, view, list(warnings), sig)
 
 

@@ -1,4 +1,8 @@
-"""Settings for the filtering pipeline, validated where they are made.
+"""Settings for the filtering pipeline, declared and validated once.
+
+Each field carries its help text, bounds and choices as ``field(metadata=...)``; one
+loop in ``validate_fields`` checks them all, and the CLI builds its flags from the same
+metadata (``prefdata.cli.settings_options``), so a setting is written down in one place.
 
 A config file (YAML or TOML) uses the field names below as keys, e.g.::
 
@@ -13,14 +17,11 @@ import dataclasses
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import yaml
 
 from prefdata.errors import ConfigError
-
-if TYPE_CHECKING:
-    from prefdata.dataset.minhash import LshParams
 
 SimilarityMetric = Literal["indel", "difflib"]
 FileType = Literal["auto", "jsonl", "json", "csv", "parquet", "hf"]
@@ -32,6 +33,91 @@ LengthUnit = Literal["chars", "tokens"]
 LENGTH_UNITS: tuple[str, ...] = ("chars", "tokens")
 
 
+def meta(
+    help: str,
+    *,
+    kind: type | None = None,
+    ge: float | None = None,
+    gt: float | None = None,
+    le: float | None = None,
+    choices: tuple[str, ...] | None = None,
+    must: str | None = None,
+    flag: str | None = None,
+    cli_type: Any = None,
+) -> dict[str, Any]:
+    """A settings field's metadata: its help, bounds and choices, declared once.
+
+    ``kind`` is the value's type (int, float, str, bool or list) where the default does
+    not tell it (None); ``must`` replaces the generated bound text in the error message;
+    ``flag`` overrides the CLI spelling (e.g. ``--eval-set`` for a list); ``cli_type`` is
+    what the CLI parses when it differs from ``kind`` (Path for folders and files).
+    """
+    return {
+        "help": help,
+        "kind": kind,
+        "ge": ge,
+        "gt": gt,
+        "le": le,
+        "choices": choices,
+        "must": must,
+        "flag": flag,
+        "cli_type": cli_type,
+    }
+
+
+def field_kind(f: dataclasses.Field[Any]) -> type:
+    """The type of a settings field's values: declared, or that of its default."""
+    if f.metadata.get("kind") is not None:
+        return f.metadata["kind"]
+    if f.default_factory is not dataclasses.MISSING:
+        return type(f.default_factory())
+    return type(f.default)
+
+
+def _bound_text(meta: Any, kind: type) -> str:
+    if meta["must"]:
+        return str(meta["must"])
+    low, high = meta["ge"] if meta["ge"] is not None else meta["gt"], meta["le"]
+    if high is not None:
+        if meta["gt"] is not None:
+            return f"in ({low}, {high}]"
+        return f"between {low} and {high}"
+    number = "an integer" if kind is int else "a number"
+    return f"{number} {'>=' if meta['ge'] is not None else '>'} {low}"
+
+
+def validate_fields(obj: Any) -> None:
+    """Check every field of a settings dataclass against its metadata, in one loop.
+
+    None is allowed where it is the default (an unset optional setting). Messages name
+    key, rule and value in one line, e.g. ``max_similarity must be between 0 and 1, got 1.5``.
+    """
+    for f in fields(obj):
+        meta = f.metadata
+        if "help" not in meta:
+            continue
+        kind = field_kind(f)
+        value = getattr(obj, f.name)
+        if value is None and f.default is None:
+            continue
+        if meta["choices"] is not None and value not in meta["choices"]:
+            raise ConfigError(f"{f.name} must be one of {list(meta['choices'])}, got {value!r}")
+        if meta["ge"] is None and meta["gt"] is None and meta["le"] is None:
+            continue
+        allowed = (int,) if kind is int else (int, float)
+        ok = isinstance(value, allowed) and not isinstance(value, bool)
+        if ok and meta["ge"] is not None:
+            ok = value >= meta["ge"]
+        if ok and meta["gt"] is not None:
+            ok = value > meta["gt"]
+        if ok and meta["le"] is not None:
+            ok = value <= meta["le"]
+        if not ok:
+            raise ConfigError(f"{f.name} must be {_bound_text(meta, kind)}, got {value!r}")
+        if kind is float:
+            setattr(obj, f.name, float(value))
+
+
 @dataclass
 class FilterConfig:
     """Thresholds and switches of the per-pair checks.
@@ -41,85 +127,147 @@ class FilterConfig:
     the model almost nothing but their few differing characters.
     """
 
-    min_chosen_chars: int = 50
-    min_rejected_chars: int = 20
-    max_similarity: float = 0.9
-    similarity: SimilarityMetric = "indel"
+    min_chosen_chars: int = field(
+        default=50,
+        metadata=meta(
+            "Drop pairs whose chosen response is shorter (characters; default 50).", ge=0
+        ),
+    )
+    min_rejected_chars: int = field(
+        default=20,
+        metadata=meta(
+            "Drop pairs whose rejected response is shorter (characters; default 20).", ge=0
+        ),
+    )
+    max_similarity: float = field(
+        default=0.9,
+        metadata=meta(
+            "Drop pairs whose responses are more similar than this (0-1; default 0.9).",
+            ge=0,
+            le=1,
+            kind=float,
+        ),
+    )
+    similarity: SimilarityMetric = field(
+        default="indel",
+        metadata=meta(
+            "Similarity metric: indel (rapidfuzz, default) or "
+            "difflib (SequenceMatcher.ratio, the reference design's number).",
+            choices=METRICS,
+        ),
+    )
     # Indel similarity costs O(len_a * len_b / 64): past this many characters a response
     # is dropped as response_too_long instead of stalling the batch (a 5 MB pair would
     # take minutes). DPO trainers truncate far below this anyway.
-    max_response_chars: int = 100_000
-    # Check names to skip, e.g. ["too_similar"].
-    disable: list[str] = field(default_factory=list)
-    batch_size: int = 8192
-    # Threads that parse and check chunks in parallel; 0 picks one per core (up to 8)
-    # for inputs over 8 MiB, none for smaller ones.
-    workers: int = 0
-    # Dataset-level checks (prefdata.dataset). Near-duplicate prompts are always counted
-    # for the report; dropping them is opt-in, since rephrasings of one prompt with
-    # different answers are often wanted. 0.8 Jaccard over 3-word shingles is the usual
-    # near-duplicate line (the GPT-3 and Gopher dedup work used 0.8 on 5-grams of
-    # documents; prompts are short, so shorter shingles).
-    # Near-duplicate prompts (MinHash LSH) are counted only when asked: MinHash costs
-    # about 100 us per pair, several times the rest of the dataset-level pass.
-    near_duplicates: bool = False
-    drop_near_duplicates: bool = False
-    near_duplicate_threshold: float = 0.8
-    shingle_words: int = 3
-    minhash_permutations: int = 128
+    max_response_chars: int = field(
+        default=100_000,
+        metadata=meta(
+            "Drop responses longer than this instead of comparing them (default 100000).", ge=0
+        ),
+    )
+    # Check names to skip, e.g. ["too_similar"]; the registries validate them.
+    disable: list[str] = field(
+        default_factory=list,
+        metadata=meta(
+            "Skip a check by name (repeatable): "
+            "empty_response, identical_pair, too_short, too_long, too_similar, "
+            "token_limits, duplicate_pair, contradictory_pair, "
+            "near_duplicate_prompt, contaminated_prompt.",
+            flag="--disable",
+        ),
+    )
+    batch_size: int = field(
+        default=8192, metadata=meta("Pairs per checked chunk (default 8192).", ge=1)
+    )
+    # 0 picks one thread per core (up to 8) for inputs over 8 MiB, none for smaller ones.
+    workers: int = field(
+        default=0,
+        metadata=meta(
+            "Threads for parsing and checking (0: one per core, up to 8, for inputs over "
+            "8 MiB; 1: no threads).",
+            ge=0,
+            must="0 (automatic) or >= 1",
+        ),
+    )
+    # Dataset-level checks (prefdata.dataset). Near-duplicate prompts are counted only
+    # when asked (MinHash costs about 100 us per pair, several times the rest of the
+    # dataset-level pass); dropping them is a further opt-in, since rephrasings of one
+    # prompt with different answers are often wanted. 0.8 Jaccard over 3-word shingles
+    # is the usual near-duplicate line (the GPT-3 and Gopher dedup work used 0.8 on
+    # 5-grams of documents; prompts are short, so shorter shingles).
+    near_duplicates: bool = field(
+        default=False,
+        metadata=meta(
+            "Count near-duplicate prompts (MinHash LSH) in the report (default off: it "
+            "costs about 100 us per pair)."
+        ),
+    )
+    drop_near_duplicates: bool = field(
+        default=False,
+        metadata=meta(
+            "Drop prompts near-duplicating an earlier one "
+            "(counted in the report either way; default keep).",
+            flag="--drop-near-duplicates/--keep-near-duplicates",
+        ),
+    )
+    near_duplicate_threshold: float = field(
+        default=0.8,
+        metadata=meta(
+            "MinHash Jaccard similarity of word shingles (--shingle-words) at which prompts "
+            "are near (default 0.8).",
+            gt=0,
+            le=1,
+            kind=float,
+        ),
+    )
+    shingle_words: int = field(
+        default=3, metadata=meta("Words per MinHash shingle of a prompt (default 3).", ge=1)
+    )
+    minhash_permutations: int = field(
+        default=128,
+        metadata=meta("MinHash permutations per prompt signature (default 128).", ge=16),
+    )
     # Evaluation sets whose prompts must not appear in training data (contaminated_prompt).
-    eval_sets: list[str] = field(default_factory=list)
-    # Subsample pairs so that chosen is longer as often as rejected (length_balance).
-    balance_length: bool = False
-    seed: int = 0
+    eval_sets: list[str] = field(
+        default_factory=list,
+        metadata=meta(
+            "Evaluation set (any readable file; "
+            "repeatable): training pairs whose prompt matches one of its "
+            "prompts, exactly or by MinHash, are dropped as contaminated_prompt.",
+            flag="--eval-set",
+            cli_type=Path,
+        ),
+    )
+    balance_length: bool = field(
+        default=False,
+        metadata=meta("Subsample so chosen is longer as often as rejected (length_balance)."),
+    )
+    seed: int = field(default=0, metadata=meta("Seed of --balance-length's sampling (default 0)."))
     # Tokenizer-aware checks: a local Hugging Face tokenizer folder, and TRL's max_length
     # (prompt + completion tokens). The minimum lengths count length_unit.
-    tokenizer: str | None = None
-    max_length: int | None = None
-    length_unit: LengthUnit = "chars"
+    tokenizer: str | None = field(
+        default=None,
+        metadata=meta(
+            "Local Hugging Face tokenizer folder: turns on the "
+            "token checks (prompt_boundary_merge; with --max-length the rest).",
+            kind=str,
+            cli_type=Path,
+        ),
+    )
+    max_length: int | None = field(
+        default=None, metadata=meta("TRL's max_length: prompt + completion tokens.", kind=int, ge=1)
+    )
+    length_unit: LengthUnit = field(
+        default="chars",
+        metadata=meta(
+            "Unit of the minimum lengths: chars (default) or tokens (needs --tokenizer).",
+            choices=LENGTH_UNITS,
+        ),
+    )
 
     def __post_init__(self) -> None:
-        for name in ("min_chosen_chars", "min_rejected_chars", "max_response_chars"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise ConfigError(f"{name} must be an integer >= 0, got {value!r}")
-        if not isinstance(self.batch_size, int) or self.batch_size < 1:
-            raise ConfigError(f"batch_size must be an integer >= 1, got {self.batch_size!r}")
-        if not isinstance(self.workers, int) or self.workers < 0:
-            raise ConfigError(f"workers must be 0 (automatic) or >= 1, got {self.workers!r}")
-        if not isinstance(self.max_similarity, int | float) or not 0 <= self.max_similarity <= 1:
-            raise ConfigError(
-                f"max_similarity must be between 0 and 1, got {self.max_similarity!r}"
-            )
-        self.max_similarity = float(self.max_similarity)
-        if self.similarity not in METRICS:
-            raise ConfigError(f"similarity must be one of {list(METRICS)}, got {self.similarity!r}")
-        self._check_dataset_settings()
-        from prefdata.checks import CHECKS  # the registry names the valid choices
-        from prefdata.dataset import DATASET_CHECKS
-
-        valid = sorted({*CHECKS, *DATASET_CHECKS})
-        unknown = [name for name in self.disable if name not in valid]
-        if unknown:
-            raise ConfigError(f"disable names unknown checks {unknown}; valid: {valid}")
-
-    def _check_dataset_settings(self) -> None:
-        if not 0 < self.near_duplicate_threshold <= 1:
-            raise ConfigError(
-                f"near_duplicate_threshold must be in (0, 1], got {self.near_duplicate_threshold!r}"
-            )
-        for name, low in (("shingle_words", 1), ("minhash_permutations", 16)):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < low:
-                raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
-        if self.max_length is not None and (
-            not isinstance(self.max_length, int) or self.max_length < 1
-        ):
-            raise ConfigError(f"max_length must be an integer >= 1, got {self.max_length!r}")
-        if self.length_unit not in LENGTH_UNITS:
-            raise ConfigError(
-                f"length_unit must be one of {list(LENGTH_UNITS)}, got {self.length_unit!r}"
-            )
+        validate_fields(self)
+        # rules that join two settings, which no single field's metadata can say
         if self.length_unit == "tokens" and not self.tokenizer:
             raise ConfigError("length_unit 'tokens' needs a tokenizer: pass --tokenizer PATH")
         if self.max_length is not None and not self.tokenizer:
@@ -130,28 +278,14 @@ class FilterConfig:
                 " (no hub downloads: save it with tokenizer.save_pretrained(DIR))"
             )
         self.eval_sets = [str(p) for p in self.eval_sets]
+        # the registries name the valid checks; they import this module, hence here
+        from prefdata.dataset import check_disable_names
+
+        check_disable_names(self.disable)
 
     def near_duplicates_wanted(self) -> bool:
         asked = self.near_duplicates or self.drop_near_duplicates
         return (asked and "near_duplicate_prompt" not in self.disable) or bool(self.eval_sets)
-
-    def lsh(self) -> LshParams | None:
-        """MinHash LSH settings when prompts are compared for near matches, else None."""
-        if not self.near_duplicates_wanted():
-            return None
-        from prefdata.dataset.minhash import lsh_params
-        from prefdata.errors import MissingExtraError
-
-        try:
-            return lsh_params(
-                self.near_duplicate_threshold, self.minhash_permutations, self.shingle_words
-            )
-        except MissingExtraError:
-            # the statistic is on by default: without datasketch it is skipped (and the
-            # report says so); an explicit drop cannot be honoured, so it fails
-            if self.drop_near_duplicates:
-                raise
-            return None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -166,25 +300,63 @@ class ReadOptions:
     them by ``label_column``; ``prefer`` picks PKU-SafeRLHF's better or safer response.
     """
 
-    layout: str = "auto"
-    file_type: FileType = "auto"
-    prompt_column: str | None = None
-    chosen_column: str | None = None
-    rejected_column: str | None = None
-    id_column: str | None = None
-    response_a_column: str | None = None
-    response_b_column: str | None = None
-    label_column: str | None = None
-    prefer: str = "better"
+    # the choices live in the layout registry, checked in __post_init__
+    layout: str = field(
+        default="auto",
+        metadata=meta(
+            "Record layout: auto (detected from the keys) or a name that "
+            "`prefdata inspect --formats` lists (trl, hh, sharegpt, alpaca, orca, h4, openai, "
+            "shp, arena, pku, labelled).",
+            flag="--format",
+        ),
+    )
+    file_type: FileType = field(
+        default="auto",
+        metadata=meta("Container: auto, jsonl, json, csv, parquet, hf.", choices=FILE_TYPES),
+    )
+    prompt_column: str | None = field(
+        default=None, metadata=meta("Column holding the prompt.", kind=str)
+    )
+    chosen_column: str | None = field(
+        default=None, metadata=meta("Column holding the chosen response.", kind=str)
+    )
+    rejected_column: str | None = field(
+        default=None, metadata=meta("Column holding the rejected response.", kind=str)
+    )
+    id_column: str | None = field(
+        default=None, metadata=meta("Column holding a stable pair id (default: id).", kind=str)
+    )
+    response_a_column: str | None = field(
+        default=None,
+        metadata=meta(
+            "Labelled pairs: column of the first response (with --label-column).", kind=str
+        ),
+    )
+    response_b_column: str | None = field(
+        default=None, metadata=meta("Labelled pairs: column of the second one.", kind=str)
+    )
+    label_column: str | None = field(
+        default=None,
+        metadata=meta(
+            "Labelled pairs: column saying which response won: a/model_a/0 or b/model_b/1; "
+            "tie, tie (bothbad), both_bad, none or null drop the row as no_preference.",
+            kind=str,
+        ),
+    )
+    prefer: str = field(
+        default="better",
+        metadata=meta(
+            "PKU-SafeRLHF layout: better (better_response_id, default) or safer.", choices=PREFER
+        ),
+    )
 
     def __post_init__(self) -> None:
+        validate_fields(self)
         # the registry imports this module, so it is looked up when options are made
         from prefdata.readers.layouts import LAYOUTS
 
         if self.layout != "auto" and self.layout not in LAYOUTS:
             raise ConfigError(f"format must be one of {['auto', *LAYOUTS]}, got {self.layout!r}")
-        if self.prefer not in PREFER:
-            raise ConfigError(f"prefer must be one of {list(PREFER)}, got {self.prefer!r}")
         labelled = (self.response_a_column, self.response_b_column, self.label_column)
         if any(labelled) and not all(labelled):
             raise ConfigError(
@@ -192,10 +364,6 @@ class ReadOptions:
             )
         if all(labelled) and self.layout not in ("auto", "labelled"):
             raise ConfigError(f"--response-a-column needs --format labelled, got {self.layout!r}")
-        if self.file_type not in FILE_TYPES:
-            raise ConfigError(
-                f"file_type must be one of {list(FILE_TYPES)}, got {self.file_type!r}"
-            )
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

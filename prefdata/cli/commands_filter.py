@@ -11,7 +11,8 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 
 from prefdata.cli.output import EXIT_EMPTY, EXIT_GATE, console, err_console, errors_to_exit
-from prefdata.config import FilterConfig, ReadOptions, build_configs, load_config_file
+from prefdata.cli.settings_options import configs_from, settings_options
+from prefdata.config import FilterConfig, ReadOptions
 from prefdata.inspection import inspect_input
 from prefdata.pipeline import Report, filter_pairs, validate_pairs
 from prefdata.results import CARD, HTML, REPORT, layout_of
@@ -23,111 +24,7 @@ INPUTS = typer.Argument(
     "or a datasets save_to_disk folder. The layout (TRL, HH-RLHF, ShareGPT) is detected.",
 )
 
-# Options shared by filter and validate: each maps to a FilterConfig/ReadOptions field.
-_CHECK_OPTIONS: dict[str, Any] = {
-    "config": typer.Option(
-        None,
-        "--config",
-        "-c",
-        help="YAML or TOML file of settings (keys: "
-        "the option names with underscores). Flags override it.",
-    ),
-    "similarity": typer.Option(
-        None,
-        help="Similarity metric: indel (rapidfuzz, default) or "
-        "difflib (SequenceMatcher.ratio, the reference design's number).",
-    ),
-    "min_chosen_chars": typer.Option(
-        None, help="Drop pairs whose chosen response is shorter (characters; default 50)."
-    ),
-    "min_rejected_chars": typer.Option(
-        None, help="Drop pairs whose rejected response is shorter (characters; default 20)."
-    ),
-    "max_similarity": typer.Option(
-        None, help="Drop pairs whose responses are more similar than this (0-1; default 0.9)."
-    ),
-    "max_response_chars": typer.Option(
-        None, help="Drop responses longer than this instead of comparing them (default 100000)."
-    ),
-    "disable": typer.Option(
-        None,
-        "--disable",
-        help="Skip a check by name (repeatable): "
-        "empty_response, identical_pair, too_short, too_long, too_similar, "
-        "token_limits, duplicate_pair, contradictory_pair, "
-        "near_duplicate_prompt, contaminated_prompt.",
-    ),
-    "eval_sets": typer.Option(
-        None,
-        "--eval-set",
-        help="Evaluation set (any readable file; "
-        "repeatable): training pairs whose prompt matches one of its "
-        "prompts, exactly or by MinHash, are dropped as contaminated_prompt.",
-    ),
-    "near_duplicates": typer.Option(
-        None,
-        "--near-duplicates/--no-near-duplicates",
-        help="Count near-duplicate prompts (MinHash LSH) in the report (default off: it "
-        "costs about 100 us per pair).",
-    ),
-    "drop_near_duplicates": typer.Option(
-        None,
-        "--drop-near-duplicates/--keep-near-duplicates",
-        help="Drop prompts near-duplicating an earlier one "
-        "(counted in the report either way; default keep).",
-    ),
-    "near_duplicate_threshold": typer.Option(
-        None,
-        help="MinHash Jaccard similarity of 3-word "
-        "shingles at which prompts are near (default 0.8).",
-    ),
-    "balance_length": typer.Option(
-        None,
-        "--balance-length/--no-balance-length",
-        help="Subsample so chosen is longer as often as rejected (length_balance).",
-    ),
-    "seed": typer.Option(None, help="Seed of --balance-length's sampling (default 0)."),
-    "tokenizer": typer.Option(
-        None,
-        help="Local Hugging Face tokenizer folder: turns on the "
-        "token checks (prompt_boundary_merge; with --max-length the rest).",
-    ),
-    "max_length": typer.Option(None, help="TRL's max_length: prompt + completion tokens."),
-    "length_unit": typer.Option(
-        None, help="Unit of the minimum lengths: chars (default) or tokens (needs --tokenizer)."
-    ),
-    "layout": typer.Option(
-        None,
-        "--format",
-        help="Record layout: auto (detected from the keys) or a name that "
-        "`prefdata inspect --formats` lists (trl, hh, sharegpt, alpaca, orca, h4, openai, "
-        "shp, arena, pku, labelled).",
-    ),
-    "file_type": typer.Option(None, help="Container: auto, jsonl, json, csv, parquet, hf."),
-    "prompt_column": typer.Option(None, help="Column holding the prompt."),
-    "chosen_column": typer.Option(None, help="Column holding the chosen response."),
-    "rejected_column": typer.Option(None, help="Column holding the rejected response."),
-    "id_column": typer.Option(None, help="Column holding a stable pair id (default: id)."),
-    "response_a_column": typer.Option(
-        None, help="Labelled pairs: column of the first response (with --label-column)."
-    ),
-    "response_b_column": typer.Option(None, help="Labelled pairs: column of the second one."),
-    "label_column": typer.Option(
-        None,
-        help="Labelled pairs: column saying which response won: a/model_a/0 or b/model_b/1; "
-        "tie, tie (bothbad), both_bad, none or null drop the row as no_preference.",
-    ),
-    "prefer": typer.Option(
-        None, help="PKU-SafeRLHF layout: better (better_response_id, default) or safer."
-    ),
-    "workers": typer.Option(
-        None,
-        help="Threads for parsing and checking (0: one per core, up to 8, for inputs over "
-        "8 MiB; 1: no threads).",
-    ),
-}
-
-# Where the checks run: filter and validate (not settings of the checks, so not above).
+# Where the checks run: filter and validate (not settings of the checks, so no fields).
 _ENGINE_OPTIONS: dict[str, Any] = {
     "engine": typer.Option(
         "local",
@@ -207,25 +104,6 @@ def _print_preflight(ledger: dict[str, Any]) -> None:
         print_ledger(ledger)
 
 
-def _configs(config: Path | None, given: dict[str, Any]) -> tuple[FilterConfig, ReadOptions]:
-    """Settings from the config file, overridden by the check options a command was given.
-
-    ``given`` is the command's ``locals()``: every ``_CHECK_OPTIONS`` name is a parameter.
-    """
-    settings = load_config_file(config) if config else {}
-    flags = {name: given.get(name) for name in _CHECK_OPTIONS if name != "config"}
-    for name in ("eval_sets", "tokenizer"):  # Paths from typer, text in the config
-        value = flags[name]
-        flags[name] = (
-            ([str(p) for p in value] or None)
-            if isinstance(value, list)
-            else (str(value) if value is not None else None)
-        )
-    if flags.get("disable") == []:
-        flags["disable"] = None
-    return build_configs(settings, **flags)
-
-
 def _run_with_progress(quiet: bool, call: Any) -> Report:
     if quiet:
         return call(None)
@@ -269,6 +147,7 @@ def register(app: typer.Typer) -> None:
     """Add the curation commands to the app."""
 
     @app.command("filter")
+    @settings_options(FilterConfig, ReadOptions)
     def filter_command(
         inputs: list[Path] = INPUTS,
         out: Path = typer.Option(
@@ -279,33 +158,6 @@ def register(app: typer.Typer) -> None:
             "dropped.parquet (with reasons), report.json, report.html and "
             "a dataset card README.md.",
         ),
-        config: Path | None = _CHECK_OPTIONS["config"],
-        similarity: str | None = _CHECK_OPTIONS["similarity"],
-        min_chosen_chars: int | None = _CHECK_OPTIONS["min_chosen_chars"],
-        min_rejected_chars: int | None = _CHECK_OPTIONS["min_rejected_chars"],
-        max_similarity: float | None = _CHECK_OPTIONS["max_similarity"],
-        max_response_chars: int | None = _CHECK_OPTIONS["max_response_chars"],
-        disable: list[str] | None = _CHECK_OPTIONS["disable"],
-        layout: str | None = _CHECK_OPTIONS["layout"],
-        file_type: str | None = _CHECK_OPTIONS["file_type"],
-        prompt_column: str | None = _CHECK_OPTIONS["prompt_column"],
-        chosen_column: str | None = _CHECK_OPTIONS["chosen_column"],
-        rejected_column: str | None = _CHECK_OPTIONS["rejected_column"],
-        id_column: str | None = _CHECK_OPTIONS["id_column"],
-        response_a_column: str | None = _CHECK_OPTIONS["response_a_column"],
-        response_b_column: str | None = _CHECK_OPTIONS["response_b_column"],
-        label_column: str | None = _CHECK_OPTIONS["label_column"],
-        prefer: str | None = _CHECK_OPTIONS["prefer"],
-        workers: int | None = _CHECK_OPTIONS["workers"],
-        eval_sets: list[Path] | None = _CHECK_OPTIONS["eval_sets"],
-        near_duplicates: bool | None = _CHECK_OPTIONS["near_duplicates"],
-        drop_near_duplicates: bool | None = _CHECK_OPTIONS["drop_near_duplicates"],
-        near_duplicate_threshold: float | None = _CHECK_OPTIONS["near_duplicate_threshold"],
-        balance_length: bool | None = _CHECK_OPTIONS["balance_length"],
-        seed: int | None = _CHECK_OPTIONS["seed"],
-        tokenizer: Path | None = _CHECK_OPTIONS["tokenizer"],
-        max_length: int | None = _CHECK_OPTIONS["max_length"],
-        length_unit: str | None = _CHECK_OPTIONS["length_unit"],
         preflight_tokenizer: Path | None = _PREFLIGHT_OPTIONS["preflight_tokenizer"],
         preflight_trainer: str = _PREFLIGHT_OPTIONS["preflight_trainer"],
         preflight_max_length: int | None = _PREFLIGHT_OPTIONS["preflight_max_length"],
@@ -313,6 +165,7 @@ def register(app: typer.Typer) -> None:
         engine: str = _ENGINE_OPTIONS["engine"],
         ray_address: str | None = _ENGINE_OPTIONS["ray_address"],
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
+        **settings: Any,
     ) -> None:
         """Check every pair and write the curated set.
 
@@ -325,8 +178,8 @@ def register(app: typer.Typer) -> None:
         Example: `prefdata filter data.jsonl.gz --out curated/ --similarity difflib`
         """
         with errors_to_exit():
-            filter_config, read_options = _configs(config, locals())
-            preflight = _preflight_options(locals())
+            filter_config, read_options = configs_from(settings)
+            preflight = _preflight_options({**locals(), **settings})
             report = _run_with_progress(
                 quiet,
                 lambda progress: filter_pairs(
@@ -361,6 +214,7 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(EXIT_EMPTY)
 
     @app.command("validate")
+    @settings_options(FilterConfig, ReadOptions)
     def validate_command(
         inputs: list[Path] = INPUTS,
         max_drop_rate: float = typer.Option(
@@ -371,33 +225,6 @@ def register(app: typer.Typer) -> None:
         report_path: Path | None = typer.Option(
             None, "--report", help="Also write the report JSON here."
         ),
-        config: Path | None = _CHECK_OPTIONS["config"],
-        similarity: str | None = _CHECK_OPTIONS["similarity"],
-        min_chosen_chars: int | None = _CHECK_OPTIONS["min_chosen_chars"],
-        min_rejected_chars: int | None = _CHECK_OPTIONS["min_rejected_chars"],
-        max_similarity: float | None = _CHECK_OPTIONS["max_similarity"],
-        max_response_chars: int | None = _CHECK_OPTIONS["max_response_chars"],
-        disable: list[str] | None = _CHECK_OPTIONS["disable"],
-        layout: str | None = _CHECK_OPTIONS["layout"],
-        file_type: str | None = _CHECK_OPTIONS["file_type"],
-        prompt_column: str | None = _CHECK_OPTIONS["prompt_column"],
-        chosen_column: str | None = _CHECK_OPTIONS["chosen_column"],
-        rejected_column: str | None = _CHECK_OPTIONS["rejected_column"],
-        id_column: str | None = _CHECK_OPTIONS["id_column"],
-        response_a_column: str | None = _CHECK_OPTIONS["response_a_column"],
-        response_b_column: str | None = _CHECK_OPTIONS["response_b_column"],
-        label_column: str | None = _CHECK_OPTIONS["label_column"],
-        prefer: str | None = _CHECK_OPTIONS["prefer"],
-        workers: int | None = _CHECK_OPTIONS["workers"],
-        eval_sets: list[Path] | None = _CHECK_OPTIONS["eval_sets"],
-        near_duplicates: bool | None = _CHECK_OPTIONS["near_duplicates"],
-        drop_near_duplicates: bool | None = _CHECK_OPTIONS["drop_near_duplicates"],
-        near_duplicate_threshold: float | None = _CHECK_OPTIONS["near_duplicate_threshold"],
-        balance_length: bool | None = _CHECK_OPTIONS["balance_length"],
-        seed: int | None = _CHECK_OPTIONS["seed"],
-        tokenizer: Path | None = _CHECK_OPTIONS["tokenizer"],
-        max_length: int | None = _CHECK_OPTIONS["max_length"],
-        length_unit: str | None = _CHECK_OPTIONS["length_unit"],
         preflight_tokenizer: Path | None = _PREFLIGHT_OPTIONS["preflight_tokenizer"],
         preflight_trainer: str = _PREFLIGHT_OPTIONS["preflight_trainer"],
         preflight_max_length: int | None = _PREFLIGHT_OPTIONS["preflight_max_length"],
@@ -408,6 +235,7 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(
             False, "--quiet", "-q", help="Print nothing but errors and the gate's verdict."
         ),
+        **settings: Any,
     ) -> None:
         """Run the checks and report only; a gate for data pipelines.
 
@@ -422,8 +250,8 @@ def register(app: typer.Typer) -> None:
 
             if not 0 <= max_drop_rate <= 1:
                 raise ConfigError(f"max_drop_rate must be between 0 and 1, got {max_drop_rate}")
-            filter_config, read_options = _configs(config, locals())
-            preflight = _preflight_options(locals(), preflight_fail_on)
+            filter_config, read_options = configs_from(settings)
+            preflight = _preflight_options({**locals(), **settings}, preflight_fail_on)
             if preflight is not None and len(inputs) != 1:
                 raise ConfigError(
                     f"--preflight-tokenizer plans one input as the trainer reads it, got "
@@ -480,22 +308,14 @@ def register(app: typer.Typer) -> None:
             )
 
     @app.command("inspect")
+    @settings_options(ReadOptions, config_file=False)
     def inspect_command(
         path: Path | None = typer.Argument(None, help="One input file or folder."),
         formats: bool = typer.Option(
             False, "--formats", help="List the record layouts prefdata reads, and stop."
         ),
         samples: int = typer.Option(3, help="How many pairs to show."),
-        layout: str | None = _CHECK_OPTIONS["layout"],
-        file_type: str | None = _CHECK_OPTIONS["file_type"],
-        prompt_column: str | None = _CHECK_OPTIONS["prompt_column"],
-        chosen_column: str | None = _CHECK_OPTIONS["chosen_column"],
-        rejected_column: str | None = _CHECK_OPTIONS["rejected_column"],
-        id_column: str | None = _CHECK_OPTIONS["id_column"],
-        response_a_column: str | None = _CHECK_OPTIONS["response_a_column"],
-        response_b_column: str | None = _CHECK_OPTIONS["response_b_column"],
-        label_column: str | None = _CHECK_OPTIONS["label_column"],
-        prefer: str | None = _CHECK_OPTIONS["prefer"],
+        **settings: Any,
     ) -> None:
         """Show how prefdata reads a file: type, layout, rows, columns and a few pairs."""
         if formats:
@@ -509,7 +329,7 @@ def register(app: typer.Typer) -> None:
                 from prefdata.errors import ConfigError
 
                 raise ConfigError("inspect needs a PATH (or --formats)")
-            _, read_options = _configs(None, locals())
+            _, read_options = configs_from(settings)
             result = inspect_input(path, read_options, samples=samples)
         console.print(f"[bold]{escape(result.path)}[/]")
         console.print(

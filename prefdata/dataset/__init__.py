@@ -18,4 +18,16 @@ DATASET_CHECKS = (
     reasons.CONTAMINATED_PROMPT,
 )
 
-__all__ = ["DATASET_CHECKS"]
+
+def check_disable_names(names: list[str]) -> None:
+    """Fail in one line when ``disable`` names a check neither registry holds."""
+    from prefdata.checks import CHECKS  # imported here: the checks import the config
+    from prefdata.errors import ConfigError
+
+    valid = sorted({*CHECKS, *DATASET_CHECKS})
+    unknown = [name for name in names if name not in valid]
+    if unknown:
+        raise ConfigError(f"disable names unknown checks {unknown}; valid: {valid}")
+
+
+__all__ = ["DATASET_CHECKS", "check_disable_names"]

@@ -25,6 +25,7 @@ from prefdata import reasons
 from prefdata.config import FilterConfig
 from prefdata.dataset.decisions import Columns, combine, decide
 from prefdata.dataset.eval_sets import load_eval_prompts
+from prefdata.dataset.minhash import lsh_for
 from prefdata.dataset.seen import SeenKeys
 from prefdata.dataset.signatures import Signatures
 
@@ -100,7 +101,7 @@ class DatasetPass:
 
     def __init__(self, config: FilterConfig, work_dir: Path) -> None:
         self.config = config
-        self.lsh = config.lsh()
+        self.lsh = lsh_for(config)
         self.online = reasons.DUPLICATE_PAIR not in config.disable
         self._seen = SeenKeys()
         self._parts: dict[str, list[np.ndarray]] = {

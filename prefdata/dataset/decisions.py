@@ -14,7 +14,7 @@ import numpy as np
 
 from prefdata import reasons
 from prefdata.config import FilterConfig
-from prefdata.dataset.minhash import LshParams, estimated_jaccard
+from prefdata.dataset.minhash import LshParams, estimated_jaccard, lsh_for
 
 # Candidate pairs verified per block when reading MinHash rows back from disk.
 _VERIFY_BLOCK = 1 << 16
@@ -234,7 +234,7 @@ def decide(
     distinct_prompts = distinct(cols.prompt_last)
     out.summary["distinct_prompts"] = distinct_prompts
     out.summary["rows_repeating_a_prompt"] = n - distinct_prompts
-    lsh = config.lsh()
+    lsh = lsh_for(config)
     near_asked = (config.near_duplicates or config.drop_near_duplicates) and (
         reasons.NEAR_DUPLICATE_PROMPT not in config.disable
     )

@@ -18,13 +18,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from prefdata.errors import require
+from prefdata.errors import MissingExtraError, require
+
+if TYPE_CHECKING:
+    from prefdata.config import FilterConfig
 
 # Rows per block of the (shingles x num_perm) matrix: bounds its size to a few MB.
 _BLOCK_SHINGLES = 1 << 14
@@ -53,6 +57,22 @@ def lsh_params(threshold: float, num_perm: int, shingle_words: int) -> LshParams
     lsh = require("datasketch.lsh", "dedup")
     bands, rows = lsh._optimal_param(threshold, num_perm, 0.5, 0.5)
     return LshParams(num_perm, int(bands), int(rows), threshold, shingle_words)
+
+
+def lsh_for(config: FilterConfig) -> LshParams | None:
+    """MinHash LSH settings when prompts are compared for near matches, else None."""
+    if not config.near_duplicates_wanted():
+        return None
+    try:
+        return lsh_params(
+            config.near_duplicate_threshold, config.minhash_permutations, config.shingle_words
+        )
+    except MissingExtraError:
+        # the statistic is on by default: without datasketch it is skipped (and the
+        # report says so); an explicit drop cannot be honoured, so it fails
+        if config.drop_near_duplicates:
+            raise
+        return None
 
 
 @cache
