@@ -49,6 +49,12 @@ def load_tokenizer(path: str) -> Any:
             f"tokenizer {path} is not a fast tokenizer: batch tokenizing needs one "
             "(save it with PreTrainedTokenizerFast)"
         )
+    # Counting tokens of pairs longer than the model's own limit is the point here, so
+    # transformers' "sequence length is longer than the specified maximum" line is noise
+    # in prefdata's output: mark it as already given (the flag transformers itself sets).
+    warned = getattr(tokenizer, "deprecation_warnings", None)
+    if isinstance(warned, dict):
+        warned["sequence-length-is-longer-than-the-specified-maximum"] = True
     return tokenizer
 
 

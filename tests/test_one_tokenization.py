@@ -124,3 +124,27 @@ def test_preflight_decides_as_the_filter_flags(tiny_tokenizer: Path, conversatio
             )
             seen["dropped" if not row["kept"] else "cut" if cut else "whole"] += 1
     assert min(seen.values()) > 0, seen  # every outcome was compared
+
+
+def test_counting_past_the_models_limit_prints_no_transformers_warning(
+    tiny_tokenizer: Path,
+) -> None:
+    """Pre-flight counts pairs longer than the model's limit on purpose: transformers'
+    'longer than the specified maximum' line would only be noise in its output."""
+    import logging
+
+    from transformers.utils import logging as hf_logging
+
+    records: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: records.append(record.getMessage())  # type: ignore[method-assign]
+    library = hf_logging.get_logger("transformers")
+    library.addHandler(handler)
+    try:
+        tokenizer = load_tokenizer.__wrapped__(str(tiny_tokenizer))  # fresh, uncached
+        tokenizer.model_max_length = 8
+        tokenizer(["word " * 50])
+        tokenizer("word " * 50)
+    finally:
+        library.removeHandler(handler)
+    assert not [r for r in records if "longer than the specified maximum" in r], records
