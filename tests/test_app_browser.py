@@ -8,6 +8,7 @@ run nor make the browser request any host but the app's.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -91,25 +92,32 @@ def served_app(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     for name, password in PASSWORDS.items():
         add_user(store, name, role="lead" if name == "lena" else "annotator", password=password)
     store.close()
-    port = _free_port()
-    settings = AppSettings(db=db, overlap=2)
-    command = streamlit_command(settings, port=port, address="127.0.0.1")
-    log = (tmp_path / "streamlit.log").open("wb")
-    # Run from elsewhere: the app must not depend on the working directory to import.
-    server = subprocess.Popen(
-        command, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path, env=app_environment()
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, server)
+    with serving(AppSettings(db=db, overlap=2), tmp_path) as url:
         yield url, db
-    finally:
-        server.terminate()
+
+
+@contextlib.contextmanager
+def serving(settings: AppSettings, folder: Path) -> Iterator[str]:
+    """`streamlit run` of the app on a free port, healthy, stopped on exit; its URL.
+
+    Run from ``folder``, not the repo: the app must not depend on the working directory
+    to import."""
+    port = _free_port()
+    command = streamlit_command(settings, port=port, address="127.0.0.1")
+    with (folder / "streamlit.log").open("wb") as log:
+        server = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, cwd=folder, env=app_environment()
+        )
+        url = f"http://127.0.0.1:{port}"
         try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
+            _wait_healthy(url, server)
+            yield url
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
 
 
 def sign_in(page: Any, url: str, name: str, path: str = "") -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,16 +15,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from prefdata.annotate.app_launch import AppSettings, app_environment, streamlit_command
+from prefdata.annotate.app_launch import AppSettings
 from prefdata.annotate.label_store import LabelStore
 from prefdata.annotate.pair_import import import_parquet
 from tests.test_app_browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
-    _free_port,
     _need_browser,
-    _wait_healthy,
     pair_on_screen,
+    serving,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -59,24 +57,8 @@ def long_pairs_app(tmp_path: Path) -> Iterator[str]:
     pq.write_table(table, tmp_path / "kept.parquet")
     db = tmp_path / "labels.sqlite"
     import_parquet(LabelStore(db), tmp_path / "kept.parquet")
-    port = _free_port()
-    settings = AppSettings(db=db, open_mode=True)
-    command = streamlit_command(settings, port=port, address="127.0.0.1")
-    log = (tmp_path / "streamlit.log").open("wb")
-    server = subprocess.Popen(
-        command, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path, env=app_environment()
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, server)
+    with serving(AppSettings(db=db, open_mode=True), tmp_path) as url:
         yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
 
 
 def _open(browser: Any, url: str, width: int, height: int) -> Any:
