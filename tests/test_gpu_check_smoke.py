@@ -30,6 +30,21 @@ def test_the_gpu_check_passes_in_smoke_mode(tmp_path, capsys, monkeypatch):
     assert figures["evaluate"]["accuracy"] > 0.9 and figures["share_of_parameters_moved"] > 0.9
 
 
+def _module():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location("check_gpu", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_rerun_into_a_used_folder_is_refused_in_one_line(tmp_path, capsys):
+    (tmp_path / "dpo").mkdir()  # what the first run left
+    assert _module().main(["--smoke", "--out", str(tmp_path)]) == 2
+    printed = capsys.readouterr().out.strip()
+    assert printed.count("\n") == 0 and "is not empty" in printed
+
+
 def test_the_check_refuses_to_pretend_without_a_gpu(tmp_path, capsys):
     import torch
 

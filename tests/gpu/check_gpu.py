@@ -127,6 +127,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="tiny model on CPU")
     parser.add_argument("--out", type=Path, help="working folder (default: a temporary one)")
     args = parser.parse_args(argv)
+    if args.out is not None and args.out.is_dir() and any(args.out.iterdir()):
+        # a rerun would train into the last run's folder, which train refuses
+        print(f"GPU CHECK NOT RUN: --out {args.out} is not empty: give a new or empty folder")
+        return 2
     warnings.filterwarnings("ignore")
     with tempfile.TemporaryDirectory() as temporary:
         root = args.out or Path(temporary)
