@@ -72,12 +72,20 @@ def majority(votes: list[str]) -> str | None:
     return ranked[0][0]
 
 
-def export_labels(store: LabelStore, out_dir: str | Path, *, min_votes: int = 1) -> ExportSummary:
-    """Export the store's labels into ``out_dir`` (created if needed)."""
-    if min_votes < 1:
-        raise ConfigError(f"min_votes must be >= 1, got {min_votes}")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+@dataclass
+class _Read:
+    """Everything an export reads, taken from one state of the database."""
+
+    labels: list[Any]
+    rows: list[dict[str, Any]]
+    counts: Counter[str]
+    shapes: set[str]
+    pools: dict[str, str]
+    events: list[dict[str, Any]]
+    agreement: dict[str, Any]
+
+
+def _read(store: LabelStore, min_votes: int) -> _Read:
     labels = store.labels()
     items = votes_by_item(labels)
     decided = adjudications(store)
@@ -104,22 +112,39 @@ def export_labels(store: LabelStore, out_dir: str | Path, *, min_votes: int = 1)
         flipped = verdict == "rejected"
         counts["flipped" if flipped else "kept_as_is"] += 1
         rows.append(_output_row(pair, flipped=flipped, votes=votes, adjudicated=pair_id in decided))
-    if len(shapes) > 1:
+    pools = dict(store.connection().execute("SELECT pair_id, pool FROM pairs").fetchall())
+    return _Read(
+        labels, rows, counts, shapes, pools, store.events(), agreement_report(store).to_dict()
+    )
+
+
+def export_labels(store: LabelStore, out_dir: str | Path, *, min_votes: int = 1) -> ExportSummary:
+    """Export the store's labels into ``out_dir`` (created if needed).
+
+    Every figure comes from one state of the database (``LabelStore.consistent``), so an
+    export taken while annotators label agrees with itself across its files.
+    """
+    if min_votes < 1:
+        raise ConfigError(f"min_votes must be >= 1, got {min_votes}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    read = store.consistent(lambda: _read(store, min_votes))
+    rows, counts, labels = read.rows, read.counts, read.labels
+    if len(read.shapes) > 1:
         raise InputError(
             "the labelled pairs mix text and conversational shapes; import one shape per database"
         )
-    shape = shapes.pop() if shapes else "text"
+    shape = read.shapes.pop() if read.shapes else "text"
     _write_parquet(out / "labelled.parquet", _labelled_table(rows, shape))
-    pools = dict(store.connection().execute("SELECT pair_id, pool FROM pairs").fetchall())
     annotations = pa.Table.from_pylist(
-        [{**asdict(lab), "filter_verdict": pools.get(lab.pair_id)} for lab in labels],
+        [{**asdict(lab), "filter_verdict": read.pools.get(lab.pair_id)} for lab in labels],
         schema=_ANNOTATION_SCHEMA,
     )
     _write_parquet(out / "annotations.parquet", annotations)
-    events = store.events()
-    _write_parquet(out / "events.parquet", pa.Table.from_pylist(events, schema=_EVENT_SCHEMA))
-    report = agreement_report(store).to_dict()
-    _write_atomic(out / "agreement.json", lambda p: p.write_text(json.dumps(report, indent=2)))
+    _write_parquet(out / "events.parquet", pa.Table.from_pylist(read.events, schema=_EVENT_SCHEMA))
+    _write_atomic(
+        out / "agreement.json", lambda p: p.write_text(json.dumps(read.agreement, indent=2))
+    )
     summary = ExportSummary(
         labelled_pairs=len(rows),
         kept_as_is=counts["kept_as_is"],

@@ -17,12 +17,12 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from prefdata.annotate.screens import check_on_screen, on_screen, put_on_screen
 from prefdata.annotate.store_open import (
@@ -34,6 +34,8 @@ from prefdata.annotate.store_open import (
     schema_version,
 )
 from prefdata.errors import ConfigError, InputError
+
+T = TypeVar("T")
 
 # What a label says about the pair, in the data's terms.
 Choice = Literal["chosen", "rejected", "tie", "both_bad", "skip"]
@@ -125,8 +127,13 @@ class LabelStore:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             try:
+                # a read-only store is read as immutable when no -wal exists (store_open)
+                self._local.immutable = self.read_only and not Path(f"{self.path}-wal").exists()
                 conn = connect(
-                    self.path, read_only=self.read_only, timeout_s=self.busy_timeout_ms / 1000
+                    self.path,
+                    read_only=self.read_only,
+                    timeout_s=self.busy_timeout_ms / 1000,
+                    immutable=self._local.immutable,
                 )
                 conn.row_factory = sqlite3.Row
                 conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
@@ -171,6 +178,39 @@ class LabelStore:
             except sqlite3.Error as exc:
                 # One line naming the file and the fix, never a driver traceback.
                 raise StoreError(describe(self.path, exc)) from None
+
+    def consistent(self, read: Callable[[], T], *, tries: int = 3) -> T:
+        """``read()`` run so that all its queries see one state of the database, while
+        annotators may be labelling.
+
+        The queries share one read transaction, which pins a WAL reader to one snapshot.
+        A read-only store opened when no ``-wal`` file existed reads the file as immutable
+        (no locks, see ``store_open.connect``), so a writer's checkpoint could change the
+        file under it: the file is compared before and after, and a changed file is read
+        again through a fresh connection, which sees the writer's ``-wal`` and takes a
+        snapshot like any reader.
+        """
+        for _ in range(tries):
+            conn = self.connection()
+            before = self._file_state()
+            try:
+                conn.execute("BEGIN")
+                try:
+                    result = read()
+                finally:
+                    conn.execute("COMMIT")  # nothing was written: ends the snapshot
+            except sqlite3.Error as exc:
+                raise StoreError(describe(self.path, exc)) from None
+            if not self._local.immutable or self._file_state() == before:
+                return result
+            self.close()
+        raise StoreError(
+            f"{self.path} kept changing while it was read: run again, or pause labelling"
+        )
+
+    def _file_state(self) -> tuple[int, int, bool]:
+        stat = self.path.stat()
+        return stat.st_size, stat.st_mtime_ns, Path(f"{self.path}-wal").exists()
 
     def close(self) -> None:
         """Close this thread's connection (other threads close theirs on exit)."""

@@ -94,7 +94,9 @@ def _legacy_columns_match(conn: sqlite3.Connection) -> bool:
     ]
 
 
-def connect(path: Path, *, read_only: bool, timeout_s: float = 10.0) -> sqlite3.Connection:
+def connect(
+    path: Path, *, read_only: bool, timeout_s: float = 10.0, immutable: bool | None = None
+) -> sqlite3.Connection:
     """A connection; read-only ones go through a ``mode=ro`` URI so SQLite cannot write.
 
     Reading a WAL database normally creates its ``-wal`` and ``-shm`` side files, which
@@ -102,13 +104,16 @@ def connect(path: Path, *, read_only: bool, timeout_s: float = 10.0) -> sqlite3.
     ``-wal`` file, no connection has the database open (the last one to close removes
     it), so the file is opened as immutable: read without locks or side files. A writer
     starting meanwhile only appends to its own ``-wal`` until a checkpoint, so a short
-    read still sees the state it opened.
+    read still sees the state it opened (``LabelStore.consistent`` checks that).
+    ``immutable`` overrides that decision, for a caller that must know which it got.
     """
     if not read_only:
         # isolation_level=None: every write is one explicit transaction (see LabelStore.write).
         return sqlite3.connect(path, isolation_level=None, timeout=timeout_s)
     uri = f"{path.resolve().as_uri()}?mode=ro"
-    if not Path(f"{path}-wal").exists():
+    if immutable is None:
+        immutable = not Path(f"{path}-wal").exists()
+    if immutable:
         uri += "&immutable=1"
     return sqlite3.connect(uri, uri=True, isolation_level=None, timeout=timeout_s)
 
