@@ -97,3 +97,33 @@ def test_a_writer_store_reads_one_snapshot_too(db: Path, tmp_path: Path) -> None
         store.consistent(lambda: store.connection().execute("SELECT * FROM no_such_table"))
     assert not store.connection().in_transaction
     assert isinstance(store.connection(), sqlite3.Connection)
+
+
+def test_a_page_torn_by_a_checkpoint_is_read_again(
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # an immutable reader can meet a page a checkpoint is rewriting: SQLite calls it damaged
+    reader = LabelStore(db, read_only=True)
+    real_labels = LabelStore.labels
+    torn = []
+
+    def torn_once(self, *args, **kwargs):
+        if not torn:
+            torn.append(True)
+            _label_and_checkpoint(db, "p0002")
+            raise sqlite3.DatabaseError("database disk image is malformed")
+        return real_labels(self, *args, **kwargs)
+
+    monkeypatch.setattr(LabelStore, "labels", torn_once)
+    assert export_labels(reader, tmp_path / "out").annotations == 2
+
+
+def test_a_damaged_file_that_did_not_change_is_still_reported(
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def damaged(self, *args, **kwargs):
+        raise sqlite3.DatabaseError("database disk image is malformed")
+
+    monkeypatch.setattr(LabelStore, "labels", damaged)
+    with pytest.raises(StoreError, match="is damaged"):
+        export_labels(LabelStore(db, read_only=True), tmp_path / "out")

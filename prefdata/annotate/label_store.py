@@ -200,7 +200,11 @@ class LabelStore:
                 finally:
                     conn.execute("COMMIT")  # nothing was written: ends the snapshot
             except sqlite3.Error as exc:
-                raise StoreError(describe(self.path, exc)) from None
+                # a page read while a checkpoint rewrote it can look damaged: read again
+                if not self._local.immutable or self._file_state() == before:
+                    raise StoreError(describe(self.path, exc)) from None
+                self.close()
+                continue
             if not self._local.immutable or self._file_state() == before:
                 return result
             self.close()
