@@ -105,7 +105,7 @@ def test_a_page_torn_by_a_checkpoint_is_read_again(
     # an immutable reader can meet a page a checkpoint is rewriting: SQLite calls it damaged
     reader = LabelStore(db, read_only=True)
     real_labels = LabelStore.labels
-    torn = []
+    torn: list[bool] = []
 
     def torn_once(self, *args, **kwargs):
         if not torn:
