@@ -137,6 +137,16 @@ def _go_previous(ctx: AppContext, annotator: str) -> None:
 def _undo(ctx: AppContext, annotator: str) -> None:
     if not signed_in_as(ctx, annotator):
         return
+    # A doubled U would undo two answers: like a label, an undo sooner than the guard
+    # after the last one is ignored (a deliberate second press after it still counts).
+    now, state = time.monotonic(), _state()
+    if now - state.get("undone_at", float("-inf")) < ctx.min_seconds_on_screen:
+        st.session_state["flash"] = (
+            f"Ignored a second Undo within {ctx.min_seconds_on_screen:.2f} s (a repeated key "
+            "press?); press again to undo one more"
+        )
+        return
+    state["undone_at"] = now
     restored = ctx.store.undo_last(annotator)
     if restored is not None:
         _state()["viewing"] = restored if ctx.store.label(restored, annotator) else None

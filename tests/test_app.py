@@ -108,6 +108,20 @@ def test_skip_with_reason_then_undo(db: Path, monkeypatch: pytest.MonkeyPatch) -
     assert [e["kind"] for e in store.events()] == ["skip", "undo"]
 
 
+def test_a_doubled_undo_undoes_one_answer(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = LabelStore(db)
+    first, second = (r[0] for r in store.connection().execute("SELECT pair_id FROM pairs LIMIT 2"))
+    for pair_id in (first, second):
+        store.record_label(pair_id, "ann", choice="skip", left_response="chosen")
+    at = _start(db, monkeypatch, "--min-seconds-on-screen", "5")  # a human's guard
+    at.button(key="undo").click().run()
+    at.button(key="undo").click().run()  # the key bounced: within the guard
+    assert not at.exception
+    assert [e["kind"] for e in store.events()] == ["skip", "skip", "undo"]
+    assert store.label(first, "ann") is not None and store.label(second, "ann") is None
+    assert any("Ignored a second Undo" in t.value for t in at.toast)
+
+
 def test_queue_runs_out_and_respects_overlap(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     at = _start(db, monkeypatch, "--overlap", "2")
     seen = []
