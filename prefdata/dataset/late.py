@@ -1,23 +1,23 @@
 """Rows dropped by the reasons decided after the main pass: moved, and counted.
 
-The main pass spools kept rows as they come (``writer.ArrowSpool``) and writes dropped
-rows to dropped.parquet. A reason decided at the end (a contradiction, a near-duplicate
-prompt, contamination, length balance) may drop a row already kept, or add a reason to
-a row already dropped. ``write_outputs`` writes kept.parquet once, from the spool,
-without those rows; dropped.parquet, usually the smaller file, is rewritten with them
-merged in read order and the late codes added, and only when the late reasons touch it.
+The main pass spools kept and dropped rows as they come (``writer.ArrowSpool``:
+uncompressed Arrow IPC, cheap to write and read). A reason decided at the end (a
+contradiction, a near-duplicate prompt, contamination, length balance) may drop a row
+already kept, or add a reason to a row already dropped. ``write_outputs`` then encodes
+each file once, both at the same time on two threads: kept.parquet without those rows,
+dropped.parquet with them merged in read order and the late codes added. No Parquet
+file is written and then rewritten.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterator, Sequence
+import queue
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from prefdata.chunks import as_dropped, concat_lists, reason_lists
 from prefdata.dataset.along import _ROW_BITS, Late
@@ -74,107 +74,174 @@ def _reasons_added(
     return batch.set_column(index, batch.schema.field(index), reasons)
 
 
-Keyed = Iterator[tuple[np.ndarray, pa.Table]]  # (row keys ascending, rows)
+class _Moved:
+    """Rows the kept side moves to dropped, handed from the thread writing kept.parquet
+    to the one writing dropped.parquet, in key order. ``upto`` blocks until the kept
+    side has gone past a key, so both files are written at once, in step."""
+
+    _END = np.iinfo(np.int64).max
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[tuple[int, np.ndarray, pa.RecordBatch | None]] = (
+            queue.SimpleQueue()
+        )
+        self._passed = -1  # every moved row with a key up to this one has been handed over
+        self._held: list[tuple[np.ndarray, pa.RecordBatch]] = []
+
+    def put(self, passed: int, keys: np.ndarray, rows: pa.RecordBatch | None) -> None:
+        self._queue.put((passed, keys, rows))
+
+    def end(self) -> None:
+        self._queue.put((self._END, _NO_KEYS, None))
+
+    def upto(self, bound: int) -> tuple[np.ndarray, list[pa.RecordBatch]]:
+        """The moved rows with keys up to ``bound`` not handed out yet, and their keys."""
+        while self._passed < bound:
+            passed, keys, rows = self._queue.get()
+            self._passed = passed
+            if rows is not None and rows.num_rows:
+                self._held.append((keys, rows))
+        keys_out, rows_out = [], []
+        while self._held:
+            keys, rows = self._held[0]
+            n = int(np.searchsorted(keys, bound, side="right"))
+            if n == 0:
+                break
+            keys_out.append(keys[:n])
+            rows_out.append(rows.slice(0, n))
+            if n < len(keys):
+                self._held[0] = (keys[n:], rows.slice(n))
+                break
+            self._held.pop(0)
+        return (np.concatenate(keys_out) if keys_out else _NO_KEYS), rows_out
 
 
-def _keyed(
-    batches: Iterator[pa.RecordBatch],
+_NO_KEYS = np.zeros(0, np.int64)
+
+
+def in_key_order(
+    batch: pa.RecordBatch, keys: np.ndarray, extra: list[pa.RecordBatch], extra_keys: np.ndarray
+) -> Iterator[pa.RecordBatch]:
+    """``batch`` and ``extra`` rows (each in ascending key order) as rows in key order."""
+    if not extra:
+        yield batch
+        return
+    parts = [batch, *extra]
+    schema = parts[0].schema
+    for part in parts[1:]:
+        schema = widen(schema, part.schema)
+    fitted = [conform(p, schema, force=True) for p in parts]
+    table = pa.Table.from_batches([f for f in fitted if f is not None], schema=schema)
+    order = np.argsort(np.concatenate([keys, extra_keys]), kind="stable")
+    yield from table.take(pa.array(order)).combine_chunks().to_batches()
+
+
+def _write_kept(
+    late: LateRows,
+    kept: ArrowSpool,
     keys: np.ndarray,
-    edit: Callable[[pa.RecordBatch, int], pa.RecordBatch],
-) -> Keyed:
+    out: ParquetSink,
+    move: np.ndarray,
+    moved_at: np.ndarray,
+    sources: Sequence[str],
+    moved: _Moved,
+) -> None:
+    """kept.parquet without the late rows, which go to ``moved`` as dropped rows."""
+    try:
+        start = done = 0
+        for batch in kept.batches():
+            stop = start + batch.num_rows
+            here = move[start:stop]
+            passed = int(keys[stop - 1]) if stop else -1
+            if not here.any():
+                out.write(batch)
+                moved.put(passed, _NO_KEYS, None)
+            else:
+                out.write(batch.filter(pa.array(~here)))
+                n = int(here.sum())
+                rows, at = batch.filter(pa.array(here)), keys[start:stop][here]
+                moved.put(
+                    passed, at, _as_dropped(rows, late, moved_at[done : done + n], at, sources)
+                )
+                done += n
+            start = stop
+    finally:
+        moved.end()  # also when writing failed: the dropped side must not wait forever
+
+
+def _write_dropped(
+    late: LateRows,
+    dropped: ArrowSpool,
+    keys: np.ndarray,
+    out: ParquetSink,
+    hit: np.ndarray,
+    hit_at: np.ndarray,
+    moved: _Moved,
+) -> None:
+    """dropped.parquet: its rows with the late codes added, the moved rows merged in."""
+    hits_before = np.concatenate([[0], np.cumsum(hit)])  # where each batch's hits start
     start = 0
-    for batch in batches:
+    for batch in dropped.batches():
         stop = start + batch.num_rows
-        yield keys[start:stop], pa.Table.from_batches([edit(batch, start)])
+        if not batch.num_rows:
+            continue
+        found = hit[start:stop]
+        first = int(hits_before[start])
+        edited = _reasons_added(late, batch, found, hit_at[first : first + int(found.sum())])
+        extra_keys, extra = moved.upto(int(keys[stop - 1]))
+        for part in in_key_order(edited, keys[start:stop], extra, extra_keys):
+            out.write(part)
         start = stop
+    _, rest = moved.upto(_Moved._END)
+    for part in rest:
+        out.write(part)
 
 
-def _merged(left: Keyed, right: Keyed, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
-    """Two streams of rows, each in ascending key order, as one stream in key order."""
-    streams = [left, right]
-    held: list[tuple[np.ndarray, pa.Table] | None] = [None, None]
-    while True:
-        for i in (0, 1):
-            while held[i] is None or not len(held[i][0]):  # type: ignore[index]
-                held[i] = next(streams[i], None)
-                if held[i] is None:
-                    break
-        live = [h for h in held if h is not None]
-        if not live:
-            return
-        # rows up to the smaller of the two buffers' last keys are safe to emit
-        bound = min(int(h[0][-1]) for h in live) if len(live) == 2 else int(live[0][0][-1])
-        keys, parts = [], []
-        for i, h in enumerate(held):
-            if h is None:
-                continue
-            n = int(np.searchsorted(h[0], bound, side="right"))
-            keys.append(h[0][:n])
-            parts.append(conform_table(h[1].slice(0, n), schema))
-            held[i] = (h[0][n:], h[1].slice(n))
-        order = np.argsort(np.concatenate(keys), kind="stable")
-        yield from pa.concat_tables(parts).take(pa.array(order)).to_batches()
-
-
-def conform_table(table: pa.Table, schema: pa.Schema) -> pa.Table:
-    batches = [conform(b, schema, force=True) for b in table.combine_chunks().to_batches()]
-    return pa.Table.from_batches([b for b in batches if b is not None], schema=schema)
+def _copy(spool: ArrowSpool, out: ParquetSink) -> None:
+    for batch in spool.batches():
+        out.write(batch)
 
 
 def write_outputs(
     late: LateRows | None,
-    kept: ArrowSpool,
-    kept_keys: np.ndarray,
-    kept_out: ParquetSink,
-    dropped: Path,
-    dropped_keys: np.ndarray,
+    spools: tuple[ArrowSpool, ArrowSpool],
+    keys: tuple[np.ndarray, np.ndarray],
+    empty: tuple[pa.Schema, pa.Schema],
     sources: Sequence[str],
 ) -> None:
-    """Write the spooled kept rows to ``kept_out`` once, without the late rows, and move
-    those into the finished ``dropped`` file, in read order, adding the late codes to the
-    rows already there; ``dropped`` is rewritten only when the late reasons touch it.
+    """Write kept.parquet and dropped.parquet (the spools' paths) from their spools, each
+    row encoded once, the two files at once on two threads: kept without the late rows,
+    dropped with the late codes added to its rows and the late rows merged in, in read
+    order. ``empty``: each file's schema when it gets no row.
 
-    ``kept_keys`` and ``dropped_keys``: ``row_keys`` of the spool's and the file's rows,
-    in their order (read order, so ascending).
+    ``keys``: ``row_keys`` of each spool's rows, in their order (read order, ascending).
     """
-    if late is None:
-        for batch in kept.batches():
-            kept_out.write(batch)
-        return
-    move, moved_at = late.find(kept_keys)
-    hit, hit_at = late.find(dropped_keys)
-    gone = ArrowSpool(dropped.with_name(f".{dropped.name}.moved"))
-    start = done = 0
-    for batch in kept.batches():
-        stop = start + batch.num_rows
-        here = move[start:stop]
-        if not here.any():
-            kept_out.write(batch)
+    (kept, dropped), (kept_keys, dropped_keys) = spools, keys
+    kept_out = ParquetSink(kept.path, kept.schema or empty[0])
+    dropped_out = ParquetSink(dropped.path, dropped.schema or empty[1])
+
+    def kept_side() -> None:
+        if late is None:
+            _copy(kept, kept_out)
         else:
-            kept_out.write(batch.filter(pa.array(~here)))
-            n = int(here.sum())
-            rows, keys = batch.filter(pa.array(here)), kept_keys[start:stop][here]
-            gone.write(_as_dropped(rows, late, moved_at[done : done + n], keys, sources))
-            done += n
-        start = stop
-    if not move.any() and not hit.any():
-        return
-    schema = pq.read_schema(dropped)
-    if gone.schema is not None:
-        schema = widen(schema, gone.schema)
+            _write_kept(late, kept, kept_keys, kept_out, move, moved_at, sources, moved)
+        kept_out.close(empty[0])
 
-    hits_before = np.concatenate([[0], np.cumsum(hit)])  # where each batch's hits start
+    def dropped_side() -> None:
+        if late is None:
+            _copy(dropped, dropped_out)
+        else:
+            _write_dropped(late, dropped, dropped_keys, dropped_out, hit, hit_at, moved)
+        dropped_out.close(empty[1])
 
-    def with_reasons(batch: pa.RecordBatch, start: int) -> pa.RecordBatch:
-        found = hit[start : start + batch.num_rows]
-        first = int(hits_before[start])
-        return _reasons_added(late, batch, found, hit_at[first : first + int(found.sum())])
-
-    tmp = dropped.with_name(f".{dropped.name}.late")
-    sink = ParquetSink(tmp, schema)
-    main_rows = _keyed(pq.ParquetFile(dropped).iter_batches(), dropped_keys, with_reasons)
-    moved_rows = _keyed(gone.batches(), kept_keys[move], lambda b, _: b)
-    for batch in _merged(main_rows, moved_rows, schema):
-        sink.write(batch)
-    sink.close(schema)
-    os.replace(tmp, dropped)
+    if late is not None:
+        move, moved_at = late.find(kept_keys)
+        hit, hit_at = late.find(dropped_keys)
+        moved = _Moved()
+    # encoding Parquet lets go of the GIL: the two files take the time of the larger
+    with ThreadPoolExecutor(1, thread_name_prefix="prefdata-kept") as pool:
+        side = pool.submit(kept_side)
+        try:
+            dropped_side()
+        finally:
+            side.result()  # the kept side's error, if it failed, is the one to see

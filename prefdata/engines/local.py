@@ -80,24 +80,23 @@ Sink = ParquetSink | ArrowSpool
 
 
 def _close(
-    sinks: tuple[Sink, ParquetSink],
+    sinks: tuple[Sink, Sink],
     shape: str | None,
     late: LateRows | None,
     kept_at: np.ndarray,
     dropped_keys: list[np.ndarray],
     sources: list[str],
 ) -> None:
-    """Finish kept.parquet (from the spool, when there is one) and dropped.parquet."""
+    """Finish kept.parquet and dropped.parquet (from the spools, when there are some)."""
     base = pa.schema(canonical_fields("conversational" if shape == "conversational" else "text"))
+    empty = (base, pa.schema([*base, *provenance_fields()]))
     kept, dropped = sinks
-    dropped.close(pa.schema([*base, *provenance_fields()]))
-    if isinstance(kept, ArrowSpool):
-        out = ParquetSink(kept.path, kept.schema)
+    if isinstance(kept, ArrowSpool) and isinstance(dropped, ArrowSpool):
         dropped_at = np.concatenate(dropped_keys) if dropped_keys else _NO_KEYS
-        write_outputs(late, kept, kept_at, out, dropped.path, dropped_at, sources)
-        out.close(base)
-    else:
-        kept.close(base)
+        write_outputs(late, (kept, dropped), (kept_at, dropped_at), empty, sources)
+    elif isinstance(kept, ParquetSink) and isinstance(dropped, ParquetSink):
+        kept.close(empty[0])
+        dropped.close(empty[1])
 
 
 def run_local(
@@ -117,12 +116,12 @@ def run_local(
     finished_bytes = 0
     shape: str | None = None
     staging = folder.staging if folder is not None else None
-    # with dataset-level checks, kept rows may still move at the end: spool them and
-    # write kept.parquet once then (write_outputs); without, write as the rows come
-    sinks: tuple[Sink, ParquetSink] | None = None
+    # with dataset-level checks, rows may still move at the end: spool them and write
+    # each file once then (write_outputs); without, write as the rows come
+    sinks: tuple[Sink, Sink] | None = None
     if staging is not None:
         spool = ArrowSpool if dataset_pass_needed(config) else ParquetSink
-        sinks = (spool(staging / KEPT), ParquetSink(staging / DROPPED))
+        sinks = (spool(staging / KEPT), spool(staging / DROPPED))
     # each chunk's source file, numbered in read order; per input, so that a file given
     # twice is read as two sources whose rows do not share numbers
     sources: dict[tuple[int, str], int] = {}
