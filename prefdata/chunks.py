@@ -168,7 +168,7 @@ def check_chunk(
     good, bad = normalized.good, normalized.bad
     codes, matrix, view = run_checks(good, config)
     rows = good.num_rows + (bad.num_rows if bad is not None else 0)
-    sig = batch_signatures(good, lsh_for(config)) if signatures else None
+    sig = batch_signatures(good, lsh_for(config), view) if signatures else None
     return Checked(rows, good, bad, codes, matrix, view, list(warnings), sig)
 
 
