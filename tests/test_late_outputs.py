@@ -160,3 +160,37 @@ def test_reason_lists_shape() -> None:  # the helper the late codes go through
         ["a", "b"],
         ["b"],
     ]
+
+
+def test_a_chunks_counted_rows_match_the_rows_it_splits_into(tmp_path: Path) -> None:
+    """finish counts from masks and splits later: the row numbers it hands out for the
+    late decisions must be those of the rows split, bad (unreadable) rows included."""
+    import json
+
+    from prefdata.chunks import check_chunk, finish
+    from prefdata.config import FilterConfig, ReadOptions
+    from prefdata.readers import iter_chunks
+
+    lines = []
+    for i in range(60):
+        if i % 7 == 3:
+            lines.append("{not json")
+        elif i % 5 == 1:
+            lines.append(json.dumps({"prompt": f"q{i}?", "chosen": "same", "rejected": "same"}))
+        else:
+            lines.append(
+                json.dumps({"prompt": f"q{i}?", "chosen": f"good answer {i}", "rejected": f"n{i}"})
+            )
+    path = tmp_path / "in.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    config = FilterConfig()
+    results = [
+        finish(check_chunk(chunk, layout, config), {"duplicate_pair": np.array([0, 10, 20])})
+        for _, layout, chunk in iter_chunks([path], ReadOptions(), chunk_rows=25)
+    ]
+    for result in results:
+        kept, dropped = result.split()
+        assert kept.num_rows == len(result.kept_source_rows)
+        assert dropped.column(SOURCE_ROW).to_pylist() == result.dropped_source_rows.tolist()
+    assert sum(len(r.kept_source_rows) + len(r.dropped_source_rows) for r in results) == 60
+    assert any("malformed_record" in c for r in results for c in r.reasons)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from prefdata.chunks import Checked, check_chunk, finish
+from prefdata.chunks import Checked, ChunkResult, check_chunk, finish
 from prefdata.config import FilterConfig, ReadOptions
 from prefdata.dataset.along import DatasetPass, dataset_pass_needed, row_keys
 from prefdata.dataset.late import LateRows, write_outputs
@@ -25,7 +25,7 @@ from prefdata.engines.tally import Progress, Ran, Tally
 from prefdata.parallel import WriteBehind, ordered_map, read_ahead
 from prefdata.readers import InputInfo, agreed_shape, iter_chunks
 from prefdata.results import FILE, OutputFolder
-from prefdata.schema import SOURCE_ROW, canonical_fields, provenance_fields
+from prefdata.schema import canonical_fields, provenance_fields
 from prefdata.writer import ArrowSpool, ParquetSink
 
 KEPT, DROPPED = FILE.kept, FILE.dropped
@@ -99,6 +99,12 @@ def _close(
         dropped.close(empty[1])
 
 
+def _write(sinks: tuple[Sink, Sink], result: ChunkResult) -> None:
+    kept, dropped = result.split()
+    sinks[0].write(kept)
+    sinks[1].write(dropped)
+
+
 def run_local(
     paths: Sequence[Path],
     folder: OutputFolder | None,
@@ -147,20 +153,20 @@ def run_local(
             result = finish(chunk, decided)
             if dataset is not None:
                 kept_keys.append(row_keys(number, result.kept_source_rows))
-                dropped_keys.append(row_keys(number, result.dropped.column(SOURCE_ROW).to_numpy()))
+                dropped_keys.append(row_keys(number, result.dropped_source_rows))
             info.rows += result.rows
             tally.add(
                 order,
                 rows=result.rows,
-                kept=result.kept.num_rows,
-                dropped=result.dropped.num_rows,
+                kept=len(result.kept_source_rows),
+                dropped=len(result.dropped_source_rows),
                 reasons=result.reasons,
                 stats=result.stats,
                 warnings=result.warnings,
             )
             if folder is not None and sinks is not None:
-                writes.submit(folder.guard(sinks[0].write), result.kept)
-                writes.submit(folder.guard(sinks[1].write), result.dropped)
+                # split there too: filtering the chunk's text is the costly part
+                writes.submit(folder.guard(_write), sinks, result)
             if progress is not None:
                 progress(finished_bytes + bytes_done, total_bytes, tally.report.input_rows)
         writes.drain()
