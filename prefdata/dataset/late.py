@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from prefdata.chunks import as_dropped, concat_lists, reason_lists
 from prefdata.dataset.along import _ROW_BITS, Late
+from prefdata.parallel import WriteBehind
 from prefdata.schema import REASONS
 from prefdata.writer import ArrowSpool, ParquetSink, conform, widen
 
@@ -140,7 +141,7 @@ def _write_kept(
     late: LateRows,
     kept: ArrowSpool,
     keys: np.ndarray,
-    out: ParquetSink,
+    out: Out,
     move: np.ndarray,
     moved_at: np.ndarray,
     sources: Sequence[str],
@@ -197,7 +198,21 @@ def _write_dropped(
         out.write(part)
 
 
-def _copy(spool: ArrowSpool, out: ParquetSink) -> None:
+class _Behind:
+    """A sink whose writes (conforming, holding, encoding row groups) run on a thread
+    of their own, so that reading the spool and filtering overlap with encoding."""
+
+    def __init__(self, out: ParquetSink, writes: WriteBehind) -> None:
+        self._out, self._writes = out, writes
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        self._writes.submit(self._out.write, batch)
+
+
+Out = ParquetSink | _Behind
+
+
+def _copy(spool: ArrowSpool, out: Out) -> None:
     for batch in spool.batches():
         out.write(batch)
 
@@ -221,10 +236,14 @@ def write_outputs(
     dropped_out = ParquetSink(dropped.path, dropped.schema or empty[1])
 
     def kept_side() -> None:
-        if late is None:
-            _copy(kept, kept_out)
-        else:
-            _write_kept(late, kept, kept_keys, kept_out, move, moved_at, sources, moved)
+        # the larger file, and the one the other waits on: its encoding gets a thread
+        with WriteBehind(depth=2) as writes:
+            out = _Behind(kept_out, writes)
+            if late is None:
+                _copy(kept, out)
+            else:
+                _write_kept(late, kept, kept_keys, out, move, moved_at, sources, moved)
+            writes.drain()
         kept_out.close(empty[0])
 
     def dropped_side() -> None:
