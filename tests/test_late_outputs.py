@@ -194,3 +194,42 @@ def test_a_chunks_counted_rows_match_the_rows_it_splits_into(tmp_path: Path) -> 
         assert dropped.column(SOURCE_ROW).to_pylist() == result.dropped_source_rows.tolist()
     assert sum(len(r.kept_source_rows) + len(r.dropped_source_rows) for r in results) == 60
     assert any("malformed_record" in c for r in results for c in r.reasons)
+
+
+def test_a_run_with_contradictions_writes_each_file_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Late rows move from kept to dropped with no Parquet file written and then
+    rewritten: one sink per output file, each closed once."""
+    import json
+
+    from prefdata import writer
+    from prefdata.pipeline import filter_pairs
+
+    rows = []
+    for i in range(300):
+        rows.append(
+            {"prompt": f"q{i}?", "chosen": f"answer one {i}", "rejected": f"answer two {i}"}
+        )
+    for i in range(0, 300, 7):  # the same pairs reversed, later: contradictions
+        rows.append(
+            {"prompt": f"q{i}?", "chosen": f"answer two {i}", "rejected": f"answer one {i}"}
+        )
+    rows.append({"prompt": "q1?", "chosen": "same", "rejected": "same"})  # dropped in the pass
+    path = tmp_path / "in.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    closed: list[str] = []
+    real_close = writer.ParquetSink.close
+
+    def close(self: writer.ParquetSink, empty: pa.Schema) -> None:
+        closed.append(self.path.name)
+        real_close(self, empty)
+
+    monkeypatch.setattr(writer.ParquetSink, "close", close)
+    report = filter_pairs([path], tmp_path / "out")
+    assert report.reasons["contradictory_pair"] == 2 * len(range(0, 300, 7))
+    assert sorted(closed) == ["dropped.parquet", "kept.parquet"]
+    monkeypatch.undo()
+    dropped = pq.read_table(tmp_path / "out" / "dropped.parquet")
+    assert dropped.column(SOURCE_ROW).to_pylist() == sorted(dropped.column(SOURCE_ROW).to_pylist())
+    assert report.input_rows == report.kept_rows + report.dropped_rows == len(rows)

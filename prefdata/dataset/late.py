@@ -12,7 +12,7 @@ file is written and then rewritten.
 from __future__ import annotations
 
 import queue
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -50,16 +50,26 @@ class LateRows:
         return found, at[found]
 
 
+# the source file and source row of each moved row, from its key
+Provenance = Callable[[np.ndarray], tuple[pa.Array, pa.Array]]
+
+
+def read_order(sources: Sequence[str]) -> Provenance:
+    """Provenance of ``row_keys`` keys: source number and row, ``sources`` by number."""
+    names = np.asarray(sources, dtype=object)
+
+    def provenance(keys: np.ndarray) -> tuple[pa.Array, pa.Array]:
+        source = (keys >> np.int64(_ROW_BITS)).astype(np.int64)
+        row = keys & np.int64((1 << _ROW_BITS) - 1)
+        return pa.array(names[source], pa.string()), pa.array(row, pa.int64())
+
+    return provenance
+
+
 def _as_dropped(
-    rows: pa.RecordBatch, late: LateRows, at: np.ndarray, keys: np.ndarray, sources: Sequence[str]
+    rows: pa.RecordBatch, late: LateRows, at: np.ndarray, keys: np.ndarray, where: Provenance
 ) -> pa.RecordBatch:
-    source = (keys >> np.int64(_ROW_BITS)).astype(np.int64)
-    return as_dropped(
-        rows,
-        reason_lists(late.codes, late.matrix[at]),
-        pa.array(np.asarray(sources, dtype=object)[source], pa.string()),
-        pa.array(keys & np.int64((1 << _ROW_BITS) - 1), pa.int64()),
-    )
+    return as_dropped(rows, reason_lists(late.codes, late.matrix[at]), *where(keys))
 
 
 def _reasons_added(
@@ -139,18 +149,17 @@ def in_key_order(
 
 def _write_kept(
     late: LateRows,
-    kept: ArrowSpool,
+    kept: Iterable[pa.RecordBatch],
     keys: np.ndarray,
     out: Out,
-    move: np.ndarray,
-    moved_at: np.ndarray,
-    sources: Sequence[str],
+    where: Provenance,
     moved: _Moved,
 ) -> None:
-    """kept.parquet without the late rows, which go to ``moved`` as dropped rows."""
+    """The kept rows without the late rows, which go to ``moved`` as dropped rows."""
     try:
+        move, moved_at = late.find(keys)
         start = done = 0
-        for batch in kept.batches():
+        for batch in kept:
             stop = start + batch.num_rows
             here = move[start:stop]
             passed = int(keys[stop - 1]) if stop else -1
@@ -161,9 +170,7 @@ def _write_kept(
                 out.write(batch.filter(pa.array(~here)))
                 n = int(here.sum())
                 rows, at = batch.filter(pa.array(here)), keys[start:stop][here]
-                moved.put(
-                    passed, at, _as_dropped(rows, late, moved_at[done : done + n], at, sources)
-                )
+                moved.put(passed, at, _as_dropped(rows, late, moved_at[done : done + n], at, where))
                 done += n
             start = stop
     finally:
@@ -172,17 +179,16 @@ def _write_kept(
 
 def _write_dropped(
     late: LateRows,
-    dropped: ArrowSpool,
+    dropped: Iterable[pa.RecordBatch],
     keys: np.ndarray,
-    out: ParquetSink,
-    hit: np.ndarray,
-    hit_at: np.ndarray,
+    out: Out,
     moved: _Moved,
 ) -> None:
-    """dropped.parquet: its rows with the late codes added, the moved rows merged in."""
+    """The dropped rows with the late codes added, the moved rows merged in."""
+    hit, hit_at = late.find(keys)
     hits_before = np.concatenate([[0], np.cumsum(hit)])  # where each batch's hits start
     start = 0
-    for batch in dropped.batches():
+    for batch in dropped:
         stop = start + batch.num_rows
         if not batch.num_rows:
             continue
@@ -212,9 +218,56 @@ class _Behind:
 Out = ParquetSink | _Behind
 
 
-def _copy(spool: ArrowSpool, out: Out) -> None:
-    for batch in spool.batches():
+def _copy(rows: Iterable[pa.RecordBatch], out: Out) -> None:
+    for batch in rows:
         out.write(batch)
+
+
+@dataclass
+class Side:
+    """One side of a result (kept or dropped) as the pass left it, and where it goes."""
+
+    rows: Iterable[pa.RecordBatch]  # read once, in key order
+    keys: np.ndarray  # each row's key, ascending
+    out: ParquetSink
+    empty: pa.Schema  # the file's schema when it gets no row
+
+
+def apply_late(late: LateRows | None, kept: Side, dropped: Side, where: Provenance) -> None:
+    """The one applier of late decisions, for both engines: write the kept rows without
+    the late rows and the dropped rows with the late codes added and the late rows
+    merged in, in key order; each row is encoded once, the two sides at once on two
+    threads (encoding Parquet lets go of the GIL: the two take the time of the larger).
+
+    The local engine applies it once, to the spools of the whole run; the Ray engine to
+    each part that holds a late row, the other parts are not touched.
+    """
+    moved = _Moved()
+
+    def kept_side() -> None:
+        # the larger side, and the one the other waits on: its encoding gets a thread
+        with WriteBehind(depth=2) as writes:
+            out = _Behind(kept.out, writes)
+            if late is None:
+                _copy(kept.rows, out)
+            else:
+                _write_kept(late, kept.rows, kept.keys, out, where, moved)
+            writes.drain()
+        kept.out.close(kept.empty)
+
+    def dropped_side() -> None:
+        if late is None:
+            _copy(dropped.rows, dropped.out)
+        else:
+            _write_dropped(late, dropped.rows, dropped.keys, dropped.out, moved)
+        dropped.out.close(dropped.empty)
+
+    with ThreadPoolExecutor(1, thread_name_prefix="prefdata-kept") as pool:
+        side = pool.submit(kept_side)
+        try:
+            dropped_side()
+        finally:
+            side.result()  # the kept side's error, if it failed, is the one to see
 
 
 def write_outputs(
@@ -224,43 +277,19 @@ def write_outputs(
     empty: tuple[pa.Schema, pa.Schema],
     sources: Sequence[str],
 ) -> None:
-    """Write kept.parquet and dropped.parquet (the spools' paths) from their spools, each
-    row encoded once, the two files at once on two threads: kept without the late rows,
-    dropped with the late codes added to its rows and the late rows merged in, in read
-    order. ``empty``: each file's schema when it gets no row.
-
-    ``keys``: ``row_keys`` of each spool's rows, in their order (read order, ascending).
+    """The local engine's kept.parquet and dropped.parquet (the spools' paths), from its
+    spools (``apply_late``). ``keys``: ``row_keys`` of each spool's rows, in their order
+    (read order, ascending); ``empty``: each file's schema when it gets no row.
     """
     (kept, dropped), (kept_keys, dropped_keys) = spools, keys
-    kept_out = ParquetSink(kept.path, kept.schema or empty[0])
-    dropped_out = ParquetSink(dropped.path, dropped.schema or empty[1])
-
-    def kept_side() -> None:
-        # the larger file, and the one the other waits on: its encoding gets a thread
-        with WriteBehind(depth=2) as writes:
-            out = _Behind(kept_out, writes)
-            if late is None:
-                _copy(kept, out)
-            else:
-                _write_kept(late, kept, kept_keys, out, move, moved_at, sources, moved)
-            writes.drain()
-        kept_out.close(empty[0])
-
-    def dropped_side() -> None:
-        if late is None:
-            _copy(dropped, dropped_out)
-        else:
-            _write_dropped(late, dropped, dropped_keys, dropped_out, hit, hit_at, moved)
-        dropped_out.close(empty[1])
-
-    if late is not None:
-        move, moved_at = late.find(kept_keys)
-        hit, hit_at = late.find(dropped_keys)
-        moved = _Moved()
-    # encoding Parquet lets go of the GIL: the two files take the time of the larger
-    with ThreadPoolExecutor(1, thread_name_prefix="prefdata-kept") as pool:
-        side = pool.submit(kept_side)
-        try:
-            dropped_side()
-        finally:
-            side.result()  # the kept side's error, if it failed, is the one to see
+    apply_late(
+        late,
+        Side(kept.batches(), kept_keys, ParquetSink(kept.path, kept.schema or empty[0]), empty[0]),
+        Side(
+            dropped.batches(),
+            dropped_keys,
+            ParquetSink(dropped.path, dropped.schema or empty[1]),
+            empty[1],
+        ),
+        read_order(sources),
+    )
