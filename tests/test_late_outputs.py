@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from prefdata.chunks import as_dropped, reason_lists
 from prefdata.dataset.along import row_keys
-from prefdata.dataset.late import LateRows, _Moved, in_key_order, write_outputs
+from prefdata.dataset.late import DroppedRows, LateRows, _Moved, in_key_order, write_outputs
 from prefdata.schema import REASONS, SOURCE_ROW
 from prefdata.writer import ArrowSpool
 
@@ -39,7 +39,7 @@ def _run(
 ) -> tuple[list[dict], list[dict]]:
     """fate[r]: 0 kept, 1 dropped in the pass; late_codes: rows a late reason drops."""
     kept = ArrowSpool(tmp_path / "kept.parquet")
-    dropped = ArrowSpool(tmp_path / "dropped.parquet")
+    dropped = DroppedRows(tmp_path / "dropped.parquet")
     kept_keys, dropped_keys = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
     for start in range(0, len(fate), chunk):
         rows = list(range(start, min(start + chunk, len(fate))))

@@ -20,7 +20,7 @@ import pyarrow as pa
 from prefdata.chunks import Checked, ChunkResult, check_chunk, finish
 from prefdata.config import FilterConfig, ReadOptions
 from prefdata.dataset.along import DatasetPass, dataset_pass_needed, row_keys
-from prefdata.dataset.late import LateRows, write_outputs
+from prefdata.dataset.late import DroppedRows, LateRows, write_outputs
 from prefdata.engines.tally import Progress, Ran, Tally
 from prefdata.parallel import WriteBehind, ordered_map, read_ahead
 from prefdata.readers import InputInfo, agreed_shape, iter_chunks
@@ -76,7 +76,7 @@ def _files(path: Path) -> list[Path]:
     return sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
 
 
-Sink = ParquetSink | ArrowSpool
+Sink = ParquetSink | ArrowSpool | DroppedRows
 
 
 def _close(
@@ -91,7 +91,7 @@ def _close(
     base = pa.schema(canonical_fields("conversational" if shape == "conversational" else "text"))
     empty = (base, pa.schema([*base, *provenance_fields()]))
     kept, dropped = sinks
-    if isinstance(kept, ArrowSpool) and isinstance(dropped, ArrowSpool):
+    if isinstance(kept, ArrowSpool) and isinstance(dropped, DroppedRows):
         dropped_at = np.concatenate(dropped_keys) if dropped_keys else _NO_KEYS
         write_outputs(late, (kept, dropped), (kept_at, dropped_at), empty, sources)
     elif isinstance(kept, ParquetSink) and isinstance(dropped, ParquetSink):
@@ -122,12 +122,16 @@ def run_local(
     finished_bytes = 0
     shape: str | None = None
     staging = folder.staging if folder is not None else None
-    # with dataset-level checks, rows may still move at the end: spool them and write
-    # each file once then (write_outputs); without, write as the rows come
+    # with dataset-level checks, rows may still move at the end: spool kept rows and
+    # write kept.parquet once then (write_outputs); dropped rows are written as they
+    # come and spooled too, in case a late decision touches them; without, write as
+    # the rows come
     sinks: tuple[Sink, Sink] | None = None
     if staging is not None:
-        spool = ArrowSpool if dataset_pass_needed(config) else ParquetSink
-        sinks = (spool(staging / KEPT), spool(staging / DROPPED))
+        if dataset_pass_needed(config):
+            sinks = (ArrowSpool(staging / KEPT), DroppedRows(staging / DROPPED))
+        else:
+            sinks = (ParquetSink(staging / KEPT), ParquetSink(staging / DROPPED))
     # each chunk's source file, numbered in read order; per input, so that a file given
     # twice is read as two sources whose rows do not share numbers
     sources: dict[tuple[int, str], int] = {}
