@@ -154,6 +154,10 @@ class ParquetSink(_Parts):
         self._held: list[pa.RecordBatch] = []
         self._held_rows = self._held_bytes = 0
 
+    def flush(self) -> None:
+        """Write the batches held so far as one row group."""
+        self._flush()
+
     def _flush(self) -> None:
         """Write the batches held so far as one row group."""
         if self._held and self._writer is not None:

@@ -291,6 +291,12 @@ class DroppedRows:
         self.parquet.write(batch)
         self.spool.write(batch)
 
+    def set_down(self) -> None:
+        """Write out the rows held for the next row group and hand freed memory back:
+        called before the dataset-level decisions, the run's peak of memory."""
+        self.parquet.flush()
+        pa.default_memory_pool().release_unused()
+
 
 def write_outputs(
     late: LateRows | None,

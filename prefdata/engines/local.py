@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -175,6 +176,9 @@ def run_local(
                 progress(finished_bytes + bytes_done, total_bytes, tally.report.input_rows)
         writes.drain()
         if dataset is not None:
+            if sinks is not None and isinstance(sinks[1], DroppedRows):
+                with folder.writing() if folder is not None else nullcontext():
+                    sinks[1].set_down()  # deciding needs the memory at its peak
             decided_late = dataset.finish()
             tally.dataset = decided_late.summary
             tally.reasons.update({c: int(m.sum()) for c, m in decided_late.masks.items()})
