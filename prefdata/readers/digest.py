@@ -64,14 +64,17 @@ class InputDigest:
         if self._at >= len(self._files) or (end is not None and end <= self._pos):
             return
         if self._handle is None:
-            self._handle = open(self._files[self._at], "rb")  # noqa: SIM115 - _drop_handle
+            # unbuffered: blocks go straight into our buffer
+            self._handle = open(self._files[self._at], "rb", buffering=0)  # noqa: SIM115
             self._handle.seek(self._pos)
+        buffer = memoryview(bytearray(BLOCK))  # one buffer: no new bytes per block
         while end is None or self._pos < end:
-            block = self._handle.read(BLOCK if end is None else min(BLOCK, end - self._pos))
-            if not block:
+            want = BLOCK if end is None else min(BLOCK, end - self._pos)
+            n = self._handle.readinto(buffer[:want])  # type: ignore[attr-defined]
+            if not n:
                 break
-            self._sha.update(block)
-            self._pos += len(block)
+            self._sha.update(buffer[:n])
+            self._pos += n
 
     def _next_file(self) -> None:
         self._read_to(None)
