@@ -148,3 +148,17 @@ def test_the_report_holds_the_digest_taken_while_reading(
 def test_hh_test_set_digest() -> None:
     path = shared_file("hh-rlhf/harmless-base-test.jsonl.gz")
     assert _read_digest(path) == _by_hand(path)
+
+
+def test_an_input_read_elsewhere_is_hashed_again_and_says_so(tmp_path: Path) -> None:
+    """Ray's tasks read inputs on other nodes: the driver hashes them with a second read,
+    and report.inputs says which digests cost one."""
+    from prefdata.pipeline import _digests
+    from prefdata.readers import InputInfo
+
+    path = _jsonl(tmp_path / "pairs.jsonl", 20)
+    read_here = InputInfo(str(path), "jsonl", sha256="ab" * 32)
+    read_there = InputInfo(str(path), "jsonl")
+    here, there = _digests([read_here, read_there])
+    assert here["sha256"] == "ab" * 32 and "sha256_read" not in here
+    assert there["sha256"] == _by_hand(path) and there["sha256_read"] == "again"
