@@ -9,8 +9,9 @@ come back as Arrow batches plus small counters that the pipeline adds up.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TypeVar
 
 import numpy as np
@@ -31,15 +32,36 @@ from prefdata.writer import conform
 
 @dataclass
 class ChunkResult:
-    """One chunk's kept and dropped rows, and what was counted on the way."""
+    """One chunk's fate: counted at once, its kept and dropped rows built on demand.
+
+    Counting needs only the masks; building the rows (filtering the chunk's text) is
+    the costly part, so ``split`` is left to whoever writes them: the local engine's
+    write-behind thread, off the thread that hands chunks out in order.
+    """
 
     rows: int
-    kept: pa.RecordBatch
-    dropped: pa.RecordBatch
     kept_source_rows: np.ndarray  # source row of each kept row (kept has no provenance)
+    dropped_source_rows: np.ndarray  # of each dropped row, in dropped's order (ascending)
     reasons: Counter[str]
     stats: Stats
     warnings: list[str] = field(default_factory=list)
+    _split: Callable[[], tuple[pa.RecordBatch, pa.RecordBatch]] | None = None
+    _rows: tuple[pa.RecordBatch, pa.RecordBatch] | None = None
+
+    def split(self) -> tuple[pa.RecordBatch, pa.RecordBatch]:
+        """(kept rows, dropped rows), built once."""
+        if self._rows is None:
+            assert self._split is not None
+            self._rows, self._split = self._split(), None
+        return self._rows
+
+    @property
+    def kept(self) -> pa.RecordBatch:
+        return self.split()[0]
+
+    @property
+    def dropped(self) -> pa.RecordBatch:
+        return self.split()[1]
 
 
 @dataclass
@@ -168,15 +190,15 @@ def check_chunk(
     good, bad = normalized.good, normalized.bad
     codes, matrix, view = run_checks(good, config)
     rows = good.num_rows + (bad.num_rows if bad is not None else 0)
-    sig = batch_signatures(good, lsh_for(config)) if signatures else None
+    sig = batch_signatures(good, lsh_for(config), view) if signatures else None
     return Checked(rows, good, bad, codes, matrix, view, list(warnings), sig)
 
 
 def finish(checked: Checked, decided: Mapping[str, np.ndarray] | None = None) -> ChunkResult:
-    """Add the dataset-level reasons (``decided``: code -> source rows it drops), split."""
+    """Add the dataset-level reasons (``decided``: code -> source rows it drops), count;
+    the split into kept and dropped rows is ``ChunkResult.split``."""
     good, bad = checked.good, checked.bad
     codes, matrix = apply_decided(good, checked.codes, checked.matrix, decided or {})
-    kept, dropped = split_rows(good, bad, codes, matrix)
     counts: Counter[str] = Counter({code: int(matrix[:, j].sum()) for j, code in enumerate(codes)})
     if bad is not None:
         for code_list in bad.column(REASONS).to_pylist():
@@ -185,5 +207,18 @@ def finish(checked: Checked, decided: Mapping[str, np.ndarray] | None = None) ->
     view = checked.view
     keep = np.asarray(~matrix.any(axis=1))
     stats.add(view.chosen_chars, view.rejected_chars, view.stats.get("similarity"), kept=keep)
-    kept_rows = good.column(SOURCE_ROW).to_numpy(zero_copy_only=False)[keep]
-    return ChunkResult(checked.rows, kept, dropped, kept_rows, counts, stats, checked.warnings)
+    source_rows = good.column(SOURCE_ROW).to_numpy(zero_copy_only=False)
+    dropped_rows = source_rows[~keep]
+    if bad is not None and bad.num_rows:
+        # split_rows orders dropped rows by source row, bad rows merged in
+        bad_rows = bad.column(SOURCE_ROW).to_numpy(zero_copy_only=False)
+        dropped_rows = np.sort(np.concatenate([dropped_rows, bad_rows]), kind="stable")
+    return ChunkResult(
+        checked.rows,
+        source_rows[keep],
+        dropped_rows,
+        counts,
+        stats,
+        checked.warnings,
+        _split=partial(split_rows, good, bad, codes, matrix),
+    )

@@ -2,26 +2,27 @@
 
 The driver owns what must not differ between engines: the report and its counters
 (``engines.tally``), the accounting check ``input_rows == kept_rows + dropped_rows``,
-input digests and publishing the output folder (``results``). An executor only
+input digests (taken while reading) and publishing the output folder (``results``). An executor only
 schedules the chunk work and the dataset-level decisions: ``engines.local`` on this
 machine's threads, ``engines.ray_engine`` as a Ray Data job.
 """
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Sequence
 from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prefdata.config import FilterConfig, ReadOptions
 from prefdata.engines import ENGINES
 from prefdata.engines.local import run_local
 from prefdata.engines.tally import Progress, Ran, Tally
 from prefdata.errors import ConfigError, InputError
+from prefdata.readers import InputInfo
+from prefdata.readers.digest import sha256_files
 from prefdata.readers.sources import missing_message
 from prefdata.results import OutputFolder, Report, layout_of
 
@@ -29,18 +30,21 @@ if TYPE_CHECKING:
     from prefdata.preflight.attach import PreflightOptions
 
 
-def _files(path: Path) -> list[Path]:
-    return sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+def _digests(infos: Sequence[InputInfo]) -> list[dict[str, Any]]:
+    """``report.inputs``: each input with the sha256 of its bytes on disk.
 
-
-def sha256_path(path: Path) -> str:
-    """sha256 of a file, or of a folder's files in name order."""
-    digest = hashlib.sha256()
-    for file in _files(path):
-        with open(file, "rb") as f:
-            while block := f.read(1 << 20):
-                digest.update(block)
-    return digest.hexdigest()
+    The local reader hashes inputs as it reads them (``readers.digest``). Ray's tasks
+    read parts of files on other nodes, so for a Ray run the driver reads each input a
+    second time to hash it (``sha256_read: "again"``).
+    """
+    out = []
+    for info in infos:
+        row: dict[str, Any] = dict(info.__dict__)
+        if info.sha256 is None:
+            row["sha256"] = sha256_files(Path(info.path))
+            row["sha256_read"] = "again"
+        out.append(row)
+    return out
 
 
 def run(
@@ -99,9 +103,7 @@ def run(
         else:
             ran = run_local(paths, folder, config, read_options, tally, progress)
         report = tally.close()
-        report.inputs = [
-            {**info.__dict__, "sha256": sha256_path(Path(info.path))} for info in ran.inputs
-        ]
+        report.inputs = _digests(ran.inputs)
         elapsed = time.perf_counter() - start
         report.timings = {
             "seconds": round(elapsed, 4),

@@ -83,21 +83,80 @@ def conform(
 
 
 def _parquet_writer(path: Path, schema: pa.Schema) -> pq.ParquetWriter:
+    # min/max statistics of free text help no reader (nothing filters pairs by the
+    # alphabetically first prompt) and cost about a fifth of encoding them
+    plain = [f.name for f in schema if f.name in NO_DICTIONARY]
     dictionary = [f.name for f in schema if f.name not in NO_DICTIONARY]
-    return pq.ParquetWriter(path, schema, compression=COMPRESSION, use_dictionary=dictionary)
+    statistics = [f.name for f in schema if f.name not in plain or f.name == "source_row"]
+    return pq.ParquetWriter(
+        path,
+        schema,
+        compression=COMPRESSION,
+        use_dictionary=dictionary,
+        write_statistics=statistics,
+    )
 
 
-class ParquetSink:
-    """One Parquet file written batch by batch, with schema widening when needed."""
+class _Parts:
+    """Batches written as they come into parts of one output; a batch that does not fit
+    the current part's schema (a new column, a type the first batch could not know)
+    starts a new part with the widened schema. Subclasses say how a part is written."""
+
+    _suffix = ".part"
 
     def __init__(self, path: Path, base_schema: pa.Schema | None = None) -> None:
         self.path = path
         self.rows = 0
         self._parts: list[Path] = []
         self._schema: pa.Schema | None = base_schema
+        self._open_part = False
+
+    def _start(self, part: Path, schema: pa.Schema) -> None:
+        raise NotImplementedError
+
+    def _append(self, batch: pa.RecordBatch) -> None:
+        raise NotImplementedError
+
+    def _end(self) -> None:
+        raise NotImplementedError
+
+    def _open(self, schema: pa.Schema) -> None:
+        if self._open_part:
+            self._end()
+        part = self.path.with_name(f"{self.path.name}{self._suffix}{len(self._parts)}")
+        self._parts.append(part)
+        self._schema = schema
+        self._start(part, schema)
+        self._open_part = True
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        if batch.num_rows == 0 and self._open_part:
+            return
+        if not self._open_part:
+            schema = batch.schema if self._schema is None else widen(self._schema, batch.schema)
+            self._open(schema)
+        assert self._schema is not None
+        fitted = conform(batch, self._schema)
+        if fitted is None:
+            self._open(widen(self._schema, batch.schema))
+            fitted = conform(batch, self._schema, force=True)
+            assert fitted is not None
+        self._append(fitted)
+        self.rows += batch.num_rows
+
+
+class ParquetSink(_Parts):
+    """One Parquet file written batch by batch, with schema widening when needed."""
+
+    def __init__(self, path: Path, base_schema: pa.Schema | None = None) -> None:
+        super().__init__(path, base_schema)
         self._writer: pq.ParquetWriter | None = None
         self._held: list[pa.RecordBatch] = []
         self._held_rows = self._held_bytes = 0
+
+    def flush(self) -> None:
+        """Write the batches held so far as one row group."""
+        self._flush()
 
     def _flush(self) -> None:
         """Write the batches held so far as one row group."""
@@ -106,43 +165,37 @@ class ParquetSink:
             self._writer.write_table(table, row_group_size=max(table.num_rows, 1))
         self._held, self._held_rows, self._held_bytes = [], 0, 0
 
-    def _open(self, schema: pa.Schema) -> None:
+    def _start(self, part: Path, schema: pa.Schema) -> None:
+        self._writer = _parquet_writer(part, schema)
+
+    def _end(self) -> None:
         self._flush()
         if self._writer is not None:
             self._writer.close()
-        part = self.path.with_name(f"{self.path.name}.part{len(self._parts)}")
-        self._parts.append(part)
-        self._schema = schema
-        self._writer = _parquet_writer(part, schema)
 
-    def write(self, batch: pa.RecordBatch) -> None:
-        if batch.num_rows == 0 and self._writer is not None:
-            return
-        if self._writer is None:
-            schema = batch.schema if self._schema is None else widen(self._schema, batch.schema)
-            self._open(schema)
-        assert self._schema is not None and self._writer is not None
-        fitted = conform(batch, self._schema)
-        if fitted is None:
-            self._open(widen(self._schema, batch.schema))
-            fitted = conform(batch, self._schema, force=True)
-            assert fitted is not None and self._writer is not None
+    def _append(self, batch: pa.RecordBatch) -> None:
         # Chunks are a few thousand rows; held together into row groups of ~64k rows (or
         # 32 MiB), readers get the row groups they expect and the writer fewer of them.
-        self._held.append(fitted)
-        self._held_rows += fitted.num_rows
-        self._held_bytes += fitted.nbytes
+        self._held.append(batch)
+        self._held_rows += batch.num_rows
+        self._held_bytes += batch.nbytes
         if self._held_rows >= ROW_GROUP_ROWS or self._held_bytes >= ROW_GROUP_BYTES:
             self._flush()
-        self.rows += batch.num_rows
+
+    def discard(self) -> None:
+        """Drop what was written: no file is left."""
+        self._held = []
+        self._end()
+        for part in self._parts:
+            part.unlink(missing_ok=True)
+        self._parts, self._open_part = [], False
 
     def close(self, empty_schema: pa.Schema) -> None:
         """Finish the file; with no batch written, an empty file in ``empty_schema``."""
-        if self._writer is None:
+        if not self._open_part:
             self._open(self._schema if self._schema is not None else empty_schema)
-        assert self._writer is not None and self._schema is not None
-        self._flush()
-        self._writer.close()
+        assert self._schema is not None
+        self._end()
         if len(self._parts) == 1:
             os.replace(self._parts[0], self.path)
             return
@@ -156,7 +209,7 @@ class ParquetSink:
                 part.unlink()
 
 
-class ArrowSpool:
+class ArrowSpool(_Parts):
     """Rows held on disk as uncompressed Arrow IPC until their fate is known.
 
     For a run whose dataset-level decisions may still move rows at the end: writing
@@ -166,47 +219,45 @@ class ArrowSpool:
     batch, so memory stays at a batch. Same widening rules as ``ParquetSink``.
     """
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.schema: pa.Schema | None = None
-        self._parts: list[Path] = []
-        self._writer: pa.ipc.RecordBatchFileWriter | None = None
-        self._part_schema: pa.Schema | None = None
+    _suffix = ".spool"  # not ".partN": the Parquet file written from this spool uses those
 
-    def _open(self, schema: pa.Schema) -> None:
-        if self._writer is not None:
-            self._writer.close()
-        # not ".partN": the Parquet file written from this spool uses those names
-        part = self.path.with_name(f"{self.path.name}.spool{len(self._parts)}")
-        self._parts.append(part)
-        self._part_schema = schema
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self._writer: pa.ipc.RecordBatchFileWriter | None = None
+
+    @property
+    def schema(self) -> pa.Schema | None:
+        """The schema every batch read back has (None: nothing was written)."""
+        return self._schema
+
+    def _start(self, part: Path, schema: pa.Schema) -> None:
         self._writer = pa.ipc.new_file(part, schema)
 
-    def write(self, batch: pa.RecordBatch) -> None:
-        if batch.num_rows == 0 and self._writer is not None:
-            return
-        if self._writer is None or self._part_schema is None:
-            self._open(batch.schema)
-        assert self._writer is not None and self._part_schema is not None
-        fitted = conform(batch, self._part_schema)
-        if fitted is None:
-            self._open(widen(self._part_schema, batch.schema))
-            fitted = conform(batch, self._part_schema, force=True)
-            assert fitted is not None and self._writer is not None
-        self.schema = self._part_schema
-        self._writer.write_batch(fitted)
-
-    def batches(self) -> Iterator[pa.RecordBatch]:
-        """The rows written, in order, in the final schema; the spool is deleted after."""
+    def _end(self) -> None:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+
+    def _append(self, batch: pa.RecordBatch) -> None:
+        assert self._writer is not None
+        self._writer.write_batch(batch)
+
+    def discard(self) -> None:
+        """Drop the spooled rows unread."""
+        self._end()
+        for part in self._parts:
+            part.unlink(missing_ok=True)
+        self._parts, self._open_part = [], False
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        """The rows written, in order, in the final schema; the spool is deleted after."""
+        self._end()
         for part in self._parts:
             with pa.OSFile(str(part)) as source:
                 reader = pa.ipc.open_file(source)
                 for i in range(reader.num_record_batches):
                     batch = reader.get_batch(i)
-                    fitted = conform(batch, self.schema, force=True) if self.schema else batch
+                    fitted = conform(batch, self._schema, force=True) if self._schema else batch
                     assert fitted is not None
                     yield fitted
             part.unlink()

@@ -4,7 +4,6 @@ parity with datasketch, length balancing and row accounting with worker processe
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +25,6 @@ from prefdata.dataset.decisions import (
     duplicate_rows,
     member,
 )
-from prefdata.dataset.late import _merged
 from prefdata.dataset.minhash import lsh_params, shingle_hashes, signatures
 from prefdata.dataset.seen import SeenKeys
 from prefdata.dataset.signatures import text_hashes
@@ -368,24 +366,6 @@ def test_every_enabled_dataset_check_is_in_the_report_even_with_no_rows(
     report = validate_pairs([sample_data / "pairs.jsonl"])
     assert report.reasons[reasons.DUPLICATE_PAIR] == 0
     assert report.reasons[reasons.CONTRADICTORY_PAIR] == 0
-
-
-@given(st.sets(st.integers(0, 500), max_size=80), st.integers(1, 7), st.integers(1, 7))
-def test_late_rows_merge_back_in_read_order(
-    keys: set[int], left_batch: int, right_batch: int
-) -> None:
-    ordered = sorted(keys)
-    left = [k for k in ordered if k % 3]
-    right = [k for k in ordered if not k % 3]
-
-    def stream(values: list[int], size: int) -> Iterator[tuple[np.ndarray, pa.Table]]:
-        for i in range(0, len(values), size):
-            part = values[i : i + size]
-            yield np.array(part, np.int64), pa.table({"k": pa.array(part, pa.int64())})
-
-    schema = pa.schema([("k", pa.int64())])
-    merged = _merged(stream(left, left_batch), stream(right, right_batch), schema)
-    assert [v for b in merged for v in b.column(0).to_pylist()] == ordered
 
 
 @given(

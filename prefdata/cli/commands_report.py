@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 
 import typer
@@ -9,6 +10,7 @@ from rich.markup import escape
 
 from prefdata.cli.output import console, errors_to_exit
 from prefdata.reporting import write_extras
+from prefdata.results import FolderLock
 from prefdata.results.atomic import write_error
 
 FOLDER = typer.Argument(..., help="An output folder of `prefdata filter`.")
@@ -23,7 +25,10 @@ def register(app: typer.Typer) -> None:
 
         Example: `prefdata report curated/`
         """
-        with errors_to_exit():
+        # a run publishing into the folder meanwhile would swap it away under us: hold
+        # the lock runs take (a folder that is not there gets write_extras' message)
+        lock = FolderLock(folder, then="then run `prefdata report` again")
+        with errors_to_exit(), lock if folder.is_dir() else nullcontext():
             try:
                 names = write_extras(folder)
             except OSError as exc:

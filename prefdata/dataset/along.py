@@ -36,7 +36,7 @@ _ROW_BITS = 40
 
 def row_keys(source: int, source_rows: np.ndarray) -> np.ndarray:
     """Each row's place in read order as one int64: its source's number, then its row."""
-    return (np.int64(source) << np.int64(_ROW_BITS)) | source_rows.astype(np.int64)
+    return (np.int64(source) << np.int64(_ROW_BITS)) | source_rows.astype(np.int64, copy=False)
 
 
 class DiskRows:

@@ -1,26 +1,31 @@
 """Rows dropped by the reasons decided after the main pass: moved, and counted.
 
-The main pass spools kept rows as they come (``writer.ArrowSpool``) and writes dropped
-rows to dropped.parquet. A reason decided at the end (a contradiction, a near-duplicate
+The main pass spools kept rows as they come (``writer.ArrowSpool``: uncompressed Arrow
+IPC, cheap to write and read), and dropped rows both to dropped.parquet and to a spool
+(``DroppedRows``). A reason decided at the end (a contradiction, a near-duplicate
 prompt, contamination, length balance) may drop a row already kept, or add a reason to
-a row already dropped. ``write_outputs`` writes kept.parquet once, from the spool,
-without those rows; dropped.parquet, usually the smaller file, is rewritten with them
-merged in read order and the late codes added, and only when the late reasons touch it.
+a row already dropped. ``apply_late``, the one applier of both engines, then writes
+each side once, both at the same time on two threads: kept without those rows, dropped
+from its spool with them merged in read order and the late codes added (the Parquet
+written during the pass is dropped unread). When no late row touches dropped, the file
+written during the pass is the result, and only kept.parquet is encoded at the end.
+No Parquet file is ever read back and rewritten.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterator, Sequence
+import queue
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from prefdata.chunks import as_dropped, concat_lists, reason_lists
 from prefdata.dataset.along import _ROW_BITS, Late
+from prefdata.parallel import WriteBehind
 from prefdata.schema import REASONS
 from prefdata.writer import ArrowSpool, ParquetSink, conform, widen
 
@@ -49,16 +54,26 @@ class LateRows:
         return found, at[found]
 
 
+# the source file and source row of each moved row, from its key
+Provenance = Callable[[np.ndarray], tuple[pa.Array, pa.Array]]
+
+
+def read_order(sources: Sequence[str]) -> Provenance:
+    """Provenance of ``row_keys`` keys: source number and row, ``sources`` by number."""
+    names = np.asarray(sources, dtype=object)
+
+    def provenance(keys: np.ndarray) -> tuple[pa.Array, pa.Array]:
+        source = (keys >> np.int64(_ROW_BITS)).astype(np.int64)
+        row = keys & np.int64((1 << _ROW_BITS) - 1)
+        return pa.array(names[source], pa.string()), pa.array(row, pa.int64())
+
+    return provenance
+
+
 def _as_dropped(
-    rows: pa.RecordBatch, late: LateRows, at: np.ndarray, keys: np.ndarray, sources: Sequence[str]
+    rows: pa.RecordBatch, late: LateRows, at: np.ndarray, keys: np.ndarray, where: Provenance
 ) -> pa.RecordBatch:
-    source = (keys >> np.int64(_ROW_BITS)).astype(np.int64)
-    return as_dropped(
-        rows,
-        reason_lists(late.codes, late.matrix[at]),
-        pa.array(np.asarray(sources, dtype=object)[source], pa.string()),
-        pa.array(keys & np.int64((1 << _ROW_BITS) - 1), pa.int64()),
-    )
+    return as_dropped(rows, reason_lists(late.codes, late.matrix[at]), *where(keys))
 
 
 def _reasons_added(
@@ -74,107 +89,253 @@ def _reasons_added(
     return batch.set_column(index, batch.schema.field(index), reasons)
 
 
-Keyed = Iterator[tuple[np.ndarray, pa.Table]]  # (row keys ascending, rows)
+class _Moved:
+    """Rows the kept side moves to dropped, handed from the thread writing kept.parquet
+    to the one writing dropped.parquet, in key order. ``upto`` blocks until the kept
+    side has gone past a key, so both files are written at once, in step."""
+
+    _END = np.iinfo(np.int64).max
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[tuple[int, np.ndarray, pa.RecordBatch | None]] = (
+            queue.SimpleQueue()
+        )
+        self._passed = -1  # every moved row with a key up to this one has been handed over
+        self._held: list[tuple[np.ndarray, pa.RecordBatch]] = []
+
+    def put(self, passed: int, keys: np.ndarray, rows: pa.RecordBatch | None) -> None:
+        self._queue.put((passed, keys, rows))
+
+    def end(self) -> None:
+        self._queue.put((self._END, _NO_KEYS, None))
+
+    def upto(self, bound: int) -> tuple[np.ndarray, list[pa.RecordBatch]]:
+        """The moved rows with keys up to ``bound`` not handed out yet, and their keys."""
+        while self._passed < bound:
+            passed, keys, rows = self._queue.get()
+            self._passed = passed
+            if rows is not None and rows.num_rows:
+                self._held.append((keys, rows))
+        keys_out, rows_out = [], []
+        while self._held:
+            keys, rows = self._held[0]
+            n = int(np.searchsorted(keys, bound, side="right"))
+            if n == 0:
+                break
+            keys_out.append(keys[:n])
+            rows_out.append(rows.slice(0, n))
+            if n < len(keys):
+                self._held[0] = (keys[n:], rows.slice(n))
+                break
+            self._held.pop(0)
+        return (np.concatenate(keys_out) if keys_out else _NO_KEYS), rows_out
 
 
-def _keyed(
-    batches: Iterator[pa.RecordBatch],
+_NO_KEYS = np.zeros(0, np.int64)
+
+
+def in_key_order(
+    batch: pa.RecordBatch, keys: np.ndarray, extra: list[pa.RecordBatch], extra_keys: np.ndarray
+) -> Iterator[pa.RecordBatch]:
+    """``batch`` and ``extra`` rows (each in ascending key order) as rows in key order."""
+    if not extra:
+        yield batch
+        return
+    parts = [batch, *extra]
+    schema = parts[0].schema
+    for part in parts[1:]:
+        schema = widen(schema, part.schema)
+    fitted = [conform(p, schema, force=True) for p in parts]
+    table = pa.Table.from_batches([f for f in fitted if f is not None], schema=schema)
+    order = np.argsort(np.concatenate([keys, extra_keys]), kind="stable")
+    yield from table.take(pa.array(order)).combine_chunks().to_batches()
+
+
+def _write_kept(
+    late: LateRows,
+    kept: Iterable[pa.RecordBatch],
     keys: np.ndarray,
-    edit: Callable[[pa.RecordBatch, int], pa.RecordBatch],
-) -> Keyed:
+    out: Out,
+    where: Provenance,
+    moved: _Moved,
+) -> None:
+    """The kept rows without the late rows, which go to ``moved`` as dropped rows."""
+    try:
+        move, moved_at = late.find(keys)
+        start = done = 0
+        for batch in kept:
+            stop = start + batch.num_rows
+            here = move[start:stop]
+            passed = int(keys[stop - 1]) if stop else -1
+            if not here.any():
+                out.write(batch)
+                moved.put(passed, _NO_KEYS, None)
+            else:
+                out.write(batch.filter(pa.array(~here)))
+                n = int(here.sum())
+                rows, at = batch.filter(pa.array(here)), keys[start:stop][here]
+                moved.put(passed, at, _as_dropped(rows, late, moved_at[done : done + n], at, where))
+                done += n
+            start = stop
+    finally:
+        moved.end()  # also when writing failed: the dropped side must not wait forever
+
+
+def _write_dropped(
+    late: LateRows,
+    dropped: Iterable[pa.RecordBatch],
+    keys: np.ndarray,
+    out: Out,
+    moved: _Moved,
+) -> None:
+    """The dropped rows with the late codes added, the moved rows merged in."""
+    hit, hit_at = late.find(keys)
+    hits_before = np.concatenate([[0], np.cumsum(hit)])  # where each batch's hits start
     start = 0
-    for batch in batches:
+    for batch in dropped:
         stop = start + batch.num_rows
-        yield keys[start:stop], pa.Table.from_batches([edit(batch, start)])
+        if not batch.num_rows:
+            continue
+        found = hit[start:stop]
+        first = int(hits_before[start])
+        edited = _reasons_added(late, batch, found, hit_at[first : first + int(found.sum())])
+        extra_keys, extra = moved.upto(int(keys[stop - 1]))
+        for part in in_key_order(edited, keys[start:stop], extra, extra_keys):
+            out.write(part)
         start = stop
+    _, rest = moved.upto(_Moved._END)
+    for part in rest:
+        out.write(part)
 
 
-def _merged(left: Keyed, right: Keyed, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
-    """Two streams of rows, each in ascending key order, as one stream in key order."""
-    streams = [left, right]
-    held: list[tuple[np.ndarray, pa.Table] | None] = [None, None]
-    while True:
-        for i in (0, 1):
-            while held[i] is None or not len(held[i][0]):  # type: ignore[index]
-                held[i] = next(streams[i], None)
-                if held[i] is None:
-                    break
-        live = [h for h in held if h is not None]
-        if not live:
-            return
-        # rows up to the smaller of the two buffers' last keys are safe to emit
-        bound = min(int(h[0][-1]) for h in live) if len(live) == 2 else int(live[0][0][-1])
-        keys, parts = [], []
-        for i, h in enumerate(held):
-            if h is None:
-                continue
-            n = int(np.searchsorted(h[0], bound, side="right"))
-            keys.append(h[0][:n])
-            parts.append(conform_table(h[1].slice(0, n), schema))
-            held[i] = (h[0][n:], h[1].slice(n))
-        order = np.argsort(np.concatenate(keys), kind="stable")
-        yield from pa.concat_tables(parts).take(pa.array(order)).to_batches()
+class _Behind:
+    """A sink whose writes (conforming, holding, encoding row groups) run on a thread
+    of their own, so that reading the spool and filtering overlap with encoding."""
+
+    def __init__(self, out: ParquetSink, writes: WriteBehind) -> None:
+        self._out, self._writes = out, writes
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        self._writes.submit(self._out.write, batch)
 
 
-def conform_table(table: pa.Table, schema: pa.Schema) -> pa.Table:
-    batches = [conform(b, schema, force=True) for b in table.combine_chunks().to_batches()]
-    return pa.Table.from_batches([b for b in batches if b is not None], schema=schema)
+Out = ParquetSink | _Behind
+
+
+def _copy(rows: Iterable[pa.RecordBatch], out: Out) -> None:
+    for batch in rows:
+        out.write(batch)
+
+
+@dataclass
+class Side:
+    """One side of a result (kept or dropped) as the pass left it, and where it goes."""
+
+    rows: Iterable[pa.RecordBatch]  # read once, in key order
+    keys: np.ndarray  # each row's key, ascending
+    out: ParquetSink
+    empty: pa.Schema  # the file's schema when it gets no row
+
+
+def apply_late(late: LateRows | None, kept: Side, dropped: Side, where: Provenance) -> None:
+    """The one applier of late decisions, for both engines: write the kept rows without
+    the late rows and the dropped rows with the late codes added and the late rows
+    merged in, in key order; each row is encoded once, the two sides at once on two
+    threads (encoding Parquet lets go of the GIL: the two take the time of the larger).
+
+    The local engine applies it once, to the spools of the whole run; the Ray engine to
+    each part that holds a late row, the other parts are not touched.
+    """
+    moved = _Moved()
+
+    def kept_side() -> None:
+        # the larger side, and the one the other waits on: its encoding gets a thread
+        with WriteBehind(depth=2) as writes:
+            out = _Behind(kept.out, writes)
+            if late is None:
+                _copy(kept.rows, out)
+            else:
+                _write_kept(late, kept.rows, kept.keys, out, where, moved)
+            writes.drain()
+        kept.out.close(kept.empty)
+
+    def dropped_side() -> None:
+        if late is None:
+            _copy(dropped.rows, dropped.out)
+        else:
+            _write_dropped(late, dropped.rows, dropped.keys, dropped.out, moved)
+        dropped.out.close(dropped.empty)
+
+    with ThreadPoolExecutor(1, thread_name_prefix="prefdata-kept") as pool:
+        side = pool.submit(kept_side)
+        try:
+            dropped_side()
+        finally:
+            side.result()  # the kept side's error, if it failed, is the one to see
+
+
+class DroppedRows:
+    """The local engine's dropped rows during the pass, kept two ways: encoded to
+    Parquet as they come, on the write-behind thread (the file itself when no late
+    decision touches dropped, the common case: then nothing is left to do at the end)
+    and spooled (what ``apply_late`` reads when one does; the Parquet is dropped then).
+    Spooling only would leave all of dropped.parquet to encode after the pass (0.5 s of
+    a 2 s run on HH-RLHF, where nearly every pair is a duplicate)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.parquet = ParquetSink(path)
+        self.spool = ArrowSpool(path)
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        self.parquet.write(batch)
+        self.spool.write(batch)
+
+    def set_down(self) -> None:
+        """Write out the rows held for the next row group and hand freed memory back:
+        called before the dataset-level decisions, the run's peak of memory."""
+        self.parquet.flush()
+        pa.default_memory_pool().release_unused()
 
 
 def write_outputs(
     late: LateRows | None,
-    kept: ArrowSpool,
-    kept_keys: np.ndarray,
-    kept_out: ParquetSink,
-    dropped: Path,
-    dropped_keys: np.ndarray,
+    spools: tuple[ArrowSpool, DroppedRows],
+    keys: tuple[np.ndarray, np.ndarray],
+    empty: tuple[pa.Schema, pa.Schema],
     sources: Sequence[str],
 ) -> None:
-    """Write the spooled kept rows to ``kept_out`` once, without the late rows, and move
-    those into the finished ``dropped`` file, in read order, adding the late codes to the
-    rows already there; ``dropped`` is rewritten only when the late reasons touch it.
-
-    ``kept_keys`` and ``dropped_keys``: ``row_keys`` of the spool's and the file's rows,
-    in their order (read order, so ascending).
+    """The local engine's kept.parquet and dropped.parquet (the spools' paths), from its
+    spools (``apply_late``). ``keys``: ``row_keys`` of each spool's rows, in their order
+    (read order, ascending); ``empty``: each file's schema when it gets no row.
     """
-    if late is None:
-        for batch in kept.batches():
-            kept_out.write(batch)
+    (kept, dropped), (kept_keys, dropped_keys) = spools, keys
+    kept_side = Side(
+        kept.batches(), kept_keys, ParquetSink(kept.path, kept.schema or empty[0]), empty[0]
+    )
+    touched = late is not None and (
+        bool(late.find(kept_keys)[0].any()) or bool(late.find(dropped_keys)[0].any())
+    )
+    if not touched:  # dropped.parquet is done: only kept is left to write
+        dropped.spool.discard()
+        with ThreadPoolExecutor(1, thread_name_prefix="prefdata-kept") as pool:
+            side = pool.submit(_copy, kept_side.rows, kept_side.out)
+            try:
+                dropped.parquet.close(empty[1])
+            finally:
+                side.result()
+        kept_side.out.close(empty[0])
         return
-    move, moved_at = late.find(kept_keys)
-    hit, hit_at = late.find(dropped_keys)
-    gone = ArrowSpool(dropped.with_name(f".{dropped.name}.moved"))
-    start = done = 0
-    for batch in kept.batches():
-        stop = start + batch.num_rows
-        here = move[start:stop]
-        if not here.any():
-            kept_out.write(batch)
-        else:
-            kept_out.write(batch.filter(pa.array(~here)))
-            n = int(here.sum())
-            rows, keys = batch.filter(pa.array(here)), kept_keys[start:stop][here]
-            gone.write(_as_dropped(rows, late, moved_at[done : done + n], keys, sources))
-            done += n
-        start = stop
-    if not move.any() and not hit.any():
-        return
-    schema = pq.read_schema(dropped)
-    if gone.schema is not None:
-        schema = widen(schema, gone.schema)
-
-    hits_before = np.concatenate([[0], np.cumsum(hit)])  # where each batch's hits start
-
-    def with_reasons(batch: pa.RecordBatch, start: int) -> pa.RecordBatch:
-        found = hit[start : start + batch.num_rows]
-        first = int(hits_before[start])
-        return _reasons_added(late, batch, found, hit_at[first : first + int(found.sum())])
-
-    tmp = dropped.with_name(f".{dropped.name}.late")
-    sink = ParquetSink(tmp, schema)
-    main_rows = _keyed(pq.ParquetFile(dropped).iter_batches(), dropped_keys, with_reasons)
-    moved_rows = _keyed(gone.batches(), kept_keys[move], lambda b, _: b)
-    for batch in _merged(main_rows, moved_rows, schema):
-        sink.write(batch)
-    sink.close(schema)
-    os.replace(tmp, dropped)
+    dropped.parquet.discard()
+    spool = dropped.spool
+    apply_late(
+        late,
+        kept_side,
+        Side(
+            spool.batches(),
+            dropped_keys,
+            ParquetSink(spool.path, spool.schema or empty[1]),
+            empty[1],
+        ),
+        read_order(sources),
+    )

@@ -13,10 +13,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from prefdata.checks.base import _lengths
+from prefdata.checks.base import PairView
 from prefdata.dataset.minhash import LshParams, band_keys, signatures
 from prefdata.dataset.spaces import normalized_hashes
-from prefdata.schema import CHOSEN, PROMPT, REJECTED, SOURCE_ROW, final_text
+from prefdata.schema import CHOSEN, PROMPT, REJECTED, SOURCE_ROW
 
 _M1 = np.uint64(0xFF51AFD7ED558CCD)
 _M2 = np.uint64(0xC4CEB9FE1A85EC53)
@@ -80,9 +80,16 @@ class Signatures:
         return len(self.source_row)
 
 
-def batch_signatures(batch: pa.RecordBatch, lsh: LshParams | None) -> Signatures:
-    """Signatures of a canonical batch; MinHash only when ``lsh`` is given."""
-    prompt_text = final_text(batch.column(PROMPT))
+def batch_signatures(
+    batch: pa.RecordBatch, lsh: LshParams | None, view: PairView | None = None
+) -> Signatures:
+    """Signatures of a canonical batch; MinHash only when ``lsh`` is given.
+
+    ``view``: the checks' view of the same batch, whose response lengths and final
+    texts are then reused rather than computed a second time.
+    """
+    view = view if view is not None and view.batch is batch else PairView(batch)
+    prompt_text = view.prompt
     prompt = text_hashes(batch.column(PROMPT))
     # a text prompt is its own last turn: one hash serves both
     conversation = not pa.types.is_string(batch.schema.field(PROMPT).type)
@@ -92,8 +99,8 @@ def batch_signatures(batch: pa.RecordBatch, lsh: LshParams | None) -> Signatures
         prompt_last=text_hashes(prompt_text) if conversation else prompt,
         chosen=text_hashes(batch.column(CHOSEN)),
         rejected=text_hashes(batch.column(REJECTED)),
-        chosen_chars=_lengths(final_text(batch.column(CHOSEN))),
-        rejected_chars=_lengths(final_text(batch.column(REJECTED))),
+        chosen_chars=view.chosen_chars,
+        rejected_chars=view.rejected_chars,
     )
     if lsh is not None:
         sig.minhash = signatures(prompt_text, lsh)

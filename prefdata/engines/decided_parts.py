@@ -11,8 +11,9 @@ rewrites one unit's parts:
 * dropped rows stay in ``source_row`` order, as ``split_rows`` leaves them.
 
 Outputs go to ``decided/kept/`` and ``decided/dropped/`` beside the originals, which are
-only read, so a task that runs twice (a retry) writes the same files again. Nothing here
-imports Ray.
+only read, so a task that runs twice (a retry) writes the same files again; parts that
+hold no decided row are not touched. The rewrite itself is ``dataset.late.apply_late``,
+the one applier both engines use. Nothing here imports Ray.
 """
 
 from __future__ import annotations
@@ -23,22 +24,14 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from prefdata.chunks import as_dropped, concat_lists, reason_lists
+from prefdata.dataset.late import LateRows, Side, apply_late
 from prefdata.engines.parts import DROPPED_DIR, KEPT_DIR, SIGNATURES_DIR, part_name
-from prefdata.schema import REASONS, SOURCE_FILE, SOURCE_ROW
-from prefdata.writer import COMPRESSION, conform, widen
+from prefdata.schema import SOURCE_FILE, SOURCE_ROW
+from prefdata.writer import ParquetSink
 
 DECIDED_DIR = "decided"
-
-
-def _write(table: pa.Table, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, tmp, compression=COMPRESSION)
-    os.replace(tmp, path)
 
 
 def apply_to_part(decided: pa.Table, staging: Path, codes: Sequence[str]) -> int:
@@ -46,60 +39,58 @@ def apply_to_part(decided: pa.Table, staging: Path, codes: Sequence[str]) -> int
 
     ``decided`` holds that part's rows a dataset-level reason drops: ``source_row``,
     ``kept`` (the per-pair checks kept it) and one boolean column per code in ``codes``,
-    in the order their reasons are listed.
+    in the order their reasons are listed. Applied by ``dataset.late.apply_late``, as
+    the local engine applies its late decisions; keys here are the part's source rows.
     """
     part = part_name(int(decided.column("part")[0].as_py()))
     decided = decided.sort_by(SOURCE_ROW)
-    flagged = decided.column(SOURCE_ROW).to_numpy()
+    flagged = decided.column(SOURCE_ROW).to_numpy().astype(np.int64)
     matrix = np.column_stack([decided.column(c).to_numpy(zero_copy_only=False) for c in codes])
-    extra = reason_lists(list(codes), matrix.reshape(len(flagged), len(codes)))
-    moving = decided.column("kept").to_numpy(zero_copy_only=False)
+    none = np.zeros(len(flagged), np.int64)
+    late = LateRows(flagged, list(codes), matrix.reshape(len(flagged), len(codes)), none, none)
 
-    # a kept row's place in the kept part: its rank among the unit's kept rows
+    # the kept part holds no provenance: its rows' source rows and files are those of
+    # the unit's kept rows, in order, in the signatures part
     signatures = pq.read_table(
         staging / SIGNATURES_DIR / part, columns=[SOURCE_ROW, "kept", SOURCE_FILE]
     )
     kept_mask = signatures.column("kept").to_numpy(zero_copy_only=False)
-    kept_rows = signatures.column(SOURCE_ROW).to_numpy()[kept_mask]
-    kept_files = signatures.column(SOURCE_FILE).filter(pa.array(kept_mask))
-    at = np.searchsorted(kept_rows, flagged[moving])
-    assert np.array_equal(kept_rows[at], flagged[moving]), f"{part}: a moved row is not kept"
-
-    kept = pq.read_table(staging / KEPT_DIR / part)
-    stay = np.ones(kept.num_rows, bool)
-    stay[at] = False
-    moved_rows = kept.take(pa.array(at))
-    moved = as_dropped(
-        moved_rows,
-        extra.filter(pa.array(moving)),
-        kept_files.take(pa.array(at)),
-        pa.array(flagged[moving], pa.int64()),
+    kept_rows = signatures.column(SOURCE_ROW).to_numpy()[kept_mask].astype(np.int64)
+    kept_files = signatures.column(SOURCE_FILE).filter(pa.array(kept_mask)).combine_chunks()
+    kept = pq.ParquetFile(staging / KEPT_DIR / part)
+    dropped = pq.ParquetFile(staging / DROPPED_DIR / part)
+    dropped_rows = pq.read_table(staging / DROPPED_DIR / part, columns=[SOURCE_ROW])
+    dropped_keys = dropped_rows.column(SOURCE_ROW).to_numpy().astype(np.int64)
+    moving = late.find(kept_rows)[0]
+    expected = decided.column("kept").to_numpy(zero_copy_only=False)
+    assert int(moving.sum()) == int(expected.sum()), f"{part}: a moved row is not kept"
+    assert int(late.find(dropped_keys)[0].sum()) == int((~expected).sum()), (
+        f"{part}: a row is missing"
     )
 
-    dropped = pq.read_table(staging / DROPPED_DIR / part)
-    dropped_rows = dropped.column(SOURCE_ROW).to_numpy()
-    where = np.searchsorted(dropped_rows, flagged[~moving])
-    assert np.array_equal(dropped_rows[where], flagged[~moving]), f"{part}: a row is missing"
-    appended = np.zeros((dropped.num_rows, len(codes)), bool)
-    appended[where] = matrix[~moving]
-    reasons = concat_lists(
-        dropped.column(REASONS).combine_chunks(), reason_lists(list(codes), appended)
-    )
-    dropped = dropped.set_column(dropped.schema.get_field_index(REASONS), REASONS, reasons)
+    def where(keys: np.ndarray) -> tuple[pa.Array, pa.Array]:
+        return kept_files.take(pa.array(np.searchsorted(kept_rows, keys))), pa.array(keys)
 
-    # the local engine's sink widens a part's schema the same way when a chunk's dropped
-    # rows first bring a column only kept rows had
-    schema = widen(dropped.schema, moved.schema)
-    batches = []
-    for batch in (*dropped.to_batches(), *moved.to_batches()):
-        fitted = conform(batch, schema, force=True)
-        assert fitted is not None  # the schema was widened to fit both
-        batches.append(fitted)
-    merged = pa.Table.from_batches(batches, schema=schema)
-    merged = merged.take(pc.sort_indices(merged.column(SOURCE_ROW)))
-    _write(kept.filter(pa.array(stay)), staging / DECIDED_DIR / KEPT_DIR / part)
-    _write(merged, staging / DECIDED_DIR / DROPPED_DIR / part)
-    return len(at)
+    out = staging / DECIDED_DIR
+    (out / KEPT_DIR).mkdir(parents=True, exist_ok=True)
+    (out / DROPPED_DIR).mkdir(parents=True, exist_ok=True)
+    apply_late(
+        late,
+        Side(
+            kept.iter_batches(),
+            kept_rows,
+            ParquetSink(out / KEPT_DIR / part, kept.schema_arrow),
+            kept.schema_arrow,
+        ),
+        Side(
+            dropped.iter_batches(),
+            dropped_keys,
+            ParquetSink(out / DROPPED_DIR / part, dropped.schema_arrow),
+            dropped.schema_arrow,
+        ),
+        where,
+    )
+    return int(moving.sum())
 
 
 def replace_decided_parts(staging: Path) -> None:

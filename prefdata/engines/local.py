@@ -12,20 +12,21 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 
-from prefdata.chunks import Checked, check_chunk, finish
+from prefdata.chunks import Checked, ChunkResult, check_chunk, finish
 from prefdata.config import FilterConfig, ReadOptions
 from prefdata.dataset.along import DatasetPass, dataset_pass_needed, row_keys
-from prefdata.dataset.late import LateRows, write_outputs
+from prefdata.dataset.late import DroppedRows, LateRows, write_outputs
 from prefdata.engines.tally import Progress, Ran, Tally
 from prefdata.parallel import WriteBehind, ordered_map, read_ahead
 from prefdata.readers import InputInfo, agreed_shape, iter_chunks
 from prefdata.results import FILE, OutputFolder
-from prefdata.schema import SOURCE_ROW, canonical_fields, provenance_fields
+from prefdata.schema import canonical_fields, provenance_fields
 from prefdata.writer import ArrowSpool, ParquetSink
 
 KEPT, DROPPED = FILE.kept, FILE.dropped
@@ -76,28 +77,33 @@ def _files(path: Path) -> list[Path]:
     return sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
 
 
-Sink = ParquetSink | ArrowSpool
+Sink = ParquetSink | ArrowSpool | DroppedRows
 
 
 def _close(
-    sinks: tuple[Sink, ParquetSink],
+    sinks: tuple[Sink, Sink],
     shape: str | None,
     late: LateRows | None,
     kept_at: np.ndarray,
     dropped_keys: list[np.ndarray],
     sources: list[str],
 ) -> None:
-    """Finish kept.parquet (from the spool, when there is one) and dropped.parquet."""
+    """Finish kept.parquet and dropped.parquet (from the spools, when there are some)."""
     base = pa.schema(canonical_fields("conversational" if shape == "conversational" else "text"))
+    empty = (base, pa.schema([*base, *provenance_fields()]))
     kept, dropped = sinks
-    dropped.close(pa.schema([*base, *provenance_fields()]))
-    if isinstance(kept, ArrowSpool):
-        out = ParquetSink(kept.path, kept.schema)
+    if isinstance(kept, ArrowSpool) and isinstance(dropped, DroppedRows):
         dropped_at = np.concatenate(dropped_keys) if dropped_keys else _NO_KEYS
-        write_outputs(late, kept, kept_at, out, dropped.path, dropped_at, sources)
-        out.close(base)
-    else:
-        kept.close(base)
+        write_outputs(late, (kept, dropped), (kept_at, dropped_at), empty, sources)
+    elif isinstance(kept, ParquetSink) and isinstance(dropped, ParquetSink):
+        kept.close(empty[0])
+        dropped.close(empty[1])
+
+
+def _write(sinks: tuple[Sink, Sink], result: ChunkResult) -> None:
+    kept, dropped = result.split()
+    sinks[0].write(kept)
+    sinks[1].write(dropped)
 
 
 def run_local(
@@ -117,12 +123,16 @@ def run_local(
     finished_bytes = 0
     shape: str | None = None
     staging = folder.staging if folder is not None else None
-    # with dataset-level checks, kept rows may still move at the end: spool them and
-    # write kept.parquet once then (write_outputs); without, write as the rows come
-    sinks: tuple[Sink, ParquetSink] | None = None
+    # with dataset-level checks, rows may still move at the end: spool kept rows and
+    # write kept.parquet once then (write_outputs); dropped rows are written as they
+    # come and spooled too, in case a late decision touches them; without, write as
+    # the rows come
+    sinks: tuple[Sink, Sink] | None = None
     if staging is not None:
-        spool = ArrowSpool if dataset_pass_needed(config) else ParquetSink
-        sinks = (spool(staging / KEPT), ParquetSink(staging / DROPPED))
+        if dataset_pass_needed(config):
+            sinks = (ArrowSpool(staging / KEPT), DroppedRows(staging / DROPPED))
+        else:
+            sinks = (ParquetSink(staging / KEPT), ParquetSink(staging / DROPPED))
     # each chunk's source file, numbered in read order; per input, so that a file given
     # twice is read as two sources whose rows do not share numbers
     sources: dict[tuple[int, str], int] = {}
@@ -148,24 +158,27 @@ def run_local(
             result = finish(chunk, decided)
             if dataset is not None:
                 kept_keys.append(row_keys(number, result.kept_source_rows))
-                dropped_keys.append(row_keys(number, result.dropped.column(SOURCE_ROW).to_numpy()))
+                dropped_keys.append(row_keys(number, result.dropped_source_rows))
             info.rows += result.rows
             tally.add(
                 order,
                 rows=result.rows,
-                kept=result.kept.num_rows,
-                dropped=result.dropped.num_rows,
+                kept=len(result.kept_source_rows),
+                dropped=len(result.dropped_source_rows),
                 reasons=result.reasons,
                 stats=result.stats,
                 warnings=result.warnings,
             )
             if folder is not None and sinks is not None:
-                writes.submit(folder.guard(sinks[0].write), result.kept)
-                writes.submit(folder.guard(sinks[1].write), result.dropped)
+                # split there too: filtering the chunk's text is the costly part
+                writes.submit(folder.guard(_write), sinks, result)
             if progress is not None:
                 progress(finished_bytes + bytes_done, total_bytes, tally.report.input_rows)
         writes.drain()
         if dataset is not None:
+            if sinks is not None and isinstance(sinks[1], DroppedRows):
+                with folder.writing() if folder is not None else nullcontext():
+                    sinks[1].set_down()  # deciding needs the memory at its peak
             decided_late = dataset.finish()
             tally.dataset = decided_late.summary
             tally.reasons.update({c: int(m.sum()) for c, m in decided_late.masks.items()})

@@ -253,9 +253,12 @@ def run_ray(
         workers = config.workers or int(ray.cluster_resources().get("CPU", 0))
         return Ran([info for info in plan.infos if info.rows], workers)
     except Exception as exc:
-        # a worker that filled the disk fails its task; say it as a local run would
-        written = remote_write_error(exc) if folder is not None else None
-        if folder is None or written is None or isinstance(exc, OSError):
+        if folder is None:
+            raise
+        # the driver's own writes (part folders, unified parts) fail here as OSError; a
+        # worker that filled the disk fails its task: say either as a local run would
+        written = _writing(exc, folder) or remote_write_error(exc)
+        if written is None:
             raise
         raise output_error(written, folder.given) from exc
     finally:
@@ -263,6 +266,19 @@ def run_ray(
             shutil.rmtree(scratch, ignore_errors=True)
         if started:
             ray.shutdown()
+
+
+def _writing(exc: BaseException, folder: OutputFolder) -> OSError | None:
+    """``exc`` if it is the driver failing to write into the result being built: an
+    error only writing causes, or one naming a path in the staging folder (an input
+    the driver could not read stays as it is)."""
+    if not isinstance(exc, OSError):
+        return None
+    if remote_write_error(exc) is exc:
+        return exc
+    staging = str(folder.staging)
+    named = [str(n) for n in (exc.filename, exc.filename2) if n]
+    return exc if any(n.startswith(staging) for n in named) or staging in str(exc) else None
 
 
 def _scratch_dir() -> Path:

@@ -19,6 +19,7 @@ from prefdata.config import ReadOptions
 from prefdata.errors import InputError
 from prefdata.readers.bad_rows import bad_batch, json_text
 from prefdata.readers.chunk import Malformed, RawChunk, parse_line
+from prefdata.readers.digest import InputDigest
 from prefdata.readers.layouts import Layout, detect_layout
 from prefdata.readers.normalize import Normalized, Warnings, normalize
 from prefdata.readers.sources import READERS, detect_file_type
@@ -47,6 +48,7 @@ class InputInfo:
     rows: int = 0
     bytes: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    sha256: str | None = None  # of its bytes on disk, taken while reading (readers.digest)
 
 
 @dataclass
@@ -134,7 +136,8 @@ def iter_chunks(
 ) -> Iterator[tuple[InputInfo, Layout | None, RawChunk]]:
     """Every input's raw chunks, in input order, with the layout detected for it.
 
-    ``InputInfo.rows`` is left for the caller to count (chunks are not parsed here).
+    ``InputInfo.rows`` is left for the caller to count (chunks are not parsed here);
+    ``InputInfo.sha256`` is set once an input is read to its end.
 
     The layout is None only for chunks of an input in which no record parsed at all.
     Raises InputError for an input that cannot be read (missing file, unknown layout).
@@ -146,7 +149,8 @@ def iter_chunks(
         info = InputInfo(str(path), file_type, bytes=_path_size(path))
         layout: Layout | None = None
         pending: list[RawChunk] = []
-        for chunk in READERS[file_type](path, chunk_rows):
+        digest = InputDigest(path)
+        for chunk in READERS[file_type](path, chunk_rows, digest):
             if layout is None:
                 record = _first_record(chunk)
                 if record is None:
@@ -157,6 +161,7 @@ def iter_chunks(
             for item in (*pending, chunk):
                 yield info, layout, item
             pending.clear()
+        info.sha256 = digest.hexdigest()  # the reader is done with the input
         for item in pending:
             yield info, None, item
 

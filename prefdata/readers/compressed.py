@@ -7,18 +7,22 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from prefdata.errors import InputError
+from prefdata.readers.digest import InputDigest
 
 BUFFER_BYTES = 4 << 20
 
 
-def open_binary(path: Path) -> tuple[BinaryIO, BinaryIO]:
-    """Open a possibly gzipped file; returns (decompressed stream, raw file for progress)."""
-    raw = open(path, "rb")  # noqa: SIM115 - closed by the caller
-    magic = raw.read(2)
-    raw.seek(0)
+def open_binary(path: Path, digest: InputDigest | None = None) -> tuple[BinaryIO, BinaryIO]:
+    """Open a possibly gzipped file; returns (decompressed stream, raw file for progress).
+
+    With ``digest``, the raw (compressed) bytes are hashed as they are read.
+    """
+    opened = digest.open(path) if digest is not None else open(path, "rb")  # noqa: SIM115
+    magic = opened.peek(2)[:2]  # peek: a read and a seek back would hash the bytes twice
+    raw = cast(BinaryIO, opened)
     if magic == b"\x1f\x8b":
         return io.BufferedReader(_gzip_reader(raw), BUFFER_BYTES), raw
     return raw, raw

@@ -21,6 +21,7 @@ import orjson
 from prefdata.errors import InputError
 from prefdata.readers.chunk import RawChunk
 from prefdata.readers.compressed import BUFFER_BYTES, blocks, open_binary
+from prefdata.readers.digest import InputDigest
 
 _QUOTE, _BACKSLASH, _COMMA = ord('"'), ord("\\"), ord(",")
 _OPENS, _CLOSES = (ord("["), ord("{")), (ord("]"), ord("}"))
@@ -132,11 +133,13 @@ def as_line(element: bytes) -> bytes:
     return element.replace(b"\n", b"\t").replace(b"\r", b"\t")
 
 
-def read_json_array(path: Path, chunk_rows: int) -> Iterator[RawChunk]:
+def read_json_array(
+    path: Path, chunk_rows: int, digest: InputDigest | None = None
+) -> Iterator[RawChunk]:
     """A JSON array of records, streamed element by element (memory bounded by the
     largest element); a file that is not an array gets a message saying what it holds.
     """
-    stream, raw = open_binary(path)
+    stream, raw = open_binary(path, digest)
     with raw:
         head = stream.peek(64)[:64] if hasattr(stream, "peek") else b""
         if head.lstrip()[:1] == b"[":

@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 from prefdata.errors import InputError
 from prefdata.readers.chunk import Malformed, RawChunk, parse_line
 from prefdata.readers.compressed import blocks, open_binary, truncated_note
+from prefdata.readers.digest import InputDigest
 from prefdata.readers.json_array import read_json_array
 
 __all__ = [
@@ -39,11 +40,13 @@ __all__ = [
 BLOCK_BYTES = 4 << 20
 
 
-def read_jsonl(path: Path, chunk_rows: int) -> Iterator[RawChunk]:
+def read_jsonl(
+    path: Path, chunk_rows: int, digest: InputDigest | None = None
+) -> Iterator[RawChunk]:
     """JSON Lines (also gzipped), in chunks of whole lines: at most ``chunk_rows`` lines
     and about ``BLOCK_BYTES``, which bounds memory even when responses are megabytes long.
     """
-    stream, raw = open_binary(path)
+    stream, raw = open_binary(path, digest)
     with raw:
         line_no = 0
         # the unfinished line's pieces, joined once when its newline comes: appending
@@ -91,7 +94,7 @@ def _split_lines(text: bytes, most: int) -> Iterator[tuple[bytes, int]]:
         start = end
 
 
-def read_csv(path: Path, chunk_rows: int) -> Iterator[RawChunk]:
+def read_csv(path: Path, chunk_rows: int, digest: InputDigest | None = None) -> Iterator[RawChunk]:
     """CSV (or TSV by suffix), every column read as text; unparseable rows are kept."""
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     bad: list[Malformed] = []
@@ -112,7 +115,7 @@ def read_csv(path: Path, chunk_rows: int) -> Iterator[RawChunk]:
                 raw, parse_options=pacsv.ParseOptions(delimiter=delimiter)
             ).schema.names
         reader = pacsv.open_csv(
-            path,
+            digest.open(path) if digest is not None else path,
             read_options=pacsv.ReadOptions(block_size=BLOCK_BYTES),
             parse_options=pacsv.ParseOptions(
                 delimiter=delimiter, newlines_in_values=True, invalid_row_handler=on_invalid
@@ -151,8 +154,24 @@ def _parquet_files(path: Path) -> list[Path]:
     return [path]
 
 
-def read_parquet(path: Path, chunk_rows: int) -> Iterator[RawChunk]:
-    """A Parquet file, or every ``*.parquet`` below a folder, batch by batch."""
+def _row_group_end(meta: pq.RowGroupMetaData) -> int:
+    """The byte just past a row group's column chunks."""
+    end = 0
+    for j in range(meta.num_columns):
+        column = meta.column(j)
+        start = column.dictionary_page_offset or column.data_page_offset
+        end = max(end, start + column.total_compressed_size)
+    return end
+
+
+def read_parquet(
+    path: Path, chunk_rows: int, digest: InputDigest | None = None
+) -> Iterator[RawChunk]:
+    """A Parquet file, or every ``*.parquet`` below a folder, batch by batch.
+
+    With ``digest``, each row group's bytes are hashed once pyarrow has read them (in
+    the page cache then): pyarrow reads by ranges, footer first, so not through a stream.
+    """
     for file in _parquet_files(path):
         try:
             pf = pq.ParquetFile(file)
@@ -165,9 +184,13 @@ def read_parquet(path: Path, chunk_rows: int) -> Iterator[RawChunk]:
             for batch in pf.iter_batches(batch_size=chunk_rows, row_groups=[i]):
                 yield RawChunk(str(file), row, batch=batch, bytes_done=size * (i + 1) // groups)
                 row += batch.num_rows
+            if digest is not None:
+                digest.upto(file, _row_group_end(pf.metadata.row_group(i)))
 
 
-def read_hf_disk(path: Path, chunk_rows: int) -> Iterator[RawChunk]:
+def read_hf_disk(
+    path: Path, chunk_rows: int, digest: InputDigest | None = None
+) -> Iterator[RawChunk]:
     """A folder written by ``datasets.Dataset.save_to_disk`` (Arrow stream files)."""
     if (path / "dataset_dict.json").exists():
         splits = sorted(p.name for p in path.iterdir() if (p / "state.json").exists())
@@ -185,6 +208,8 @@ def read_hf_disk(path: Path, chunk_rows: int) -> Iterator[RawChunk]:
                     part = batch.slice(start, chunk_rows)
                     yield RawChunk(str(path), row, batch=part, bytes_done=0)
                     row += part.num_rows
+            if digest is not None:  # from the mapping: the pages just read
+                digest.mapped(file, source.read_at(source.size(), 0))
 
 
 READERS = {

@@ -21,7 +21,7 @@ from prefdata.results.folder import (
     layout_of,
     open_result,
 )
-from prefdata.results.publish import OutputFolder
+from prefdata.results.publish import FolderLock, OutputFolder
 from prefdata.results.report import Report
 from prefdata.writer import file_modes
 
@@ -34,6 +34,7 @@ __all__ = [
     "PART_GLOB",
     "REPORT",
     "RESULT_NAMES",
+    "FolderLock",
     "Layout",
     "OutputFolder",
     "Report",

@@ -63,6 +63,63 @@ def _foreign_folders(out: Path) -> list[str]:
     return sorted(p.name for p in out.iterdir() if not _ours(p.name) and p.is_dir())
 
 
+class FolderLock:
+    """One writer at a time per output folder: ``flock`` on ``.OUT.prefdata-lock`` beside
+    it (beside, not inside: publishing replaces the folder itself). Taken by a run for
+    the whole run and by ``prefdata report`` while it rewrites a result's extras; a
+    second taker fails at once with a one-line message naming the holder's pid."""
+
+    def __init__(
+        self, out: Path, given: Path | None = None, then: str = "or choose another --out"
+    ) -> None:
+        self.out = out.resolve()
+        self.given = given if given is not None else out
+        self.then = then  # what the message tells the user to do besides waiting
+        self.path = self.out.parent / f".{self.out.name}{LOCK_MARK}"
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
+                os.close(fd)
+                raise OutputError(
+                    f"another prefdata run (pid {holder}) is writing {self.given}: wait for it "
+                    f"to finish, {self.then}"
+                ) from None
+            # the holder before us may have removed the lock file after we opened it:
+            # then our lock is on a dead file; take the one at the path now
+            try:
+                same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                os.ftruncate(fd, 0)
+                os.write(fd, str(os.getpid()).encode())
+                self._fd = fd
+                return
+            os.close(fd)
+
+    def release(self) -> None:
+        if self._fd is not None:
+            self.path.unlink(missing_ok=True)
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> FolderLock:
+        try:
+            self.acquire()
+        except OSError as exc:  # a parent that cannot hold the lock file
+            raise output_error(exc, self.given) from exc
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
 class OutputFolder:
     """A run's hold on OUT: the lock, a staging folder beside OUT, and the swap.
 
@@ -77,8 +134,7 @@ class OutputFolder:
         self.inputs = [Path(p) for p in inputs]
         self.staging = Path()
         self.atomic = True
-        self._lock: int | None = None
-        self._lock_path = self.out.parent / f".{self.out.name}{LOCK_MARK}"
+        self._lock = FolderLock(self.out, self.given)
         self._published = False
 
     def _sibling(self, mark: str) -> str:
@@ -142,35 +198,10 @@ class OutputFolder:
         self._release()
 
     def _take_lock(self) -> None:
-        while True:
-            fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o666)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
-                os.close(fd)
-                raise OutputError(
-                    f"another prefdata run (pid {holder}) is writing {self.given}: wait for it "
-                    "to finish, or choose another --out"
-                ) from None
-            # the holder before us may have removed the lock file after we opened it:
-            # then our lock is on a dead file; take the one at the path now
-            try:
-                same = os.stat(self._lock_path).st_ino == os.fstat(fd).st_ino
-            except FileNotFoundError:
-                same = False
-            if same:
-                os.ftruncate(fd, 0)
-                os.write(fd, str(os.getpid()).encode())
-                self._lock = fd
-                return
-            os.close(fd)
+        self._lock.acquire()
 
     def _release(self) -> None:
-        if self._lock is not None:
-            self._lock_path.unlink(missing_ok=True)
-            os.close(self._lock)
-            self._lock = None
+        self._lock.release()
 
     def _recover(self) -> None:
         """Clear what dead runs into OUT left beside it (we hold the lock, so no live run
