@@ -37,7 +37,10 @@ DECIDED_DIR = "decided"
 def _write(table: pa.Table, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, tmp, compression=COMPRESSION)
+    if table.num_rows:
+        pq.write_table(table, tmp, compression=COMPRESSION)
+    else:  # no row group at all: `datasets` fails on an empty one (see ParquetSink._flush)
+        pq.ParquetWriter(tmp, table.schema, compression=COMPRESSION).close()
     os.replace(tmp, path)
 
 
