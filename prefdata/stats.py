@@ -124,5 +124,5 @@ class Stats:
             "at_most": bounded,
             "at_most_why": why,
             # the pairs the check did not compare at all
-            "not_compared": why["lengths_rule_out_threshold"] + why["over_max_response_chars"],
+            "not_compared": bounded - why["difflib_indel_bound"],
         }

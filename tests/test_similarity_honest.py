@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rapidfuzz.distance import Indel
 
+from prefdata.checks import similarity
 from prefdata.checks.base import PairView
 from prefdata.checks.similarity import too_similar
 from prefdata.config import FilterConfig
@@ -44,7 +45,7 @@ def _true(chosen: str, rejected: str, metric: str) -> float:
     return Indel.normalized_similarity(chosen, rejected)
 
 
-texts = st.text(alphabet="ab c\n", max_size=40)
+texts = st.text(alphabet="ab c\né字", max_size=40)
 
 
 @settings(max_examples=150, deadline=None)
@@ -52,14 +53,19 @@ texts = st.text(alphabet="ab c\n", max_size=40)
     pairs=st.lists(st.tuples(texts, texts), min_size=1, max_size=12),
     threshold=st.sampled_from([0.3, 0.5, 0.75, 0.9]),
     metric=st.sampled_from(["indel", "difflib"]),
+    count_from=st.sampled_from([0, similarity.CHARACTERS_FROM]),
 )
 def test_shortcut_decides_as_full_comparison_and_bounds_hold(
-    pairs: list[tuple[str, str]], threshold: float, metric: str
+    pairs: list[tuple[str, str]], threshold: float, metric: str, count_from: int
 ) -> None:
     chosen, rejected = [p[0] for p in pairs], [p[1] for p in pairs]
     config = FilterConfig(max_similarity=threshold, similarity=metric)
     view = _view(chosen, rejected)
-    dropped = too_similar(view, config)["too_similar"]
+    saved, similarity.CHARACTERS_FROM = similarity.CHARACTERS_FROM, count_from
+    try:  # 0: the characters bound for every pair, not only long ones
+        dropped = too_similar(view, config)["too_similar"]
+    finally:
+        similarity.CHARACTERS_FROM = saved
     exact, at_most, why = (
         view.stats[k] for k in ("similarity", "similarity_at_most", "similarity_why")
     )
@@ -71,6 +77,30 @@ def test_shortcut_decides_as_full_comparison_and_bounds_hold(
         else:  # no figure claims to be exact; the bound is a true bound
             assert np.isnan(exact[i]) and true <= at_most[i] + 1e-9
             assert at_most[i] <= threshold + 1e-9  # every bounded pair here is ruled out
+
+
+def test_characters_bound_on_real_long_responses() -> None:
+    """LLaMA-Factory's DPO demo: the characters bound rules out pairs the length bound
+    leaves, and every decision equals comparing every pair."""
+    demo = README.parent.parent / "shared" / "data" / "llamafactory" / "dpo_en_demo.json"
+    if not demo.exists():
+        pytest.skip(f"{demo} is not here")
+    records = json.loads(demo.read_text(encoding="utf-8"))
+    chosen = [r["chosen"]["value"] for r in records]
+    rejected = [r["rejected"]["value"] for r in records]
+    true = np.array(
+        [Indel.normalized_similarity(a, b) for a, b in zip(chosen, rejected, strict=True)]
+    )
+    for threshold in (0.5, 0.7, 0.9):
+        view = _view(chosen, rejected)
+        dropped = too_similar(view, FilterConfig(max_similarity=threshold))["too_similar"]
+        assert (dropped == (true > threshold)).all()
+        why = view.stats["similarity_why"]
+        assert (why == 4).sum() > 0, threshold
+        bounded = why > 0
+        assert (true[bounded] <= view.stats["similarity_at_most"][bounded] + 1e-9).all()
+    # at 0.9, of the pairs the length bound leaves, the characters bound rules out 40%+
+    assert (why == 4).sum() >= 0.4 * ((why == 4).sum() + (why == 0).sum())
 
 
 def test_a_pair_ruled_out_by_length_is_never_dropped_one_at_the_threshold_still_is() -> None:
@@ -119,10 +149,7 @@ def test_histogram_totals_match_the_pairs_they_count() -> None:
         assert sum(sim["at_most_counts"]) == sim["at_most"] == sum(sim["at_most_why"].values())
         assert sim["exact"] + sim["at_most"] == stats.pairs == 300
         assert sim["at_most"] > 0 and sim["exact"] > 0
-        assert sim["not_compared"] == (
-            sim["at_most_why"]["lengths_rule_out_threshold"]
-            + sim["at_most_why"]["over_max_response_chars"]
-        )
+        assert sim["not_compared"] == sim["at_most"] - sim["at_most_why"]["difflib_indel_bound"]
         # a pair counted in a bin, bounded or exact, has a true similarity under that
         # bin's upper edge: the pairs counted up to a bin are at most those under its edge
         true = np.array([_true(a, b, metric) for a, b in zip(chosen, rejected, strict=True)])

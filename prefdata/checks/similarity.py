@@ -11,15 +11,15 @@ Two metrics:
   above the Indel similarity: only pairs whose Indel similarity passes the threshold
   need the slow difflib call at all.
 
-Either similarity is at most ``2 * min(a, b) / (a + b)`` for lengths ``a`` and ``b`` (the
-LCS is never longer than the shorter text), so a pair whose lengths alone keep it at or
-below ``max_similarity`` cannot be too similar and is not compared: long conversational
-responses of very different lengths cost nothing. Such pairs get no similarity figure
-(NaN), only that upper bound, published as ``similarity_at_most`` with why in
-``similarity_why`` (``BOUND_WHY``); so do responses over ``max_response_chars`` (not
-compared, for cost) and, with ``difflib``, pairs whose Indel figure (difflib's upper
-bound) is below the threshold. The report counts those pairs at their bound, apart from
-the exact figures (``prefdata.stats``), so no figure claims to be exact when it is not.
+Either similarity is at most ``2 * LCS / (a + b)`` for character lengths ``a`` and ``b``,
+so cheap upper bounds on the LCS (``similarity_bound``: the shorter length, then the
+characters both texts have in common) show most pairs of long responses cannot be too
+similar; those are not compared. Such pairs get no similarity figure (NaN), only the
+bound, published as ``similarity_at_most`` with why in ``similarity_why``
+(``BOUND_WHY``); so do responses over ``max_response_chars`` (not compared, for cost)
+and, with ``difflib``, pairs whose Indel figure (difflib's upper bound) is below the
+threshold. The report counts those pairs at their bound, apart from the exact figures
+(``prefdata.stats``), so no figure claims to be exact when it is not.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from rapidfuzz.distance import Indel
 
 from prefdata import reasons
 from prefdata.checks.base import Masks, PairView
+from prefdata.checks.similarity_bound import characters_bound, length_bound
 from prefdata.config import FilterConfig
 
 # Float slack for the difflib pre-filter: rapidfuzz and difflib compute the same kind of
@@ -43,7 +44,11 @@ BOUND_WHY = {
     1: "lengths_rule_out_threshold",
     2: "over_max_response_chars",
     3: "difflib_indel_bound",
+    4: "characters_rule_out_threshold",
 }
+# Below this many characters a comparison costs about what counting characters does
+# (rapidfuzz compares up to 64 characters in one machine word).
+CHARACTERS_FROM = 128
 
 
 def indel_similarity(chosen: list[str], rejected: list[str], *, workers: int = 1) -> np.ndarray:
@@ -60,18 +65,23 @@ def too_similar(view: PairView, config: FilterConfig) -> Masks:
     n = len(view)
     similarity = np.full(n, np.nan)
     similarity[view.identical] = 1.0
-    longest = np.maximum(view.chosen_chars, view.rejected_chars)
-    total = view.chosen_chars + view.rejected_chars
-    with np.errstate(invalid="ignore", divide="ignore"):
-        bound = np.where(
-            total > 0, 2 * np.minimum(view.chosen_chars, view.rejected_chars) / total, 1.0
-        )
+    a, b = view.chosen_chars, view.rejected_chars
+    longest = np.maximum(a, b)
+    bound = length_bound(a, b)
     possible = bound > config.max_similarity - _BOUND_SLACK
     why = np.zeros(n, np.int8)
     why[~view.identical & ~possible] = 1
     why[~view.identical & possible & (longest > config.max_response_chars)] = 2
     at_most = np.where(why > 0, bound, np.nan)
     todo = np.flatnonzero((why == 0) & ~view.identical)
+    counted = todo[longest[todo] >= CHARACTERS_FROM]
+    if len(counted):
+        by_characters = characters_bound(
+            view.chosen.take(counted), view.rejected.take(counted), a[counted], b[counted]
+        )
+        out = by_characters <= config.max_similarity - _BOUND_SLACK
+        why[counted[out]], at_most[counted[out]] = 4, by_characters[out]
+        todo = np.flatnonzero((why == 0) & ~view.identical)
     if len(todo):
         chosen = view.chosen.take(todo).to_pylist()
         rejected = view.rejected.take(todo).to_pylist()

@@ -190,6 +190,8 @@ def _similarity_title(similarity: dict[str, Any]) -> str:
     parts = [
         f"{why.get('lengths_rule_out_threshold', 0):,} pairs not compared: their lengths rule out "
         "the threshold",
+        f"{why.get('characters_rule_out_threshold', 0):,} pairs not compared: the "
+        "characters they have in common rule out the threshold",
         f"{why.get('over_max_response_chars', 0):,} pairs not compared: a response is over "
         "max_response_chars",
         f"{why.get('difflib_indel_bound', 0):,} pairs below the threshold by Indel, difflib's upper "
