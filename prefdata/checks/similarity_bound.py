@@ -10,7 +10,7 @@ the LCS pairs each character with an equal one, so:
 
 Two answers of similar length still differ in how often they use each letter, digit,
 space and punctuation mark: on LLaMA-Factory's DPO demo, the characters bound rules out
-the 0.9 threshold for about half the pairs the length bound leaves (33 of 68), which
+the 0.9 threshold for 29 of the 68 pairs the length bound leaves (of 300), which
 are then not compared at all.
 """
 
