@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pyarrow as pa
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -57,3 +58,15 @@ def test_rows_json_writes_as_u00xx_or_null_take_the_row_path() -> None:
     for odd in ({"role": "user", "content": "bell \x07"}, {"role": "user", "content": None}):
         assert message_list_ids(*_columns([([odd], [message], [message])])) is None
     assert message_list_ids(pa.array([None], MESSAGES), *_columns([ok])[1:]) is None
+
+
+def test_chunks_past_int32_string_offsets_take_the_row_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from prefdata.readers import message_ids
+
+    message = {"role": "user", "content": "x" * 1000}
+    columns = _columns([([message], [message], [message])])
+    assert message_ids.message_list_ids(*columns) is not None
+    monkeypatch.setattr(message_ids, "_MAX_BYTES", 6000)  # as if the chunk were 2 GiB
+    assert message_ids.message_list_ids(*columns) is None

@@ -197,3 +197,24 @@ def test_difflib_report_counts_indel_bounds_apart(tmp_path: Path) -> None:
     sim = _report(tmp_path, "difflib")["stats"]["histograms"]["similarity"]
     assert sim["at_most_why"]["difflib_indel_bound"] == 1  # q3: only its Indel bound is known
     assert (sim["exact"], sim["at_most"]) == (1, 2)
+
+
+def test_characters_bound_counts_in_blocks_alike(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Counting a few MiB of text at a time (bounded memory) gives the same bounds."""
+    from prefdata.checks import similarity_bound
+
+    rng = np.random.default_rng(1)
+    texts = ["".join(rng.choice(list("abcé字 \n"), int(rng.integers(0, 400)))) for _ in range(400)]
+    chosen, rejected = pa.array(texts[:200]), pa.array(texts[200:])
+    a = np.array([len(t) for t in texts[:200]])
+    b = np.array([len(t) for t in texts[200:]])
+    whole = similarity_bound.characters_bound(chosen, rejected, a, b)
+    monkeypatch.setattr(similarity_bound, "_BLOCK_BYTES", 1000)
+    assert (similarity_bound.characters_bound(chosen, rejected, a, b) == whole).all()
+    monkeypatch.setattr(similarity_bound, "_BLOCK_BYTES", 1)  # a row per block
+    sliced = similarity_bound.characters_bound(chosen.slice(3), rejected.slice(3), a[3:], b[3:])
+    assert (sliced == whole[3:]).all()
+    true = [
+        Indel.normalized_similarity(x, y) for x, y in zip(texts[:200], texts[200:], strict=True)
+    ]
+    assert (np.array(true) <= whole + 1e-12).all()

@@ -16,8 +16,14 @@ are then not compared at all.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+
+# text counted at once: the (row, byte) keys take 8 bytes per byte
+_BLOCK_BYTES = 4 << 20
 
 
 def length_bound(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -46,11 +52,17 @@ def characters_bound(
 ) -> np.ndarray:
     """A per-pair upper bound from character counts; ``a`` and ``b`` are the texts'
     lengths in characters."""
-    if not len(chosen):
-        return np.zeros(0)
-    counts_a, others_a = _character_counts(chosen)
-    counts_b, others_b = _character_counts(rejected)
-    common = np.minimum(counts_a, counts_b).sum(axis=1) + np.minimum(others_a, others_b)
+    n = len(chosen)
+    common = np.zeros(n, np.int64)
+    size = pc.add(pc.binary_length(chosen), pc.binary_length(rejected))
+    ends = np.cumsum(pc.fill_null(size, 0).to_numpy(zero_copy_only=False))
+    cuts = np.searchsorted(ends, np.arange(_BLOCK_BYTES, ends[-1] if n else 0, _BLOCK_BYTES))
+    for start, stop in itertools.pairwise(np.unique([0, *(cuts + 1), n]).tolist()):
+        counts_a, others_a = _character_counts(chosen.slice(start, stop - start))
+        counts_b, others_b = _character_counts(rejected.slice(start, stop - start))
+        common[start:stop] = np.minimum(counts_a, counts_b).sum(axis=1) + np.minimum(
+            others_a, others_b
+        )
     total = a + b
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(total > 0, 2 * common / np.maximum(total, 1), 1.0)

@@ -20,6 +20,8 @@ import pyarrow.compute as pc
 
 from prefdata.hashing import hex_digests
 
+_MAX_BYTES = 2**31  # Arrow's string type: int32 offsets
+
 # the letter after the backslash, per escaped byte (0: not escaped this way)
 _ESCAPE = np.zeros(256, np.uint8)
 for _byte, _letter in {8: "b", 9: "t", 10: "n", 12: "f", 13: "r", 34: '"', 92: "\\"}.items():
@@ -67,6 +69,11 @@ def _list_json(lists: pa.ListArray) -> pa.Array | None:
 def message_list_ids(prompt: pa.Array, chosen: pa.Array, rejected: pa.Array) -> pa.Array | None:
     """``schema.derive_id`` of each row of three MESSAGES columns, or None when a row
     needs the per-row way."""
+    # escaping at most doubles the text, and the joins add keys and brackets per message:
+    # past int32 string offsets (2 GiB per chunk, never for JSON chunks), the per-row way
+    messages = sum(len(c.flatten()) for c in (prompt, chosen, rejected))
+    if 2 * sum(c.nbytes for c in (prompt, chosen, rejected)) + 32 * messages >= _MAX_BYTES:
+        return None
     parts = [_list_json(column) for column in (prompt, chosen, rejected)]
     if any(part is None for part in parts):
         return None
