@@ -206,7 +206,15 @@ def finish(checked: Checked, decided: Mapping[str, np.ndarray] | None = None) ->
     stats = Stats()
     view = checked.view
     keep = np.asarray(~matrix.any(axis=1))
-    stats.add(view.chosen_chars, view.rejected_chars, view.stats.get("similarity"), kept=keep)
+    figures = view.stats
+    stats.add(
+        view.chosen_chars,
+        view.rejected_chars,
+        figures.get("similarity"),
+        kept=keep,
+        at_most=figures.get("similarity_at_most"),
+        why=figures.get("similarity_why"),
+    )
     source_rows = good.column(SOURCE_ROW).to_numpy(zero_copy_only=False)
     dropped_rows = source_rows[~keep]
     if bad is not None and bad.num_rows:

@@ -122,6 +122,8 @@ class LengthBias:
         return {
             "length_diff_histogram": {"labels": DIFF_LABELS, "counts": self.diff_counts.tolist()},
             "diff_similarity_correlation": self.correlation(),
+            # the correlation and the bands cover the pairs with an exact similarity only
+            "similarity_pairs": int(self.sums[0]),
             "chosen_longer_by_similarity": bands,
             "kept_chosen_longer_share": self.kept_chosen_longer / kept if kept else None,
             "kept_rejected_longer_share": self.kept_rejected_longer / kept if kept else None,

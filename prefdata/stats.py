@@ -1,7 +1,11 @@
 """Dataset figures gathered batch by batch in constant memory: histograms and length bias.
 
 Lengths are in characters of the final response; the similarity is the one the
-too_similar check computed (NaN for pairs it did not compare).
+too_similar check computed. A pair it has no exact figure for (its lengths rule out the
+threshold, a response is over max_response_chars, or difflib's Indel bound) is counted
+apart, at the bin of the upper bound the check gives (``similarity_at_most``): its
+similarity is in that bin or a lower one. Exact and bounded counts together cover every
+pair the check looked at; the length-bias figures by similarity use the exact ones only.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from prefdata.checks.similarity import BOUND_WHY
 from prefdata.length_bias import LengthBias
 
 # Roughly logarithmic: response lengths span four orders of magnitude.
@@ -45,9 +50,13 @@ class Stats:
         default_factory=lambda: np.zeros(len(SIMILARITY_EDGES) - 1, np.int64)
     )
     bias: LengthBias = field(default_factory=LengthBias)
-    # pairs with no similarity figure: lengths rule out the threshold, or a response is
-    # over max_response_chars (see checks/similarity.py)
-    similarity_not_compared: int = 0
+    # pairs with only an upper bound, counted at the bound's bin, and why
+    similarity_at_most: np.ndarray = field(
+        default_factory=lambda: np.zeros(len(SIMILARITY_EDGES) - 1, np.int64)
+    )
+    similarity_why: np.ndarray = field(
+        default_factory=lambda: np.zeros(len(BOUND_WHY) + 1, np.int64)
+    )
 
     def add(
         self,
@@ -56,6 +65,8 @@ class Stats:
         similarity: np.ndarray | None,
         *,
         kept: np.ndarray | None = None,
+        at_most: np.ndarray | None = None,
+        why: np.ndarray | None = None,
     ) -> None:
         self.bias.add(chosen_chars, rejected_chars, similarity, kept)
         self.pairs += len(chosen_chars)
@@ -66,7 +77,9 @@ class Stats:
         self.rejected_chars += _histogram(rejected_chars, LENGTH_EDGES)
         if similarity is not None:
             self.similarity += _histogram(similarity, SIMILARITY_EDGES)
-            self.similarity_not_compared += int(np.isnan(similarity).sum())
+        if at_most is not None and why is not None:
+            self.similarity_at_most += _histogram(at_most, SIMILARITY_EDGES)
+            self.similarity_why += np.bincount(why, minlength=len(self.similarity_why))
 
     def merge(self, other: Stats) -> None:
         """Add another chunk's figures to these."""
@@ -77,7 +90,8 @@ class Stats:
         self.chosen_chars += other.chosen_chars
         self.rejected_chars += other.rejected_chars
         self.similarity += other.similarity
-        self.similarity_not_compared += other.similarity_not_compared
+        self.similarity_at_most += other.similarity_at_most
+        self.similarity_why += other.similarity_why
         self.bias.merge(other.bias)
 
     def to_dict(self) -> dict[str, Any]:
@@ -93,10 +107,22 @@ class Stats:
             "histograms": {
                 "chosen_chars": {"edges": LENGTH_EDGES, "counts": self.chosen_chars.tolist()},
                 "rejected_chars": {"edges": LENGTH_EDGES, "counts": self.rejected_chars.tolist()},
-                "similarity": {
-                    "edges": SIMILARITY_EDGES,
-                    "counts": self.similarity.tolist(),
-                    "not_compared": self.similarity_not_compared,
-                },
+                "similarity": self._similarity(),
             },
+        }
+
+    def _similarity(self) -> dict[str, Any]:
+        why = {name: int(self.similarity_why[k]) for k, name in BOUND_WHY.items()}
+        bounded = int(self.similarity_at_most.sum())
+        return {
+            "edges": SIMILARITY_EDGES,
+            "counts": self.similarity.tolist(),  # exact figures, by value
+            "exact": int(self.similarity.sum()),
+            # pairs with an upper bound only, at the bound's bin: each one's similarity
+            # lies in that bin or a lower one
+            "at_most_counts": self.similarity_at_most.tolist(),
+            "at_most": bounded,
+            "at_most_why": why,
+            # the pairs the check did not compare at all
+            "not_compared": bounded - why["difflib_indel_bound"],
         }

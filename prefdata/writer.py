@@ -159,8 +159,10 @@ class ParquetSink(_Parts):
         self._flush()
 
     def _flush(self) -> None:
-        """Write the batches held so far as one row group."""
-        if self._held and self._writer is not None:
+        """Write the batches held so far as one row group (never an empty one: `datasets`
+        sizes its read batches by the first row group and fails on 0 rows; an empty file
+        has no row group at all)."""
+        if self._held_rows and self._writer is not None:
             table = pa.Table.from_batches(self._held, schema=self._schema)
             self._writer.write_table(table, row_group_size=max(table.num_rows, 1))
         self._held, self._held_rows, self._held_bytes = [], 0, 0

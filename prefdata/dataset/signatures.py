@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 
 from prefdata.checks.base import PairView
 from prefdata.dataset.minhash import LshParams, band_keys, signatures
-from prefdata.dataset.spaces import normalized_hashes
+from prefdata.dataset.spaces import normalized_hashes, repeated_hashes
 from prefdata.schema import CHOSEN, PROMPT, REJECTED, SOURCE_ROW
 
 _M1 = np.uint64(0xFF51AFD7ED558CCD)
@@ -48,7 +48,7 @@ def text_hashes(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
     position = np.arange(len(flat)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
     per_message = _mixed(
         normalized_hashes(pc.struct_field(flat, "content")) * _M1
-        + normalized_hashes(pc.struct_field(flat, "role")) * _M2
+        + repeated_hashes(pc.struct_field(flat, "role")) * _M2
         + position.astype(np.uint64)
     )
     row = np.repeat(np.arange(len(lengths)), lengths)

@@ -117,3 +117,11 @@ def normalized_hashes(texts: pa.Array) -> np.ndarray:
     if len(again):
         hashes[again] = _unicode_hashes(texts.take(pa.array(again)))
     return hashes
+
+
+def repeated_hashes(texts: pa.Array) -> np.ndarray:
+    """``normalized_hashes`` for a column of few distinct values (roles): each distinct
+    value is normalised and hashed once."""
+    encoded = pc.dictionary_encode(pc.fill_null(texts.cast(pa.string()), ""))
+    distinct = normalized_hashes(encoded.dictionary)
+    return distinct[encoded.indices.to_numpy(zero_copy_only=False)]

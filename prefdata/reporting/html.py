@@ -47,6 +47,18 @@ def _reasons_table(report: dict[str, Any]) -> str:
     return f"<table><tr><th>reason</th><th>pairs</th><th>share</th></tr>{rows}</table>"
 
 
+def _exact_only(stats: dict[str, Any]) -> str:
+    """Say which pairs the figures by similarity cover, when some had no exact figure."""
+    similarity = stats.get("histograms", {}).get("similarity", {})
+    if not similarity.get("at_most"):
+        return ""
+    covered = stats.get("length_bias", {}).get("similarity_pairs", similarity.get("exact", 0))
+    return (
+        f" (this and the table by similarity cover the {covered:,} pairs with an exact "
+        f"similarity, not the {similarity['at_most']:,} with only an upper bound)"
+    )
+
+
 def _length_bias(stats: dict[str, Any]) -> str:
     bias = stats.get("length_bias", {})
 
@@ -59,7 +71,7 @@ def _length_bias(stats: dict[str, Any]) -> str:
         f"longer in {pct(bias.get('rejected_longer_share'))}; mean chosen − rejected "
         f"{bias.get('mean_length_diff_chars') or 0:,.1f} characters. Kept set: chosen longer in "
         f"{pct(bias.get('kept_chosen_longer_share'))}. Correlation of the length difference "
-        f"with similarity: {'–' if corr is None else f'{corr:.3f}'}.</p>"
+        f"with similarity: {'–' if corr is None else f'{corr:.3f}'}{_exact_only(stats)}.</p>"
     ]
     hist = bias.get("length_diff_histogram")
     if hist:
@@ -168,6 +180,30 @@ def _preflight(ledger: dict[str, Any]) -> str:
     return "".join(parts)
 
 
+def _similarity_title(similarity: dict[str, Any]) -> str:
+    """The chart's title: what the exact and the bounded bars count."""
+    title = "similarity of chosen and rejected"
+    bounded = similarity.get("at_most")
+    if not bounded:
+        return title
+    why = similarity.get("at_most_why", {})
+    parts = [
+        f"{why.get('lengths_rule_out_threshold', 0):,} pairs not compared: their lengths rule out "
+        "the threshold",
+        f"{why.get('characters_rule_out_threshold', 0):,} pairs not compared: the "
+        "characters they have in common rule out the threshold",
+        f"{why.get('over_max_response_chars', 0):,} pairs not compared: a response is over "
+        "max_response_chars",
+        f"{why.get('difflib_indel_bound', 0):,} pairs below the threshold by Indel, difflib's upper "
+        "bound",
+    ]
+    listed = "; ".join(p for p in parts if not p.startswith("0 "))
+    return (
+        f"{title}: {similarity.get('exact', 0):,} pairs exact; {bounded:,} pairs drawn at an "
+        f"upper bound of their similarity, which lies in that bin or lower ({listed})"
+    )
+
+
 def render_html(report: dict[str, Any], samples: dict[str, list[dict[str, Any]]]) -> str:
     """The whole page for a report.json dict and per-reason samples of dropped rows."""
     stats = report.get("stats", {})
@@ -186,7 +222,8 @@ def render_html(report: dict[str, Any], samples: dict[str, list[dict[str, Any]]]
             )
         )
     if "similarity" in hists:
-        edges = hists["similarity"]["edges"]
+        similarity = hists["similarity"]
+        edges = similarity["edges"]
         threshold = report.get("config", {}).get("max_similarity", 0.9)
         # the threshold's place on the axis, in bins (edges are evenly spaced)
         i = min(bisect.bisect_right(edges, threshold), len(edges) - 1)
@@ -194,15 +231,11 @@ def render_html(report: dict[str, Any], samples: dict[str, list[dict[str, Any]]]
         charts.append(
             bar_chart(
                 [f"{e:.2f}" for e in edges[:-1]],
-                [("pairs", hists["similarity"]["counts"])],
-                # pairs whose lengths rule out the threshold are not compared: say so
-                title="similarity of chosen and rejected"
-                + (
-                    f" ({skipped:,} pairs not compared: their lengths rule out the threshold,"
-                    " or a response is over max_response_chars)"
-                    if (skipped := hists["similarity"].get("not_compared"))
-                    else ""
-                ),
+                [
+                    ("exact", similarity["counts"]),
+                    ("at most (upper bound)", similarity.get("at_most_counts") or []),
+                ],
+                title=_similarity_title(similarity),
                 marker=(pos, f"max_similarity {threshold}"),
             )
         )
