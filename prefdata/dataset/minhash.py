@@ -21,7 +21,6 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -104,7 +103,11 @@ def shingle_hashes(texts: pa.Array, shingle_words: int) -> tuple[np.ndarray, np.
     # "" splits into one empty word: a blank prompt has no shingles at all
     counts[pc.utf8_length(trimmed).to_numpy(zero_copy_only=False) == 0] = 0
     flat = words.flatten().to_numpy(zero_copy_only=False)
-    # pandas' SipHash with a fixed key: the same word hashes the same in every process
+    # pandas' SipHash with a fixed key: the same word hashes the same in every process.
+    # Imported here: pandas takes longer to import than a small filter run without
+    # --near-duplicates takes to check its pairs.
+    import pandas as pd
+
     word_hash = pd.util.hash_array(flat) if len(flat) else np.zeros(1, np.uint64)
     k = shingle_words
     # a row of n words has n - k + 1 shingles, or one (all its words) when n < k
