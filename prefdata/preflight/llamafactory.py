@@ -14,8 +14,11 @@ records from it (``tests/test_preflight_llamafactory.py``):
    ``infer_seqlen``: the prompt keeps its *start*, each response its first ``target``
    tokens, both responses with the same limit, so only the longer one may be cut.
 
-Only parsed, non-reasoning templates are modelled (a template whose assistant turn
-holds ``<think>`` is refused in one line).
+With ``template`` named (its YAML's ``template: llama3``), the slots are that template's
+(:mod:`prefdata.preflight.lf_templates`: ``llama3`` and ``qwen``) and the tokenizer is
+fixed as LLaMA-Factory fixes it (its EOS becomes the template's stop word). Reasoning
+templates are not modelled: a parsed template whose assistant turn holds ``<think>`` is
+refused in one line, and so is a name prefdata does not know.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import pyarrow as pa
 
 from prefdata.errors import ConfigError
 from prefdata.preflight import codes
+from prefdata.preflight.lf_templates import NAMED, NamedEncoder, fixed_tokenizer
 
 SLOT = "{{content}}"
 
@@ -116,9 +120,25 @@ def _split_system(prompt: list[dict[str, str]]) -> tuple[str, list[dict[str, str
     return "", prompt
 
 
-def plan(table: pa.Table, tokenizer: Any, *, cutoff_len: int) -> pa.Table:
+def encoder_for(tokenizer: Any, name: str | None) -> tuple[Any, Any]:
+    """(the tokenizer as LLaMA-Factory leaves it, the template encoder) for ``name``
+    (None: parsed from the tokenizer's chat template, LLaMA-Factory's ``template: null``)."""
+    if name is None:
+        return tokenizer, ParsedTemplate(tokenizer)
+    if name not in NAMED:
+        raise ConfigError(
+            f"LLaMA-Factory template {name!r} is not modelled by prefdata preflight; "
+            f"known: {sorted(NAMED)}, or leave out --template to parse the tokenizer's own"
+        )
+    fixed = fixed_tokenizer(tokenizer, NAMED[name])
+    return fixed, NamedEncoder(fixed, NAMED[name])
+
+
+def plan(
+    table: pa.Table, tokenizer: Any, *, cutoff_len: int, template_name: str | None = None
+) -> pa.Table:
     """One row per pair: what LLaMA-Factory's pairwise preprocessing trains on."""
-    template = ParsedTemplate(tokenizer)
+    tokenizer, template = encoder_for(tokenizer, template_name)
     columns = [table.column(c).to_pylist() for c in ("prompt", "chosen", "rejected")]
     if pa.types.is_string(table.column("chosen").type):
         # text pairs (its Alpaca layout): one user turn, each response an assistant turn
