@@ -69,6 +69,7 @@ def load_tokenizer(path: str) -> Any:
 # overrides any of them may encode differently, so it keeps its own call
 _CALL_PATH = (
     "__call__",
+    "encode",
     "_encode_plus",
     "_get_padding_truncation_strategies",
     "set_truncation_and_padding",

@@ -130,3 +130,16 @@ def test_cli_template_option(tmp_path: Path) -> None:
         refused = runner.invoke(app, args)
         assert refused.exit_code == 2, refused.output
         assert says in " ".join(refused.output.split()) and "Traceback" not in refused.output
+
+
+def test_batched_encoding_equals_llamafactorys_one_by_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The batch (distinct strings once, Rust tokenizer directly) and the fallback
+    (``tokenizer.encode`` per string, as LLaMA-Factory calls it) give the same plan."""
+    tokenizer = load_tokenizer(str(FIXTURES / "tok_llama3"))
+    data = pa.concat_tables([_data("pairs"), _data("pairs")])  # repeated strings too
+    for template in (None, "llama3", "qwen"):
+        batched = lf.plan(data, tokenizer, cutoff_len=48, template_name=template)
+        with monkeypatch.context() as m:
+            m.setattr(lf, "backend_of", lambda _tokenizer: None)
+            one_by_one = lf.plan(data, tokenizer, cutoff_len=48, template_name=template)
+        assert batched.equals(one_by_one), template

@@ -73,31 +73,26 @@ def fixed_tokenizer(tokenizer: Any, template: NamedTemplate) -> Any:
 
 
 class NamedEncoder:
-    """``Template._encode`` for a named template: each slot tokenized on its own."""
+    """``Template._encode``'s parts for a named template (see ``llamafactory.elements``)."""
 
     def __init__(self, tokenizer: Any, template: NamedTemplate) -> None:
         self.tokenizer, self.template = tokenizer, template
         self.default_system = template.default_system
 
-    def _ids(self, text: str) -> list[int]:
-        return list(self.tokenizer.encode(text, add_special_tokens=False)) if text else []
-
-    def encode_oneturn(
-        self, messages: list[dict[str, str]], system: str
-    ) -> tuple[list[int], list[int]]:
-        """(prompt ids, response ids): every message but the last is the prompt."""
+    def elements(self, messages: list[dict[str, str]], system: str) -> list[list[str | int]]:
+        """Per message, the strings tokenized one by one and the token ids, in order."""
         t = self.template
         system = system or t.default_system
-        encoded = []
+        out = []
         for i, message in enumerate(messages):
-            ids: list[int] = []
+            parts: list[str | int] = []
             if i == 0:
                 bos = self.tokenizer.bos_token_id
                 if t.bos_prefix and bos is not None:
-                    ids.append(bos)
+                    parts.append(int(bos))
                 if system:
-                    ids += self._ids(t.system.replace(SLOT, system, 1))
+                    parts.append(t.system.replace(SLOT, system, 1))
             slot = t.user if message["role"] == "user" else t.assistant
-            ids += self._ids(slot.replace(SLOT, message["content"], 1))
-            encoded.append(ids)
-        return [tok for ids in encoded[:-1] for tok in ids], encoded[-1]
+            parts.append(slot.replace(SLOT, message["content"], 1))
+            out.append(parts)
+        return out
