@@ -18,7 +18,12 @@ BPE trained offline. Timed, alternating, best of ``--repeats``:
 * ``preflight``: the whole pre-flight (tokenization, boundaries, decisions, ledger);
 * ``preflight (transformers call)``: the same with prefdata's direct backend path
   turned off (``backend_of`` returns None), i.e. through ``tokenizer(...)`` as before,
-  for a before/after in the same run.
+  for a before/after in the same run (for ``--trainer llamafactory`` that is still the
+  batched encoding, which replaced one ``encode`` per template part per pair).
+
+``--data chat`` makes each side one message (the floors still tokenize the bare texts;
+rendering the chat template is work the trainer adds); ``--trainer llamafactory`` times
+its pre-flight instead of TRL's.
 
 Every ratio is printed against each floor. The prompt is tokenized three times by
 construction (alone, and at the start of each full sequence, as TRL does), so against a
@@ -112,6 +117,14 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--trl", type=int, default=0, help="also time TRL on this many pairs")
+    parser.add_argument(
+        "--data",
+        choices=("text", "chat"),
+        default="text",
+        help="chat: one user and one "
+        "assistant message per side, through the tokenizer's chat template",
+    )
+    parser.add_argument("--trainer", choices=("trl", "llamafactory"), default="trl")
     args = parser.parse_args()
 
     import prefdata.tokenization as tokenization
@@ -125,7 +138,16 @@ def main() -> None:
     assert backend is not None, "the benchmark's tokenizer must take the direct path"
     table = pairs(args.pairs)
     cols = [table.column(c).to_pylist() for c in ("prompt", "chosen", "rejected")]
-    every_text = cols[0] + cols[1] + cols[2]
+    every_text = cols[0] + cols[1] + cols[2]  # the floors tokenize the texts themselves
+    if args.data == "chat":
+        roles = ("user", "assistant", "assistant")
+        cols = [[[{"role": r, "content": t}] for t in c] for r, c in zip(roles, cols, strict=True)]
+        table = pa.table(
+            {
+                "id": table.column("id"),
+                **dict(zip(("prompt", "chosen", "rejected"), cols, strict=True)),
+            }
+        )
 
     def transformers_call(fn: Any) -> Any:
         def run() -> Any:
@@ -142,7 +164,7 @@ def main() -> None:
         return encode_pairs(tokenizer, *cols)
 
     def whole() -> Any:
-        return preflight(table, tokenizer, max_length=128)
+        return preflight(table, tokenizer, trainer=args.trainer, max_length=128)
 
     floors = {
         "once, transformers": lambda: tokenizer(every_text)["input_ids"],
@@ -151,7 +173,7 @@ def main() -> None:
     }
     runs = {
         **floors,
-        "as TRL": as_trl,
+        **({"as TRL": as_trl} if args.trainer == "trl" else {}),
         "preflight": whole,
         "preflight (transformers call)": transformers_call(whole),
     }
@@ -159,7 +181,10 @@ def main() -> None:
     for _ in range(args.repeats):  # alternate, so load changes hit every variant alike
         for name, fn in runs.items():
             best[name] = min(best[name], _best(fn, 1))
-    print(f"{args.pairs} pairs ({3 * args.pairs} texts), best of {args.repeats}, alternating")
+    print(
+        f"{args.pairs} {args.data} pairs ({3 * args.pairs} texts), {args.trainer}, "
+        f"best of {args.repeats}, alternating"
+    )
     header = "".join(f"  {'x ' + name.split(', ')[1]:>16s}" for name in floors)
     print(f"  {'':30s} {'seconds':>8s} {'pairs/s':>9s}{header}")
     for name, seconds in best.items():
