@@ -92,10 +92,22 @@ def backend_of(tokenizer: Any) -> Any:
     return backend if hasattr(backend, "encode_batch_fast") else None
 
 
-def encode_texts(tokenizer: Any, texts: list[str], *, add_special_tokens: bool = True) -> list[Ids]:
-    """``tokenizer(texts, add_special_tokens=...)["input_ids"]``, without its Python wrapping."""
+def encode_texts(
+    tokenizer: Any, texts: list[str], *, add_special_tokens: bool = True, distinct: bool = False
+) -> list[Ids]:
+    """``tokenizer(texts, add_special_tokens=...)["input_ids"]``, without its Python wrapping.
+
+    ``distinct``: tokenize each distinct text once (a prompt shared by several pairs);
+    equal texts get equal ids anyway, and the rows that share one share its list.
+    """
     if not texts:
         return []
+    if distinct:
+        unique = list(dict.fromkeys(texts))
+        if len(unique) < len(texts):
+            ids = encode_texts(tokenizer, unique, add_special_tokens=add_special_tokens)
+            by_text = dict(zip(unique, ids, strict=True))
+            return [by_text[t] for t in texts]
     backend = backend_of(tokenizer)
     if backend is None:
         out = tokenizer(texts, add_special_tokens=add_special_tokens)["input_ids"]
@@ -114,8 +126,11 @@ def encode_texts(tokenizer: Any, texts: list[str], *, add_special_tokens: bool =
     return [e.ids for e in encodings]
 
 
-def encode_chats(tokenizer: Any, conversations: list[Any], **template: Any) -> list[Ids]:
-    """``apply_chat_template(conversations, tokenize=True)``'s input ids, batched."""
+def encode_chats(
+    tokenizer: Any, conversations: list[Any], *, distinct: bool = False, **template: Any
+) -> list[Ids]:
+    """``apply_chat_template(conversations, tokenize=True)``'s input ids, batched
+    (``distinct``: each distinct rendered text tokenized once)."""
     if not conversations:
         return []
     if backend_of(tokenizer) is None:
@@ -126,7 +141,7 @@ def encode_chats(tokenizer: Any, conversations: list[Any], **template: Any) -> l
     # apply_chat_template(tokenize=True) renders, then calls the tokenizer on the rendered
     # strings with add_special_tokens=False (the template writes its own BOS)
     rendered = tokenizer.apply_chat_template(conversations, tokenize=False, **template)
-    return encode_texts(tokenizer, rendered, add_special_tokens=False)
+    return encode_texts(tokenizer, rendered, add_special_tokens=False, distinct=distinct)
 
 
 def common_prefix(a: Ids, b: Ids) -> int:
@@ -196,7 +211,9 @@ def encode_pairs(
             [p + c for p, c in zip(prompts, chosen, strict=True)],
             [p + r for p, r in zip(prompts, rejected, strict=True)],
         ]
-        ids = [encode_texts(tokenizer, t) for t in texts]
+        # several pairs often share a prompt (one per response pairing): tokenize it once
+        ids = [encode_texts(tokenizer, prompts, distinct=True)]
+        ids += [encode_texts(tokenizer, t) for t in texts[1:]]
     else:
         if not getattr(tokenizer, "chat_template", None):
             raise ConfigError(
@@ -209,7 +226,7 @@ def encode_pairs(
             [p + list(r) for p, r in zip(prompts, rejected, strict=True)],
         ]
         ids = [
-            encode_chats(tokenizer, prompts, add_generation_prompt=True),
+            encode_chats(tokenizer, prompts, distinct=True, add_generation_prompt=True),
             encode_chats(tokenizer, convs[0]),
             encode_chats(tokenizer, convs[1]),
         ]

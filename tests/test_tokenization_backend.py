@@ -127,3 +127,17 @@ def test_a_class_that_changes_the_call_keeps_its_own(tiny_tokenizer: Path) -> No
     plain = PreTrainedTokenizerFast.from_pretrained(str(tiny_tokenizer), local_files_only=True)
     assert backend_of(plain) is not None
     assert encode_texts(plain, ["hello world"])[0][-1] != 0
+
+
+def test_a_shared_prompt_is_tokenized_once_with_the_same_ids(tokenizer: Any) -> None:
+    prompts = ["hello world,\n", "Preheat the ov", "hello world,\n", "hello world,\n"]
+    responses = ["fine", "en and roast.", "go away", "fine"]
+    got = encode_pairs(tokenizer, prompts, responses, responses[::-1])
+    assert got.prompt == [tokenizer(text=p)["input_ids"] for p in prompts]
+    assert got.prompt[0] is got.prompt[2]  # one tokenization, shared by its pairs
+    assert encode_texts(tokenizer, prompts, distinct=True) == encode_texts(tokenizer, prompts)
+    chats = [[_m("user", p)] for p in prompts]
+    expected = tokenizer.apply_chat_template(
+        chats, tokenize=True, return_dict=True, add_generation_prompt=True
+    )["input_ids"]
+    assert encode_chats(tokenizer, chats, distinct=True, add_generation_prompt=True) == expected

@@ -21,7 +21,9 @@ BPE trained offline. Timed, alternating, best of ``--repeats``:
   for a before/after in the same run (for ``--trainer llamafactory`` that is still the
   batched encoding, which replaced one ``encode`` per template part per pair).
 
-``--data chat`` makes each side one message (the floors still tokenize the bare texts;
+``--prompt-share K`` gives each prompt to K pairs (the floors tokenize it K times, as
+the data holds it K times; the pre-flight tokenizes it alone once). ``--data chat``
+makes each side one message (the floors still tokenize the bare texts;
 rendering the chat template is work the trainer adds); ``--trainer llamafactory`` times
 its pre-flight instead of TRL's.
 
@@ -91,12 +93,14 @@ def _text(rng: random.Random, lo: int, hi: int) -> str:
     return " ".join(_sentence(rng) for _ in range(rng.randint(lo, hi)))
 
 
-def pairs(n: int, seed: int = 0) -> pa.Table:
+def pairs(n: int, seed: int = 0, share: int = 1) -> pa.Table:
+    """``n`` pairs; each prompt is used by ``share`` consecutive pairs."""
     rng = random.Random(seed)
+    prompts = [_text(rng, 1, 3) + "\n" for _ in range(-(-n // share))]
     return pa.table(
         {
             "id": [str(i) for i in range(n)],
-            "prompt": [_text(rng, 1, 3) + "\n" for _ in range(n)],
+            "prompt": [prompts[i // share] for i in range(n)],
             "chosen": [_text(rng, 1, 6) for _ in range(n)],
             "rejected": [_text(rng, 1, 6) for _ in range(n)],
         }
@@ -125,6 +129,12 @@ def main() -> None:
         "assistant message per side, through the tokenizer's chat template",
     )
     parser.add_argument("--trainer", choices=("trl", "llamafactory"), default="trl")
+    parser.add_argument(
+        "--prompt-share",
+        type=int,
+        default=1,
+        help="pairs per prompt (several responses to one prompt, paired up)",
+    )
     args = parser.parse_args()
 
     import prefdata.tokenization as tokenization
@@ -136,7 +146,7 @@ def main() -> None:
     tokenizer = load_tokenizer(str(train_tiny_tokenizer(folder)))
     backend = tokenization.backend_of(tokenizer)
     assert backend is not None, "the benchmark's tokenizer must take the direct path"
-    table = pairs(args.pairs)
+    table = pairs(args.pairs, share=args.prompt_share)
     cols = [table.column(c).to_pylist() for c in ("prompt", "chosen", "rejected")]
     every_text = cols[0] + cols[1] + cols[2]  # the floors tokenize the texts themselves
     if args.data == "chat":
@@ -182,7 +192,8 @@ def main() -> None:
         for name, fn in runs.items():
             best[name] = min(best[name], _best(fn, 1))
     print(
-        f"{args.pairs} {args.data} pairs ({3 * args.pairs} texts), {args.trainer}, "
+        f"{args.pairs} {args.data} pairs ({3 * args.pairs} texts, {args.prompt_share} per "
+        f"prompt), {args.trainer}, "
         f"best of {args.repeats}, alternating"
     )
     header = "".join(f"  {'x ' + name.split(', ')[1]:>16s}" for name in floors)
