@@ -27,6 +27,9 @@ read (``local_files_only``).
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -90,6 +93,24 @@ def backend_of(tokenizer: Any) -> Any:
         return None
     backend = getattr(tokenizer, "_tokenizer", None)
     return backend if hasattr(backend, "encode_batch_fast") else None
+
+
+@contextmanager
+def no_cycle_collection() -> Iterator[None]:
+    """Pause Python's cycle collector while millions of token-id lists are built.
+
+    Each new list counts towards the next collection and every full one walks all of
+    them, so the collector came to take as long as transformers' own wrapping (100k
+    pairs in a fresh process: 14.3 s with it, 12.5 s without). Lists of ints hold no
+    reference cycles, so nothing is left for it to free; it runs again on exit.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def encode_texts(
@@ -201,6 +222,13 @@ def encode_pairs(
     """
     if not prompts:
         return PairTokens([], [], [], np.zeros(0, np.int64))
+    with no_cycle_collection():
+        return _encode_pairs(tokenizer, prompts, chosen, rejected)
+
+
+def _encode_pairs(
+    tokenizer: Any, prompts: list[Any], chosen: list[Any], rejected: list[Any]
+) -> PairTokens:
     if isinstance(prompts[0], str):
         eos = tokenizer.eos_token
         if eos is None:

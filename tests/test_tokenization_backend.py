@@ -141,3 +141,27 @@ def test_a_shared_prompt_is_tokenized_once_with_the_same_ids(tokenizer: Any) -> 
         chats, tokenize=True, return_dict=True, add_generation_prompt=True
     )["input_ids"]
     assert encode_chats(tokenizer, chats, distinct=True, add_generation_prompt=True) == expected
+
+
+def test_the_cycle_collector_is_paused_only_while_encoding(tokenizer: Any) -> None:
+    import gc
+
+    from prefdata.tokenization import no_cycle_collection
+
+    assert gc.isenabled()
+    seen = []
+    with no_cycle_collection():
+        seen.append(gc.isenabled())
+    assert seen == [False] and gc.isenabled()
+    with pytest.raises(ValueError), no_cycle_collection():
+        raise ValueError("an encoding error")
+    assert gc.isenabled()  # restored on the way out of an error too
+    gc.disable()
+    try:  # a caller that had it off keeps it off
+        with no_cycle_collection():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    encode_pairs(tokenizer, ["hello "], ["world"], ["fox"])
+    assert gc.isenabled()

@@ -31,7 +31,7 @@ import pyarrow as pa
 from prefdata.errors import ConfigError
 from prefdata.preflight import codes
 from prefdata.preflight.lf_templates import NAMED, NamedEncoder, fixed_tokenizer
-from prefdata.tokenization import backend_of, encode_texts
+from prefdata.tokenization import backend_of, encode_texts, no_cycle_collection
 
 SLOT = "{{content}}"
 
@@ -178,7 +178,8 @@ def plan(
             groups.append([p for parts in with_chosen[:-1] for p in parts])
             groups.append(with_chosen[-1])
             groups.append(template.elements([*turns, dict(rejected[-1])], system)[-1])
-    encoded = iter(encode_elements(tokenizer, groups))
+    with no_cycle_collection():
+        encoded = iter(encode_elements(tokenizer, groups))
     out: dict[str, list[Any]] = {k: [] for k in _COLUMNS}
     for ok in valid:
         if not ok:
