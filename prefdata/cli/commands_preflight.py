@@ -106,6 +106,11 @@ def register(app: typer.Typer) -> None:
                     "--max-prompt-length, or run preflight on the pairs `prefdata train` "
                     "writes after applying its own"
                 )
+            if max_prompt_length is not None:
+                raise ConfigError(
+                    "LLaMA-Factory 0.9.5 has no prompt limit (cutoff_len is shared between "
+                    "prompt and response by its infer_seqlen): leave out --max-prompt-length"
+                )
             table, unreadable = source.load(data)
             result = preflight(
                 table,
