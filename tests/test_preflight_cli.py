@@ -75,10 +75,13 @@ def test_fail_on_gates_ci(tiny_tokenizer: Path, tmp_path: Path) -> None:
 def test_cli_bad_input_is_one_line(tiny_tokenizer: Path, tmp_path: Path) -> None:
     data = _pairs(tmp_path / "pairs.parquet")
     base = ["preflight", str(data), "--out", str(tmp_path / "o")]
+    lf_prompt_limit = ["--trainer", "llamafactory", "--max-prompt-length", "10"]
     cases = [
         [*base, "--tokenizer", str(tmp_path / "none")],
         [*base, "--tokenizer", str(tiny_tokenizer), "--trainer", "axolotl"],
         [*base, "--tokenizer", str(tiny_tokenizer), "--max-prompt-length", "10"],
+        # LLaMA-Factory has no prompt limit either: refused, not silently ignored
+        [*base, "--tokenizer", str(tiny_tokenizer), *lf_prompt_limit],
         [*base, "--tokenizer", str(tiny_tokenizer), "--truncation-mode", "middle"],
         [*base, "--tokenizer", str(tiny_tokenizer), "--fail-on", "too_long"],
         [

@@ -185,6 +185,44 @@ def test_filter_publishes_the_preflight_of_the_kept_pairs(
     assert json.loads((out / "report.json").read_text())["preflight"] == {}
 
 
+def test_filter_gate_fails_on_a_code_and_still_publishes(
+    tiny_tokenizer: Path, tmp_path: Path
+) -> None:
+    data = _pairs(tmp_path / "pairs.parquet")
+    out = tmp_path / "curated"
+    args = ["filter", str(data), "--out", str(out), "--preflight-tokenizer", str(tiny_tokenizer)]
+    gate = ["--preflight-fail-on", "response_truncated,eos_mismatch"]
+    cut = runner.invoke(app, [*args, "--preflight-max-length", "40", *gate])
+    assert cut.exit_code == 1, cut.output  # validate's gate status, not EXIT_EMPTY (3)
+    said = _text(cut)
+    assert "FAIL" in said and "pre-flight found {'response_truncated':" in said
+    # the result is published all the same, so the failure can be read in it
+    ledger = json.loads((out / "preflight.json").read_text())
+    assert ledger["reasons"]["response_truncated"] > 0
+    assert pq.read_table(out / "kept.parquet").num_rows == 30
+    report = json.loads((out / "report.json").read_text())
+    assert report["preflight"]["reasons"] == ledger["reasons"]
+    # the counts printed are the ledger's
+    assert f"'response_truncated': {ledger['reasons']['response_truncated']}" in said
+    whole = runner.invoke(app, [*args, "--preflight-max-length", "4000", *gate])
+    assert whole.exit_code == 0, whole.output
+    assert "FAIL" not in whole.output
+    assert json.loads((out / "preflight.json").read_text())["truncated"] == 0
+    # the same refusals as validate's, before anything is written
+    fresh = tmp_path / "fresh"
+    for extra, says in (
+        (["--preflight-fail-on", "no_such_code"], "unknown reason code"),
+        (["--preflight-fail-on", "eos_mismatch"], "needs --preflight-tokenizer"),
+    ):
+        base = ["filter", str(data), "--out", str(fresh)]
+        if "no_such_code" in extra:
+            base += ["--preflight-tokenizer", str(tiny_tokenizer)]
+        refused = runner.invoke(app, [*base, *extra])
+        assert refused.exit_code == 2, refused.output
+        assert says in _text(refused) and "Traceback" not in refused.output
+    assert not fresh.exists()
+
+
 def test_filter_with_nothing_kept_says_so(tiny_tokenizer: Path, tmp_path: Path) -> None:
     data = _pairs(tmp_path / "pairs.parquet", n=4)
     out = tmp_path / "curated"

@@ -44,9 +44,12 @@ def _data(dataset: str) -> pa.Table:
 
 @pytest.mark.parametrize("key", list(RECORDED["results"]))
 def test_counts_and_decisions_equal_llamafactorys(key: str) -> None:
-    name, cutoff, dataset = key.split("/")
+    run, cutoff, dataset = key.split("/")
+    name, _, template = run.partition("+")  # TOK+NAME: LLaMA-Factory's named template
     tokenizer = load_tokenizer(str(FIXTURES / f"tok_{name}"))
-    per_pair = lf.plan(_data(dataset), tokenizer, cutoff_len=int(cutoff)).to_pylist()
+    per_pair = lf.plan(
+        _data(dataset), tokenizer, cutoff_len=int(cutoff), template_name=template or None
+    ).to_pylist()
     expected = _expected(key)
     assert len(per_pair) == len(expected)
     for got, want in zip(per_pair, expected, strict=True):
@@ -91,3 +94,52 @@ def test_cli_ledger_for_llamafactory(tmp_path: Path) -> None:
     ]
     assert ledger["truncated"] == len(cut) > 0
     assert any(s["setting"] == "cutoff_len" for s in ledger["suggestions"])
+
+
+def test_named_template_leaves_the_shared_tokenizer_alone() -> None:
+    """``qwen`` on the Llama-3-style tokenizer replaces its EOS (as LLaMA-Factory does):
+    on a copy, since load_tokenizer's tokenizer is shared by the whole process."""
+    tokenizer = load_tokenizer(str(FIXTURES / "tok_llama3"))
+    before = (tokenizer.eos_token, len(tokenizer))
+    fixed, _ = lf.encoder_for(tokenizer, "qwen")
+    assert fixed.eos_token == "<|im_end|>" and fixed is not tokenizer
+    assert (tokenizer.eos_token, len(tokenizer)) == before
+    fixed, _ = lf.encoder_for(tokenizer, "llama3")  # adds <|eom_id|> as a stop word
+    assert "<|eom_id|>" in fixed.get_vocab() and "<|eom_id|>" not in tokenizer.get_vocab()
+
+
+def test_cli_template_option(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from prefdata.cli.main import app
+
+    base = ["preflight", str(FIXTURES / "pairs.json"), "--tokenizer", str(FIXTURES / "tok_chatml")]
+    base += ["--max-length", "48", "--out", str(tmp_path)]
+    runner = CliRunner()
+    result = runner.invoke(app, [*base, "--trainer", "llamafactory", "--template", "qwen"])
+    assert result.exit_code == 0, result.output
+    assert "template=qwen" in result.output
+    ledger = json.loads((tmp_path / "preflight.json").read_text())
+    assert ledger["template"] == "qwen"
+    recorded = _expected("chatml+qwen/48/pairs")
+    assert ledger["kept"] == sum(r is not None for r in recorded)
+    for args, says in (
+        ([*base, "--trainer", "llamafactory", "--template", "qwen3"], "not modelled"),
+        ([*base, "--template", "qwen"], "names a LLaMA-Factory template"),
+    ):
+        refused = runner.invoke(app, args)
+        assert refused.exit_code == 2, refused.output
+        assert says in " ".join(refused.output.split()) and "Traceback" not in refused.output
+
+
+def test_batched_encoding_equals_llamafactorys_one_by_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The batch (distinct strings once, Rust tokenizer directly) and the fallback
+    (``tokenizer.encode`` per string, as LLaMA-Factory calls it) give the same plan."""
+    tokenizer = load_tokenizer(str(FIXTURES / "tok_llama3"))
+    data = pa.concat_tables([_data("pairs"), _data("pairs")])  # repeated strings too
+    for template in (None, "llama3", "qwen"):
+        batched = lf.plan(data, tokenizer, cutoff_len=48, template_name=template)
+        with monkeypatch.context() as m:
+            m.setattr(lf, "backend_of", lambda _tokenizer: None)
+            one_by_one = lf.plan(data, tokenizer, cutoff_len=48, template_name=template)
+        assert batched.equals(one_by_one), template

@@ -104,6 +104,19 @@ def _print_preflight(ledger: dict[str, Any]) -> None:
         print_ledger(ledger)
 
 
+def _gate_preflight(report: Report, options: Any) -> None:
+    """filter's --preflight-fail-on: the result is already published (to show why), so a
+    failing gate only sets validate's exit status, 1, for CI to stop before training."""
+    from prefdata.preflight.attach import gate
+
+    hit = gate(report.preflight, options.fail_on) if options is not None else {}
+    if hit:
+        err_console.print(
+            f"[red]FAIL[/]: pre-flight found {hit} (--preflight-fail-on)", highlight=False
+        )
+        raise typer.Exit(EXIT_GATE)
+
+
 def _run_with_progress(quiet: bool, call: Any) -> Report:
     if quiet:
         return call(None)
@@ -162,6 +175,7 @@ def register(app: typer.Typer) -> None:
         preflight_trainer: str = _PREFLIGHT_OPTIONS["preflight_trainer"],
         preflight_max_length: int | None = _PREFLIGHT_OPTIONS["preflight_max_length"],
         preflight_truncation_mode: str = _PREFLIGHT_OPTIONS["preflight_truncation_mode"],
+        preflight_fail_on: str = PREFLIGHT_FAIL_ON,
         engine: str = _ENGINE_OPTIONS["engine"],
         ray_address: str | None = _ENGINE_OPTIONS["ray_address"],
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
@@ -173,13 +187,14 @@ def register(app: typer.Typer) -> None:
         (every dropped pair with its reasons and source row), OUT/report.json, report.html
         and README.md. OUT is replaced as a whole, in one step, once the new result is
         complete; other files in OUT are kept. With --engine ray, kept and dropped are
-        folders of part-NNNNNN.parquet files.
+        folders of part-NNNNNN.parquet files. Exit status 1 when a kept pair has a
+        --preflight-fail-on code (the result is still written, to show why).
 
         Example: `prefdata filter data.jsonl.gz --out curated/ --similarity difflib`
         """
         with errors_to_exit():
             filter_config, read_options = configs_from(settings)
-            preflight = _preflight_options({**locals(), **settings})
+            preflight = _preflight_options({**locals(), **settings}, preflight_fail_on)
             report = _run_with_progress(
                 quiet,
                 lambda progress: filter_pairs(
@@ -212,6 +227,7 @@ def register(app: typer.Typer) -> None:
                 highlight=False,
             )
             raise typer.Exit(EXIT_EMPTY)
+        _gate_preflight(report, preflight)
 
     @app.command("validate")
     @settings_options(FilterConfig, ReadOptions)

@@ -18,6 +18,8 @@ def print_ledger(ledger: dict[str, Any], out: Path | None = None) -> None:
         setting = f"max_length={ledger['max_length']} truncation_mode={ledger['truncation_mode']}"
     else:
         setting = f"cutoff_len={ledger['max_length']}"
+        if ledger.get("template"):
+            setting += f" template={ledger['template']}"
     implicit = " (prompts extracted by the trainer)" if ledger["implicit_prompt"] else ""
     console.print(
         f"{ledger['trainer']} {ledger['trainer_version'] or ''} {setting}{implicit}",
@@ -69,6 +71,12 @@ def register(app: typer.Typer) -> None:
             "--max-prompt-length",
             help="Prompt token limit, for trainers that have one (TRL 1.16 has none).",
         ),
+        template: str | None = typer.Option(
+            None,
+            "--template",
+            help="LLaMA-Factory's named template (llama3, qwen), as its `template:` "
+            "setting; default: parsed from the tokenizer's chat template (template: null).",
+        ),
         fail_on: str = typer.Option(
             "",
             "--fail-on",
@@ -98,6 +106,11 @@ def register(app: typer.Typer) -> None:
                     "--max-prompt-length, or run preflight on the pairs `prefdata train` "
                     "writes after applying its own"
                 )
+            if max_prompt_length is not None:
+                raise ConfigError(
+                    "LLaMA-Factory 0.9.5 has no prompt limit (cutoff_len is shared between "
+                    "prompt and response by its infer_seqlen): leave out --max-prompt-length"
+                )
             table, unreadable = source.load(data)
             result = preflight(
                 table,
@@ -106,6 +119,7 @@ def register(app: typer.Typer) -> None:
                 max_length=max_length or DEFAULT_MAX_LENGTH.get(trainer),
                 truncation_mode=truncation_mode,
                 unreadable=unreadable,
+                template=template,
             )
             folder = write(result, out)
         print_ledger(result.ledger, folder)

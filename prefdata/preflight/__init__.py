@@ -54,6 +54,7 @@ def preflight(
     max_length: int | None = 1024,
     truncation_mode: str = "keep_start",
     unreadable: dict[str, int] | None = None,
+    template: str | None = None,
 ) -> Preflight:
     """Plan every pair of ``table`` as ``trainer`` would, and the ledger of what is lost.
 
@@ -61,7 +62,8 @@ def preflight(
     (strings, or lists of ``{role, content}`` messages). Without ``prompt`` the trainer's
     own prompt extraction is applied, as it would be to such a file. ``unreadable``
     counts input rows that never became pairs, by reason, so the ledger accounts for
-    every row.
+    every row. ``template`` names a LLaMA-Factory template (``llama3``, ``qwen``); None
+    parses the tokenizer's chat template, as LLaMA-Factory does without one.
     """
     if trainer not in TRAINERS:
         raise ConfigError(f"trainer must be one of {list(TRAINERS)}, got {trainer!r}")
@@ -84,10 +86,17 @@ def preflight(
             f"null values in {nulls}: the trainer cannot tokenize them; "
             "run `prefdata filter` first (it drops them as missing_field)"
         )
+    if template is not None and trainer != "llamafactory":
+        raise ConfigError(
+            "--template names a LLaMA-Factory template; TRL uses the tokenizer's chat "
+            "template: leave out --template, or pass --trainer llamafactory"
+        )
     if trainer == "llamafactory":
         if max_length is None:
             raise ConfigError("LLaMA-Factory always applies cutoff_len: pass --max-length N")
-        per_pair = llamafactory.plan(table, tokenizer, cutoff_len=max_length)
+        per_pair = llamafactory.plan(
+            table, tokenizer, cutoff_len=max_length, template_name=template
+        )
     else:
         per_pair = trl.plan(
             table, tokenizer, max_length=max_length, truncation_mode=truncation_mode
@@ -103,6 +112,8 @@ def preflight(
         "implicit_prompt": "prompt" not in table.column_names,
         "conversational": conversational,
     }
+    if trainer == "llamafactory":  # None: parsed from the tokenizer's chat template
+        settings["template"] = template
     summary = ledger(per_pair, settings)
     lost = sum((unreadable or {}).values())
     summary["rows_in"] += lost

@@ -6,6 +6,9 @@ the pair; the others are what it does to a pair it keeps.
 
 from __future__ import annotations
 
+import numpy as np
+import pyarrow as pa
+
 # TRL drops the pair: its prompt alone fills max_length (keep_start), so no completion
 # token would be left ("Dropping fully truncated examples" is all TRL shows).
 PROMPT_FILLS_MAX_LENGTH = "prompt_fills_max_length"
@@ -45,3 +48,25 @@ ALL = (
     INVALID_TURNS,
     PROMPT_TRUNCATED,
 )
+
+
+def columns(flags: dict[str, np.ndarray], n: int) -> tuple[pa.Array, pa.Array]:
+    """The per-pair ``reasons`` (every code whose flag is set, in ``flags`` order) and
+    ``drop_reason`` (the first ``DROPS`` code set, else null) columns, built without a
+    Python loop over pairs.
+
+    >>> r, d = columns({PROMPT_FILLS_MAX_LENGTH: np.array([1, 0], bool),
+    ...                 EOS_MISMATCH: np.array([1, 1], bool)}, 2)
+    >>> r.to_pylist(), d.to_pylist()
+    ([['prompt_fills_max_length', 'eos_mismatch'], ['eos_mismatch']], ['prompt_fills_max_length', None])
+    """
+    names = list(flags)
+    matrix = np.column_stack([flags[c] for c in names]) if n else np.zeros((0, len(names)), bool)
+    _, which = np.nonzero(matrix)  # row-major: each row's codes in `names` order
+    offsets = np.concatenate([[0], np.cumsum(matrix.sum(axis=1))]).astype(np.int32)
+    values = pa.array(np.array(names, dtype=object)[which], pa.string())
+    reasons = pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values)
+    first = np.full(n, None, dtype=object)
+    for code in reversed([c for c in names if c in DROPS]):  # the earliest code set wins
+        first[np.asarray(flags[code], bool)] = code
+    return reasons, pa.array(first, pa.string())

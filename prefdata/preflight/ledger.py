@@ -27,6 +27,15 @@ def _value_counts(values: pa.Array) -> tuple[list[Any], list[Any]]:
     return vc.field("values").to_pylist(), vc.field("counts").to_pylist()
 
 
+def _ids_with(per_pair: pa.Table, code: str, limit: int) -> list[Any]:
+    """The ids of the first ``limit`` pairs whose reasons hold ``code``, in input order."""
+    reasons = per_pair.column("reasons").combine_chunks()
+    if len(reasons) == 0:
+        return []
+    hit = pc.list_parent_indices(reasons).filter(pc.equal(pc.list_flatten(reasons), code))
+    return per_pair.column("id").take(hit.slice(0, limit)).to_pylist()
+
+
 def outcome(
     prompt: np.ndarray, seq_c: np.ndarray, seq_r: np.ndarray, limit: int, mode: str
 ) -> dict[str, int]:
@@ -115,7 +124,6 @@ def ledger(per_pair: pa.Table, settings: dict[str, Any]) -> dict[str, Any]:
     kept = per_pair.column("kept").to_numpy(zero_copy_only=False)
     lost_c = per_pair.column("chosen_tokens_lost").to_numpy()
     lost_r = per_pair.column("rejected_tokens_lost").to_numpy()
-    ids = per_pair.column("id").to_pylist()
     return {
         **settings,
         "rows_in": per_pair.num_rows,
@@ -135,11 +143,9 @@ def ledger(per_pair: pa.Table, settings: dict[str, Any]) -> dict[str, Any]:
         "tokens_lost": {"chosen": int(lost_c.sum()), "rejected": int(lost_r.sum())},
         "identical_after_truncation": counts[codes.IDENTICAL_AFTER_TRUNCATION],
         # the pairs whose only difference is cut away, by id (the first 100; all are in the Parquet)
-        "identical_after_truncation_ids": [
-            i
-            for i, r in zip(ids, per_pair.column("reasons").to_pylist(), strict=True)
-            if codes.IDENTICAL_AFTER_TRUNCATION in r
-        ][:100],
+        "identical_after_truncation_ids": _ids_with(
+            per_pair, codes.IDENTICAL_AFTER_TRUNCATION, 100
+        ),
         "reasons": counts,
         "suggestions": suggestions(per_pair, settings, counts),
     }

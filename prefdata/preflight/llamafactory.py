@@ -14,8 +14,11 @@ records from it (``tests/test_preflight_llamafactory.py``):
    ``infer_seqlen``: the prompt keeps its *start*, each response its first ``target``
    tokens, both responses with the same limit, so only the longer one may be cut.
 
-Only parsed, non-reasoning templates are modelled (a template whose assistant turn
-holds ``<think>`` is refused in one line).
+With ``template`` named (its YAML's ``template: llama3``), the slots are that template's
+(:mod:`prefdata.preflight.lf_templates`: ``llama3`` and ``qwen``) and the tokenizer is
+fixed as LLaMA-Factory fixes it (its EOS becomes the template's stop word). Reasoning
+templates are not modelled: a parsed template whose assistant turn holds ``<think>`` is
+refused in one line, and so is a name prefdata does not know.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ import pyarrow as pa
 
 from prefdata.errors import ConfigError
 from prefdata.preflight import codes
+from prefdata.preflight.lf_templates import NAMED, NamedEncoder, fixed_tokenizer
+from prefdata.tokenization import backend_of, encode_texts, no_cycle_collection
 
 SLOT = "{{content}}"
 
@@ -89,25 +94,42 @@ class ParsedTemplate:
         self.prefix, self.system, self.user, self.assistant = prefix, system, user, assistant
         self.default_system = default_system
 
-    def _ids(self, text: str) -> list[int]:
-        return list(self.tokenizer.encode(text, add_special_tokens=False)) if text else []
-
-    def encode_oneturn(
-        self, messages: list[dict[str, str]], system: str
-    ) -> tuple[list[int], list[int]]:
-        """(prompt ids, response ids): every message but the last is the prompt."""
+    def elements(self, messages: list[dict[str, str]], system: str) -> list[list[str | int]]:
+        """Per message, the strings ``Template._encode`` tokenizes one by one, in order."""
         system = system or self.default_system
-        encoded = []
+        out = []
         for i, message in enumerate(messages):
-            ids: list[int] = []
+            parts: list[str | int] = []
             if i == 0:
-                ids += self._ids(self.prefix)
+                parts.append(self.prefix)
                 if system:
-                    ids += self._ids(self.system.replace(SLOT, system, 1))
+                    parts.append(self.system.replace(SLOT, system, 1))
             slot = self.user if message["role"] == "user" else self.assistant
-            ids += self._ids(slot.replace(SLOT, message["content"], 1))
-            encoded.append(ids)
-        return [t for ids in encoded[:-1] for t in ids], encoded[-1]
+            parts.append(slot.replace(SLOT, message["content"], 1))
+            out.append(parts)
+        return out
+
+
+def encode_elements(tokenizer: Any, groups: list[list[str | int]]) -> list[list[int]]:
+    """Each group's strings tokenized on their own (no special tokens) and joined, ids
+    kept, as ``Template._convert_elements_to_ids`` does; each distinct string (a system
+    prompt, a template's prefix) is tokenized once, all in one batch."""
+    texts = list(dict.fromkeys(p for g in groups for p in g if isinstance(p, str) and p))
+    if backend_of(tokenizer) is None:  # LLaMA-Factory's own call, one string at a time
+        encoded = [list(tokenizer.encode(t, add_special_tokens=False)) for t in texts]
+    else:
+        encoded = encode_texts(tokenizer, texts, add_special_tokens=False)
+    ids = dict(zip(texts, encoded, strict=True))
+    out = []
+    for group in groups:
+        seq: list[int] = []
+        for part in group:
+            if isinstance(part, int):
+                seq.append(part)
+            elif part:
+                seq += ids[part]
+        out.append(seq)
+    return out
 
 
 def _split_system(prompt: list[dict[str, str]]) -> tuple[str, list[dict[str, str]]]:
@@ -116,9 +138,25 @@ def _split_system(prompt: list[dict[str, str]]) -> tuple[str, list[dict[str, str
     return "", prompt
 
 
-def plan(table: pa.Table, tokenizer: Any, *, cutoff_len: int) -> pa.Table:
+def encoder_for(tokenizer: Any, name: str | None) -> tuple[Any, Any]:
+    """(the tokenizer as LLaMA-Factory leaves it, the template encoder) for ``name``
+    (None: parsed from the tokenizer's chat template, LLaMA-Factory's ``template: null``)."""
+    if name is None:
+        return tokenizer, ParsedTemplate(tokenizer)
+    if name not in NAMED:
+        raise ConfigError(
+            f"LLaMA-Factory template {name!r} is not modelled by prefdata preflight; "
+            f"known: {sorted(NAMED)}, or leave out --template to parse the tokenizer's own"
+        )
+    fixed = fixed_tokenizer(tokenizer, NAMED[name])
+    return fixed, NamedEncoder(fixed, NAMED[name])
+
+
+def plan(
+    table: pa.Table, tokenizer: Any, *, cutoff_len: int, template_name: str | None = None
+) -> pa.Table:
     """One row per pair: what LLaMA-Factory's pairwise preprocessing trains on."""
-    template = ParsedTemplate(tokenizer)
+    tokenizer, template = encoder_for(tokenizer, template_name)
     columns = [table.column(c).to_pylist() for c in ("prompt", "chosen", "rejected")]
     if pa.types.is_string(table.column("chosen").type):
         # text pairs (its Alpaca layout): one user turn, each response an assistant turn
@@ -127,19 +165,27 @@ def plan(table: pa.Table, tokenizer: Any, *, cutoff_len: int) -> pa.Table:
             for role, values in zip(("user", "assistant", "assistant"), columns, strict=True)
         ]
     eos = tokenizer.eos_token_id
-    out: dict[str, list[Any]] = {k: [] for k in _COLUMNS}
+    valid, groups = [], []  # per valid pair: the prompt's, chosen's and rejected's parts
     for prompt, chosen, rejected in zip(*columns, strict=True):
         system, turns = _split_system([dict(m) for m in prompt])
         # LLaMA-Factory's converter wants user, assistant, user, ... and an odd count
         roles_ok = all(
             m["role"] == ("user" if i % 2 == 0 else "assistant") for i, m in enumerate(turns)
         )
-        valid = roles_ok and len(turns) % 2 == 1 and bool(chosen) and bool(rejected)
-        if not valid:
+        valid.append(roles_ok and len(turns) % 2 == 1 and bool(chosen) and bool(rejected))
+        if valid[-1]:
+            with_chosen = template.elements([*turns, dict(chosen[-1])], system)
+            groups.append([p for parts in with_chosen[:-1] for p in parts])
+            groups.append(with_chosen[-1])
+            groups.append(template.elements([*turns, dict(rejected[-1])], system)[-1])
+    with no_cycle_collection():
+        encoded = iter(encode_elements(tokenizer, groups))
+    out: dict[str, list[Any]] = {k: [] for k in _COLUMNS}
+    for ok in valid:
+        if not ok:
             _append(out, False, [codes.INVALID_TURNS], 0, 0, 0, 0, 0, 0, False, False, False)
             continue
-        p_ids, c_ids = template.encode_oneturn([*turns, dict(chosen[-1])], system)
-        _, r_ids = template.encode_oneturn([*turns, dict(rejected[-1])], system)
+        p_ids, c_ids, r_ids = next(encoded), next(encoded), next(encoded)
         source, target = infer_seqlen(len(p_ids), max(len(c_ids), len(r_ids)), cutoff_len)
         kc, kr = c_ids[:target], r_ids[:target]
         reasons = []

@@ -141,18 +141,15 @@ def plan(
         codes.PROMPT_BOUNDARY_MERGE: ~tokens.prompt_is_prefix & ~not_extractable,
         codes.PROMPT_EXTRACTION_DIFFERS: np.array(extract_differs, bool),
     }
-    names = list(flags)
-    matrix = np.column_stack([flags[c] for c in names]) if n else np.zeros((0, len(names)))
-    reasons = [[c for c, on in zip(names, row, strict=True) if on] for row in matrix]
+    reasons, drop_reason = codes.columns(flags, n)
     ids = table.column("id") if "id" in table.column_names else pa.array(map(str, range(n)))
-    drop_reason = [next((c for c in r if c in codes.DROPS), None) for r in reasons]
     return pa.table(
         {
             "id": ids,
             "row": np.arange(n, dtype=np.int64),  # input order: ids repeat on duplicate pairs
             "kept": kept,
-            "drop_reason": pa.array(drop_reason, pa.string()),
-            "reasons": pa.array(reasons, pa.list_(pa.string())),
+            "drop_reason": drop_reason,
+            "reasons": reasons,
             "prompt_tokens": prompt,
             "prompt_alone_tokens": tokens.lengths(tokens.prompt),
             "chosen_tokens": seq_c - prompt,
