@@ -356,3 +356,28 @@ def test_arbitrary_bytes_never_crash(tmp_path_factory, name, junk) -> None:  # t
         return
     kept, dropped = _load_outputs(folder / "out")
     assert report.input_rows == len(kept) + len(dropped) >= 1
+
+
+def test_a_disk_error_mid_read_is_one_line_and_keeps_the_previous_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    path = tmp_path / "pairs.jsonl"
+    path.write_bytes(b"".join(_row(i) + b"\n" for i in range(50)))
+    out = tmp_path / "out"
+    assert CliRunner().invoke(app, ["filter", str(path), "-o", str(out)]).exit_code == 0
+    before = (out / "report.json").read_bytes()
+    real = sources.READERS["jsonl"]
+
+    def failing(*args, **kwargs):  # type: ignore[no-untyped-def]
+        yield next(iter(real(*args, **kwargs)))  # the first chunk reads, then the disk fails
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setitem(sources.READERS, "jsonl", failing)
+    result = CliRunner().invoke(app, ["filter", str(path), "-o", str(out)])
+    assert result.exit_code == 2, result.output
+    said = "".join(result.output.split("\n")).strip()  # one message, wrapped to the terminal
+    assert "Traceback" not in said and said.startswith("error: cannot read")
+    assert said.endswith(f"{path}: Input/output error")
+    assert (out / "report.json").read_bytes() == before

@@ -150,7 +150,14 @@ def iter_chunks(
         layout: Layout | None = None
         pending: list[RawChunk] = []
         digest = InputDigest(path)
-        for chunk in READERS[file_type](path, chunk_rows, digest):
+        chunks = READERS[file_type](path, chunk_rows, digest)
+        while True:
+            try:
+                chunk = next(chunks)
+            except StopIteration:
+                break
+            except OSError as exc:  # a disk or network filesystem failing mid-read
+                raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
             if layout is None:
                 record = _first_record(chunk)
                 if record is None:
