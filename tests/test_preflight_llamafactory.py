@@ -143,3 +143,35 @@ def test_batched_encoding_equals_llamafactorys_one_by_one(monkeypatch: pytest.Mo
             m.setattr(lf, "backend_of", lambda _tokenizer: None)
             one_by_one = lf.plan(data, tokenizer, cutoff_len=48, template_name=template)
         assert batched.equals(one_by_one), template
+
+
+def test_filter_and_validate_take_the_template_too(tmp_path: Path) -> None:
+    # the CI gate's pre-flight plans with the same named template as `prefdata preflight`
+    from typer.testing import CliRunner
+
+    from prefdata.cli.main import app
+
+    runner = CliRunner()
+    flags = ["--preflight-tokenizer", str(FIXTURES / "tok_chatml")]
+    flags += ["--preflight-trainer", "llamafactory", "--preflight-max-length", "48"]
+    alone_args = ["preflight", str(FIXTURES / "pairs.json")]
+    alone_args += ["--tokenizer", str(FIXTURES / "tok_chatml"), "--max-length", "48"]
+    alone_args += ["--trainer", "llamafactory", "--template", "qwen"]
+    alone = runner.invoke(app, [*alone_args, "--out", str(tmp_path / "alone")])
+    assert alone.exit_code == 0, alone.output
+    expected = json.loads((tmp_path / "alone" / "preflight.json").read_text())
+    report = tmp_path / "validate.json"
+    args = ["validate", str(FIXTURES / "pairs.json"), *flags, "--preflight-template", "qwen"]
+    validated = runner.invoke(app, [*args, "--report", str(report)])
+    assert validated.exit_code == 0, validated.output
+    ledger = json.loads(report.read_text())["preflight"]
+    assert ledger["template"] == "qwen" and ledger["kept"] == expected["kept"]
+    for extra, says in (
+        (["--preflight-template", "qwen3"], "is not modelled"),
+        (["--preflight-template", "qwen", "--preflight-trainer", "trl"], "names a LLaMA-Factory"),
+    ):
+        out = tmp_path / "refused"
+        args = ["filter", str(FIXTURES / "pairs.json"), *flags, *extra, "--out", str(out)]
+        refused = runner.invoke(app, args)
+        assert refused.exit_code == 2, refused.output
+        assert says in " ".join(refused.output.split()) and not out.exists()

@@ -64,6 +64,12 @@ _PREFLIGHT_OPTIONS: dict[str, Any] = {
         "--preflight-truncation-mode",
         help="The pre-flight's TRL truncation_mode: keep_start or keep_end.",
     ),
+    "preflight_template": typer.Option(
+        None,
+        "--preflight-template",
+        help="The pre-flight's LLaMA-Factory named template (llama3, qwen), as `prefdata "
+        "preflight --template`; default: parsed from the tokenizer's chat template.",
+    ),
 }
 PREFLIGHT_FAIL_ON = typer.Option(
     "",
@@ -89,6 +95,7 @@ def _preflight_options(given: dict[str, Any], fail_on: str = "") -> Any:
         max_length=given.get("preflight_max_length") or given.get("max_length"),
         truncation_mode=given["preflight_truncation_mode"],
         fail_on=gate,
+        template=given.get("preflight_template"),
     )
     options.check()
     return options
@@ -175,6 +182,7 @@ def register(app: typer.Typer) -> None:
         preflight_trainer: str = _PREFLIGHT_OPTIONS["preflight_trainer"],
         preflight_max_length: int | None = _PREFLIGHT_OPTIONS["preflight_max_length"],
         preflight_truncation_mode: str = _PREFLIGHT_OPTIONS["preflight_truncation_mode"],
+        preflight_template: str | None = _PREFLIGHT_OPTIONS["preflight_template"],
         preflight_fail_on: str = PREFLIGHT_FAIL_ON,
         engine: str = _ENGINE_OPTIONS["engine"],
         ray_address: str | None = _ENGINE_OPTIONS["ray_address"],
@@ -245,6 +253,7 @@ def register(app: typer.Typer) -> None:
         preflight_trainer: str = _PREFLIGHT_OPTIONS["preflight_trainer"],
         preflight_max_length: int | None = _PREFLIGHT_OPTIONS["preflight_max_length"],
         preflight_truncation_mode: str = _PREFLIGHT_OPTIONS["preflight_truncation_mode"],
+        preflight_template: str | None = _PREFLIGHT_OPTIONS["preflight_template"],
         preflight_fail_on: str = PREFLIGHT_FAIL_ON,
         engine: str = _ENGINE_OPTIONS["engine"],
         ray_address: str | None = _ENGINE_OPTIONS["ray_address"],

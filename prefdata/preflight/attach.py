@@ -46,6 +46,7 @@ class PreflightOptions:
     max_length: int | None = None
     truncation_mode: str = "keep_start"
     fail_on: tuple[str, ...] = ()
+    template: str | None = None  # a LLaMA-Factory named template; None: the tokenizer's
 
     def check(self) -> None:
         """Refuse bad settings before the (long) pass over the data, not after it."""
@@ -58,6 +59,19 @@ class PreflightOptions:
                 f"--preflight-truncation-mode must be one of {list(trl.TRUNCATION_MODES)}, "
                 f"got {self.truncation_mode!r}"
             )
+        if self.template is not None:
+            from prefdata.preflight.lf_templates import NAMED
+
+            if self.trainer != "llamafactory":
+                raise ConfigError(
+                    "--preflight-template names a LLaMA-Factory template; TRL uses the "
+                    "tokenizer's chat template: add --preflight-trainer llamafactory"
+                )
+            if self.template not in NAMED:
+                raise ConfigError(
+                    f"--preflight-template {self.template!r} is not modelled; known: "
+                    f"{sorted(NAMED)}, or leave it out to parse the tokenizer's chat template"
+                )
         unknown = [c for c in self.fail_on if c not in codes.ALL]
         if unknown:
             raise ConfigError(
@@ -84,6 +98,7 @@ def _run(table: pa.Table, unreadable: dict[str, int], options: PreflightOptions)
         max_length=options.limit,
         truncation_mode=options.truncation_mode,
         unreadable=unreadable,
+        template=options.template,
     )
     result.ledger["tokens_lost_histogram"] = lost_histogram(result.per_pair)
     return result
