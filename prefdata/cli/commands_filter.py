@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -70,19 +73,56 @@ _PREFLIGHT_OPTIONS: dict[str, Any] = {
         help="The pre-flight's LLaMA-Factory named template (llama3, qwen), as `prefdata "
         "preflight --template`; default: parsed from the tokenizer's chat template.",
     ),
+    "preflight_fail_on": typer.Option(
+        "",
+        "--preflight-fail-on",
+        help="Comma-separated pre-flight reason codes: exit 1 when any pair has one (a CI gate).",
+    ),
 }
-PREFLIGHT_FAIL_ON = typer.Option(
-    "",
-    "--preflight-fail-on",
-    help="Comma-separated pre-flight reason codes: exit 1 when any pair has one (a CI gate).",
-)
+_PREFLIGHT_TYPES: dict[str, Any] = {
+    "preflight_tokenizer": Path | None,
+    "preflight_trainer": str,
+    "preflight_max_length": int | None,
+    "preflight_truncation_mode": str,
+    "preflight_template": str | None,
+    "preflight_fail_on": str,
+}
 
 
-def _preflight_options(given: dict[str, Any], fail_on: str = "") -> Any:
-    """The PreflightOptions the ``--preflight-*`` flags ask for, or None (not asked)."""
+def preflight_flags(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Add the ``--preflight-*`` options to a command, which receives them as one dict,
+    its ``preflight_flags`` parameter (the options are the same for filter and validate)."""
+    own = inspect.signature(func, eval_str=True).parameters
+    params = []
+    for p in own.values():
+        if p.name != "preflight_flags":
+            params.append(p)
+            continue
+        params += [
+            inspect.Parameter(
+                name,
+                p.kind,  # where preflight_flags stood
+                annotation=kind,
+                default=_PREFLIGHT_OPTIONS[name],
+            )
+            for name, kind in _PREFLIGHT_TYPES.items()
+        ]
+
+    @functools.wraps(func)
+    def command(**kwargs: Any) -> Any:
+        flags = {name: kwargs.pop(name) for name in _PREFLIGHT_TYPES}
+        return func(preflight_flags=flags, **kwargs)
+
+    command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    return command
+
+
+def _preflight_options(given: dict[str, Any], max_length: int | None) -> Any:
+    """The PreflightOptions the ``--preflight-*`` flags ask for, or None (not asked);
+    ``max_length``: the token check's, the default for the pre-flight's."""
     from prefdata.preflight.attach import PreflightOptions
 
-    gate = tuple(c for c in fail_on.split(",") if c)
+    gate = tuple(c for c in given.get("preflight_fail_on", "").split(",") if c)
     if given.get("preflight_tokenizer") is None:
         if gate:
             from prefdata.errors import ConfigError
@@ -92,10 +132,10 @@ def _preflight_options(given: dict[str, Any], fail_on: str = "") -> Any:
     options = PreflightOptions(
         tokenizer=str(given["preflight_tokenizer"]),
         trainer=given["preflight_trainer"],
-        max_length=given.get("preflight_max_length") or given.get("max_length"),
+        max_length=given["preflight_max_length"] or max_length,
         truncation_mode=given["preflight_truncation_mode"],
         fail_on=gate,
-        template=given.get("preflight_template"),
+        template=given["preflight_template"],
     )
     options.check()
     return options
@@ -168,6 +208,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("filter")
     @settings_options(FilterConfig, ReadOptions)
+    @preflight_flags
     def filter_command(
         inputs: list[Path] = INPUTS,
         out: Path = typer.Option(
@@ -178,12 +219,7 @@ def register(app: typer.Typer) -> None:
             "dropped.parquet (with reasons), report.json, report.html and "
             "a dataset card README.md.",
         ),
-        preflight_tokenizer: Path | None = _PREFLIGHT_OPTIONS["preflight_tokenizer"],
-        preflight_trainer: str = _PREFLIGHT_OPTIONS["preflight_trainer"],
-        preflight_max_length: int | None = _PREFLIGHT_OPTIONS["preflight_max_length"],
-        preflight_truncation_mode: str = _PREFLIGHT_OPTIONS["preflight_truncation_mode"],
-        preflight_template: str | None = _PREFLIGHT_OPTIONS["preflight_template"],
-        preflight_fail_on: str = PREFLIGHT_FAIL_ON,
+        preflight_flags: dict[str, Any] | None = None,
         engine: str = _ENGINE_OPTIONS["engine"],
         ray_address: str | None = _ENGINE_OPTIONS["ray_address"],
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
@@ -202,7 +238,7 @@ def register(app: typer.Typer) -> None:
         """
         with errors_to_exit():
             filter_config, read_options = configs_from(settings)
-            preflight = _preflight_options({**locals(), **settings}, preflight_fail_on)
+            preflight = _preflight_options(preflight_flags or {}, settings.get("max_length"))
             report = _run_with_progress(
                 quiet,
                 lambda progress: filter_pairs(
@@ -239,6 +275,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("validate")
     @settings_options(FilterConfig, ReadOptions)
+    @preflight_flags
     def validate_command(
         inputs: list[Path] = INPUTS,
         max_drop_rate: float = typer.Option(
@@ -249,12 +286,7 @@ def register(app: typer.Typer) -> None:
         report_path: Path | None = typer.Option(
             None, "--report", help="Also write the report JSON here."
         ),
-        preflight_tokenizer: Path | None = _PREFLIGHT_OPTIONS["preflight_tokenizer"],
-        preflight_trainer: str = _PREFLIGHT_OPTIONS["preflight_trainer"],
-        preflight_max_length: int | None = _PREFLIGHT_OPTIONS["preflight_max_length"],
-        preflight_truncation_mode: str = _PREFLIGHT_OPTIONS["preflight_truncation_mode"],
-        preflight_template: str | None = _PREFLIGHT_OPTIONS["preflight_template"],
-        preflight_fail_on: str = PREFLIGHT_FAIL_ON,
+        preflight_flags: dict[str, Any] | None = None,
         engine: str = _ENGINE_OPTIONS["engine"],
         ray_address: str | None = _ENGINE_OPTIONS["ray_address"],
         quiet: bool = typer.Option(
@@ -276,7 +308,7 @@ def register(app: typer.Typer) -> None:
             if not 0 <= max_drop_rate <= 1:
                 raise ConfigError(f"max_drop_rate must be between 0 and 1, got {max_drop_rate}")
             filter_config, read_options = configs_from(settings)
-            preflight = _preflight_options({**locals(), **settings}, preflight_fail_on)
+            preflight = _preflight_options(preflight_flags or {}, settings.get("max_length"))
             if preflight is not None and len(inputs) != 1:
                 raise ConfigError(
                     f"--preflight-tokenizer plans one input as the trainer reads it, got "
