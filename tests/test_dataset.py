@@ -353,6 +353,25 @@ def test_text_hashes_are_xxh3_of_the_unicode_kernels_normalisation(
     assert text_hashes(column.cast(pa.large_string())).tolist() == text_hashes(column).tolist()
 
 
+@given(
+    st.lists(
+        st.lists(st.sampled_from(["a", "bc", "é語", "’", "\u00c2", "\u2000", "\n", ""]), max_size=5),
+        max_size=20,
+    ),
+    st.sampled_from([" ", "  "]),
+)
+def test_text_already_normal_hashes_in_place_as_the_kernels_say(
+    words: list[list[str]], gap: str
+) -> None:
+    # words joined by single spaces are mostly normal already (the in-place path); a
+    # double gap, a blank word, a newline or a Unicode space makes the column go the
+    # marking way: both must agree with Arrow's Unicode kernels
+    column = pa.array([gap.join(w) for w in words], pa.string())
+    assert text_hashes(column).tolist() == _unicode_normalised_hashes(column)
+    if len(column) > 1:
+        assert text_hashes(column.slice(1)).tolist() == _unicode_normalised_hashes(column)[1:]
+
+
 def test_long_whitespace_runs_at_the_ends_hash_like_trimmed_text() -> None:
     texts = ["a b", " " * 40 + "a\n\n b" + "\t " * 30, "\n" * 17 + "a b" + " " * 17, " " * 50, ""]
     hashes = text_hashes(pa.array(texts)).tolist()

@@ -9,7 +9,10 @@ Splitting and joining with Arrow took about 4.5 us per HH-RLHF prompt (500 bytes
 Here numpy marks the bytes to drop over the whole data buffer at once, Arrow's filter
 drops them, and XXH3 reads each normalised row in place: about 2 us. Rows with a
 multi-byte Unicode space or a control byte that is not whitespace (rare) still go
-through Arrow's Unicode kernels; both ways give the same hash.
+through Arrow's Unicode kernels; both ways give the same hash. A column that is normal
+already (no byte below 32, no space doubled or at an end, no multi-byte space, as in
+generated text) is hashed in place once a few reductions over its bytes say so: 1.3 ms
+for 8k generated responses (2 MB) against 6 ms marked and filtered.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import xxhash
 
 # a whitespace run at a row's end is walked back byte by byte: longer ones take the slow way
 _TAIL_WALK = 16
+_NOWHERE = np.zeros(0, np.int64)
 
 
 def _digests(view: memoryview, offsets: list[int]) -> np.ndarray:
@@ -60,6 +64,24 @@ def _unicode_space_starts(raw: np.ndarray) -> np.ndarray:
     return at[space]
 
 
+def _needs_normalising(
+    raw: np.ndarray, starts: np.ndarray, ends: np.ndarray, unicode: np.ndarray
+) -> bool:
+    """Whether any row of ``raw`` might change when normalised: a byte below 32, a
+    multi-byte space (``unicode``: where they start), a space at a row's end, or two
+    spaces in a row. A few reductions and comparisons over the bytes, far cheaper than
+    marking what to drop: text that is already normal (generated text, much real text)
+    is hashed in place."""
+    if not len(raw) or raw.min() < 32 or len(unicode):
+        return bool(len(raw))
+    filled = ends > starts
+    if (raw[starts[filled]] == 32).any() or (raw[ends[filled] - 1] == 32).any():
+        return True
+    # two spaces in a row, from an even or an odd byte: the bytes read as 16-bit words
+    even, odd = raw[: len(raw) // 2 * 2], raw[1:][: (len(raw) - 1) // 2 * 2]
+    return bool((even.view(np.uint16) == 0x2020).any() or (odd.view(np.uint16) == 0x2020).any())
+
+
 def normalized_hashes(texts: pa.Array) -> np.ndarray:
     """XXH3-64 of each row's normalised UTF-8 bytes, as uint64 (nulls hash as "")."""
     if texts.type != pa.string():
@@ -73,6 +95,10 @@ def normalized_hashes(texts: pa.Array) -> np.ndarray:
     base, offsets = offsets[0], offsets - offsets[0]  # a slice's rows start at base
     raw = np.frombuffer(data or b"", np.uint8)[base:][: offsets[-1]]
     starts, ends = offsets[:-1], offsets[1:]
+    # where multi-byte spaces start; only bytes from 0xC2 up can start one
+    unicode = _unicode_space_starts(raw) if len(raw) and raw.max() >= 0xC2 else _NOWHERE
+    if not _needs_normalising(raw, starts, ends, unicode):
+        return _digests(raw.data, offsets.tolist())
     filled = np.flatnonzero(ends > starts)
 
     # Bytes up to 32 are taken for whitespace; each becomes a space. A row holding one of
@@ -83,14 +109,14 @@ def normalized_hashes(texts: pa.Array) -> np.ndarray:
     spaced = raw.copy()
     spaced[low] = 32
     code = raw[low]
-    plain = [low[(code < 9) | ((code > 13) & (code < 28))], _unicode_space_starts(raw)]
+    plain = [low[(code < 9) | ((code > 13) & (code < 28))], unicode]
 
     # A whitespace byte goes when whitespace or the start of its row comes before it: each
     # run keeps its first byte, and a run that starts a row goes altogether.
     gone = np.empty_like(ws)
-    gone[1:] = ws[:-1]
-    gone[starts[filled]] = True  # byte 0 is one of these
-    gone &= ws
+    gone[0] = True
+    np.logical_and(ws[1:], ws[:-1], out=gone[1:])
+    gone[starts[filled]] = ws[starts[filled]]
     # A run that ends a row goes too: walk back to its first byte.
     tail = filled[ws[ends[filled] - 1]]
     at, first = ends[tail] - 1, starts[tail]
@@ -106,11 +132,11 @@ def normalized_hashes(texts: pa.Array) -> np.ndarray:
     removed = np.flatnonzero(gone)
     normal = spaced.data
     if len(removed):
-        keep = pa.Array.from_buffers(
-            pa.bool_(), len(gone), [None, pa.py_buffer(np.packbits(~gone, bitorder="little"))]
-        )
+        keep = np.packbits(gone, bitorder="little")
+        np.invert(keep, out=keep)
+        mask = pa.Array.from_buffers(pa.bool_(), len(gone), [None, pa.py_buffer(keep)])
         as_bytes = pa.Array.from_buffers(pa.uint8(), len(spaced), [None, pa.py_buffer(spaced)])
-        normal = memoryview(pc.filter(as_bytes, keep).buffers()[1])
+        normal = memoryview(pc.filter(as_bytes, mask).buffers()[1])
     hashes = _digests(normal, (offsets - np.searchsorted(removed, offsets)).tolist())
 
     again = np.unique(np.searchsorted(offsets, np.concatenate(plain), side="right") - 1)

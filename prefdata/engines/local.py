@@ -23,6 +23,7 @@ from prefdata.config import FilterConfig, ReadOptions
 from prefdata.dataset.along import DatasetPass, dataset_pass_needed, row_keys
 from prefdata.dataset.late import DroppedRows, LateRows, write_outputs
 from prefdata.engines.tally import Progress, Ran, Tally
+from prefdata.memory import large_blocks
 from prefdata.parallel import WriteBehind, ordered_map, read_ahead
 from prefdata.readers import InputInfo, agreed_shape, iter_chunks
 from prefdata.results import FILE, OutputFolder
@@ -116,6 +117,18 @@ def run_local(
 ) -> Ran:
     """Check every chunk of ``paths`` into ``tally``; with ``folder``, write kept.parquet
     and dropped.parquet into its staging folder."""
+    with large_blocks():
+        return _run(paths, folder, config, read_options, tally, progress)
+
+
+def _run(
+    paths: Sequence[Path],
+    folder: OutputFolder | None,
+    config: FilterConfig,
+    read_options: ReadOptions,
+    tally: Tally,
+    progress: Progress | None,
+) -> Ran:
     total_bytes = sum(f.stat().st_size for p in paths for f in _files(p))
     workers = worker_count(config, total_bytes)
     # per input as given, not per path: a file given twice is two inputs (as on Ray)

@@ -1,0 +1,58 @@
+"""glibc's allocator, set for a pass that allocates and frees large arrays all the time.
+
+Each chunk's NumPy temporaries are a few MiB. glibc serves blocks that large with a fresh
+``mmap`` and unmaps them when freed (its threshold adapts, but only up to 32 MiB, and
+its worker-thread arenas trim eagerly), so every pass over a chunk's bytes first faults
+its pages in, one by one, zero-filled by the kernel. On 1M generated pairs that was
+400k page faults and 2 s of system time in a 3.8 s run; with the blocks kept for reuse
+it was 87k and 1 s, and the run took 12% less wall time (``tests/benchmarks``).
+
+``large_blocks`` keeps freed blocks of up to 256 MiB for reuse during a run, and hands
+the free memory back to the system (``malloc_trim``) when the run ends, so a long-lived
+process that called ``filter_pairs`` does not stay at the run's peak. The thresholds stay
+set after the run (glibc has no way to put its adaptive mode back); elsewhere than on
+glibc (macOS, musl) this does nothing.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import platform
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
+
+import pyarrow as pa
+
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_MMAP_THRESHOLD = 256 << 20
+_TRIM_THRESHOLD = 1 << 30
+
+
+@cache
+def _glibc() -> ctypes.CDLL | None:
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return None
+    if not (hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim")):
+        return None
+    return libc
+
+
+@contextmanager
+def large_blocks() -> Iterator[None]:
+    """Keep freed large blocks for reuse while the body runs; give them back after."""
+    libc = _glibc()
+    if libc is not None:
+        libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
+        libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD)
+    try:
+        yield
+    finally:
+        pa.default_memory_pool().release_unused()
+        if libc is not None:
+            libc.malloc_trim(0)
