@@ -355,7 +355,9 @@ def test_text_hashes_are_xxh3_of_the_unicode_kernels_normalisation(
 
 @given(
     st.lists(
-        st.lists(st.sampled_from(["a", "bc", "é語", "’", "\u00c2", "\u2000", "\n", ""]), max_size=5),
+        st.lists(
+            st.sampled_from(["a", "bc", "é語", "’", "\u00c2", "\u2000", "\n", ""]), max_size=5
+        ),
         max_size=20,
     ),
     st.sampled_from([" ", "  "]),

@@ -244,6 +244,16 @@ _MESSAGES = st.lists(
 )
 
 
+@given(
+    st.lists(st.tuples(st.text(), st.text(), st.text()), min_size=1, max_size=8), st.integers(0, 3)
+)
+def test_text_ids_are_schema_derive_id(rows: list[tuple[str, str, str]], start: int) -> None:
+    # ids of text pairs are hashed per row and spelled in hex for the whole column at once
+    triple = [pa.array([row[k] for row in rows], pa.string()).slice(start) for k in range(3)]
+    got = _derived_ids(triple, text=True).to_pylist()
+    assert got == [derive_id(*row) for row in rows[start:]]
+
+
 @given(st.lists(st.tuples(_MESSAGES, _MESSAGES, _MESSAGES), min_size=1, max_size=5))
 def test_conversation_ids_are_schema_derive_id(rows: list[tuple[Any, Any, Any]]) -> None:
     # the columnar path writes the JSON with orjson; ids must stay what derive_id gives

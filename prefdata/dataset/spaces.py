@@ -17,21 +17,15 @@ for 8k generated responses (2 MB) against 6 ms marked and filtered.
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import xxhash
+
+from prefdata.hashing import digests
 
 # a whitespace run at a row's end is walked back byte by byte: longer ones take the slow way
 _TAIL_WALK = 16
 _NOWHERE = np.zeros(0, np.int64)
-
-
-def _digests(view: memoryview, offsets: list[int]) -> np.ndarray:
-    digest = xxhash.xxh3_64_intdigest
-    return np.array([digest(view[a:b]) for a, b in itertools.pairwise(offsets)], np.uint64)
 
 
 def _unicode_hashes(texts: pa.Array) -> np.ndarray:
@@ -39,7 +33,7 @@ def _unicode_hashes(texts: pa.Array) -> np.ndarray:
     joined = pc.binary_join(pc.utf8_split_whitespace(pc.utf8_trim_whitespace(texts)), " ")
     joined = pa.concat_arrays([joined])  # buffers that start at row 0
     offsets = np.frombuffer(joined.buffers()[1], np.int32)[: len(joined) + 1].tolist()
-    return _digests(memoryview(joined.buffers()[2] or b""), offsets)
+    return digests(memoryview(joined.buffers()[2] or b""), offsets)
 
 
 def _unicode_space_starts(raw: np.ndarray) -> np.ndarray:
@@ -98,7 +92,7 @@ def normalized_hashes(texts: pa.Array) -> np.ndarray:
     # where multi-byte spaces start; only bytes from 0xC2 up can start one
     unicode = _unicode_space_starts(raw) if len(raw) and raw.max() >= 0xC2 else _NOWHERE
     if not _needs_normalising(raw, starts, ends, unicode):
-        return _digests(raw.data, offsets.tolist())
+        return digests(raw.data, offsets.tolist())
     filled = np.flatnonzero(ends > starts)
 
     # Bytes up to 32 are taken for whitespace; each becomes a space. A row holding one of
@@ -137,7 +131,7 @@ def normalized_hashes(texts: pa.Array) -> np.ndarray:
         mask = pa.Array.from_buffers(pa.bool_(), len(gone), [None, pa.py_buffer(keep)])
         as_bytes = pa.Array.from_buffers(pa.uint8(), len(spaced), [None, pa.py_buffer(spaced)])
         normal = memoryview(pc.filter(as_bytes, mask).buffers()[1])
-    hashes = _digests(normal, (offsets - np.searchsorted(removed, offsets)).tolist())
+    hashes = digests(normal, (offsets - np.searchsorted(removed, offsets)).tolist())
 
     again = np.unique(np.searchsorted(offsets, np.concatenate(plain), side="right") - 1)
     if len(again):
