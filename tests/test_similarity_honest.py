@@ -54,10 +54,18 @@ texts = st.text(alphabet="ab c\né字", max_size=40)
     threshold=st.sampled_from([0.3, 0.5, 0.75, 0.9]),
     metric=st.sampled_from(["indel", "difflib"]),
     count_from=st.sampled_from([0, similarity.CHARACTERS_FROM]),
+    repeats=st.lists(st.integers(0, 11), max_size=8),
 )
 def test_shortcut_decides_as_full_comparison_and_bounds_hold(
-    pairs: list[tuple[str, str]], threshold: float, metric: str, count_from: int
+    pairs: list[tuple[str, str]],
+    threshold: float,
+    metric: str,
+    count_from: int,
+    repeats: list[int],
 ) -> None:
+    # rows that repeat an earlier pair (compared once, their figures copied) are checked
+    # against the truth like the others
+    pairs = pairs + [pairs[i % len(pairs)] for i in repeats]
     chosen, rejected = [p[0] for p in pairs], [p[1] for p in pairs]
     config = FilterConfig(max_similarity=threshold, similarity=metric)
     view = _view(chosen, rejected)

@@ -32,7 +32,7 @@ from rapidfuzz.distance import Indel
 
 from prefdata import reasons
 from prefdata.checks.base import Masks, PairView
-from prefdata.checks.similarity_bound import characters_bound, length_bound
+from prefdata.checks.similarity_bound import characters_bound, distinct_pairs, length_bound
 from prefdata.config import FilterConfig
 
 # Float slack for the difflib pre-filter: rapidfuzz and difflib compute the same kind of
@@ -73,7 +73,11 @@ def too_similar(view: PairView, config: FilterConfig) -> Masks:
     why[~view.identical & ~possible] = 1
     why[~view.identical & possible & (longest > config.max_response_chars)] = 2
     at_most = np.where(why > 0, bound, np.nan)
-    todo = np.flatnonzero((why == 0) & ~view.identical)
+    candidates = np.flatnonzero((why == 0) & ~view.identical)
+    # each distinct (chosen, rejected) pair of texts is bounded and compared once, its
+    # figures then copied to the rows repeating it
+    first, copies = distinct_pairs(view.chosen.take(candidates), view.rejected.take(candidates))
+    todo = candidates[first]
     counted = todo[longest[todo] >= CHARACTERS_FROM]
     if len(counted):
         by_characters = characters_bound(
@@ -81,7 +85,7 @@ def too_similar(view: PairView, config: FilterConfig) -> Masks:
         )
         out = by_characters <= config.max_similarity - _BOUND_SLACK
         why[counted[out]], at_most[counted[out]] = 4, by_characters[out]
-        todo = np.flatnonzero((why == 0) & ~view.identical)
+        todo = todo[why[todo] == 0]
     if len(todo):
         chosen = view.chosen.take(todo).to_pylist()
         rejected = view.rejected.take(todo).to_pylist()
@@ -94,6 +98,9 @@ def too_similar(view: PairView, config: FilterConfig) -> Masks:
                 similarity[todo[i]] = SequenceMatcher(None, chosen[i], rejected[i]).ratio()
             below = todo[~above]
             why[below], at_most[below], similarity[below] = 3, similarity[below], np.nan
+    shown = candidates[first][copies]  # the row whose figures each candidate takes
+    similarity[candidates], why[candidates] = similarity[shown], why[shown]
+    at_most[candidates] = at_most[shown]
     view.stats["similarity"] = similarity
     view.stats["similarity_at_most"] = at_most
     view.stats["similarity_why"] = why

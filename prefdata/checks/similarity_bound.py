@@ -66,3 +66,22 @@ def characters_bound(
     total = a + b
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(total > 0, 2 * common / np.maximum(total, 1), 1.0)
+
+
+def distinct_pairs(chosen: pa.Array, rejected: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """The rows that first hold each distinct (chosen, rejected) pair of texts, and for
+    every row which of those it repeats: ``first[copies]`` is a row with the same texts.
+
+    Texts are told apart by Arrow's hash tables, which compare the bytes, so no hash
+    collision can make two different pairs one. Exact repeats are common (a pair
+    scraped twice, a set concatenated with a copy of itself); each then costs one
+    comparison, not one per row.
+    """
+    if not len(chosen):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    c, r = (
+        pc.dictionary_encode(t, null_encoding="encode").indices.to_numpy().astype(np.int64)
+        for t in (chosen, rejected)
+    )
+    _, first, copies = np.unique(c * (int(r.max()) + 1) + r, return_index=True, return_inverse=True)
+    return first, copies

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import orjson
 import pyarrow as pa
 
@@ -69,6 +70,12 @@ class RawChunk:
         if self.text is not None:
             return [row for row, _ in self.lines()]
         return list(range(self.start_row, self.start_row + len(self)))
+
+    def row_array(self) -> pa.Array:
+        """``row_numbers`` as an int64 Arrow array (made by numpy when consecutive)."""
+        if self.rows is None and self.text is None:
+            return pa.array(np.arange(self.start_row, self.start_row + len(self), dtype=np.int64))
+        return pa.array(self.row_numbers(), pa.int64())
 
     def parsed(self) -> list[Any]:
         """The chunk's records as Python objects (parsing JSON lines if needed)."""

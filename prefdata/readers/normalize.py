@@ -99,7 +99,7 @@ def _assemble(
             )
             continue
         columns[name] = values
-    columns[SOURCE_FILE] = pa.array([source] * len(rows), pa.string())
+    columns[SOURCE_FILE] = pa.repeat(pa.scalar(source, pa.string()), len(rows))
     columns[SOURCE_ROW] = rows
     return pa.RecordBatch.from_pydict(columns)
 
@@ -109,7 +109,7 @@ def _text_triples(
     texts: list[pa.Array],
     record_at: Callable[[int], Any],
     bad: BadRows,
-    rows: list[int],
+    rows: pa.Array,
 ) -> tuple[list[pa.Array], np.ndarray]:
     """Reshape text columns into (prompt, chosen, rejected); returns them and a keep mask.
 
@@ -128,7 +128,7 @@ def _text_triples(
                     fixed.append(layout.pair(record))
                 except BadRecord as exc:
                     keep[i] = False
-                    bad.add(rows[i], record, exc.reason, exc.detail)
+                    bad.add(rows[i].as_py(), record, exc.reason, exc.detail)
                     fixed.append(("", "", ""))
             mask = pa.array(~ok)
             prompt, chosen, rejected = (
@@ -185,7 +185,9 @@ def normalize_records(chunk: RawChunk, layout: Layout, warnings: Warnings) -> No
 
     if text:
         texts = [pa.array([r[k] for r in good], pa.string()) if k in needed else None for k in keys]
-        triple_cols, keep = _text_triples(layout, texts, good.__getitem__, bad, good_rows)
+        triple_cols, keep = _text_triples(
+            layout, texts, good.__getitem__, bad, pa.array(good_rows, pa.int64())
+        )
     else:
         ftype = field_type(layout.shape)
         triple_cols = [pa.array([t[k] for t in triples], ftype) for k in range(3)]
@@ -253,7 +255,7 @@ def normalize_arrow(chunk: RawChunk, layout: Layout, warnings: Warnings) -> Norm
         and all(k in names and is_text(batch.schema.field(k).type) for k in needed)
     ):
         return normalize_records(chunk, layout, warnings)
-    rows = pa.array(chunk.row_numbers(), pa.int64())
+    rows = chunk.row_array()
     valid = pa.array(np.ones(batch.num_rows, dtype=bool))
     for k in needed:
         valid = pc.and_(valid, pc.is_valid(batch.column(k)))
@@ -272,7 +274,7 @@ def normalize_arrow(chunk: RawChunk, layout: Layout, warnings: Warnings) -> Norm
     def record_at(i: int) -> Any:
         return current.slice(i, 1).to_pylist()[0]
 
-    triple, keep = _text_triples(layout, texts, record_at, bad, rows.to_pylist())
+    triple, keep = _text_triples(layout, texts, record_at, bad, rows)
     if not keep.all():
         mask = pa.array(keep)
         triple, batch, rows = (
@@ -308,7 +310,7 @@ def normalize_columns(chunk: RawChunk, layout: Layout, warnings: Warnings) -> No
     ids = _ids(given, columns, layout.shape == "text")
     carried = {n: batch.column(n) for n in names if n not in layout.consumed}
     out = {ID: ids, PROMPT: columns[0], CHOSEN: columns[1], REJECTED: columns[2]}
-    rows = pa.array(chunk.row_numbers(), pa.int64())
+    rows = chunk.row_array()
     return Normalized(_assemble(out, carried, chunk.source, rows, warnings), None)
 
 
