@@ -108,6 +108,14 @@ def test_characters_bound_on_real_long_responses() -> None:
         bounded = why > 0
         assert (true[bounded] <= view.stats["similarity_at_most"][bounded] + 1e-9).all()
     # at 0.9, of the pairs the length bound leaves, the characters bound rules out 40%+
+    # when every pair is counted (by default only pairs with a 1,024-character response)
+    saved, similarity.CHARACTERS_FROM = similarity.CHARACTERS_FROM, 0
+    try:
+        view = _view(chosen, rejected)
+        too_similar(view, FilterConfig(max_similarity=0.9))
+    finally:
+        similarity.CHARACTERS_FROM = saved
+    why = view.stats["similarity_why"]
     assert (why == 4).sum() >= 0.4 * ((why == 4).sum() + (why == 0).sum())
 
 
