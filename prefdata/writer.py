@@ -184,14 +184,6 @@ class ParquetSink(_Parts):
         if self._held_rows >= ROW_GROUP_ROWS or self._held_bytes >= ROW_GROUP_BYTES:
             self._flush()
 
-    def discard(self) -> None:
-        """Drop what was written: no file is left."""
-        self._held = []
-        self._end()
-        for part in self._parts:
-            part.unlink(missing_ok=True)
-        self._parts, self._open_part = [], False
-
     def close(self, empty_schema: pa.Schema) -> None:
         """Finish the file; with no batch written, an empty file in ``empty_schema``."""
         if not self._open_part:
@@ -243,13 +235,6 @@ class ArrowSpool(_Parts):
     def _append(self, batch: pa.RecordBatch) -> None:
         assert self._writer is not None
         self._writer.write_batch(batch)
-
-    def discard(self) -> None:
-        """Drop the spooled rows unread."""
-        self._end()
-        for part in self._parts:
-            part.unlink(missing_ok=True)
-        self._parts, self._open_part = [], False
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         """The rows written, in order, in the final schema; the spool is deleted after."""

@@ -1,19 +1,19 @@
 """Rows dropped by the reasons decided after the main pass: moved, and counted.
 
 The main pass spools kept rows as they come (``writer.ArrowSpool``: uncompressed Arrow
-IPC, cheap to write and read), and dropped rows both to dropped.parquet and to a spool
+IPC, cheap to write and read) and writes dropped rows to dropped.parquet
 (``DroppedRows``). A reason decided at the end (a contradiction, a near-duplicate
 prompt, contamination, length balance) may drop a row already kept, or add a reason to
 a row already dropped. ``apply_late``, the one applier of both engines, then writes
 each side once, both at the same time on two threads: kept without those rows, dropped
-from its spool with them merged in read order and the late codes added (the Parquet
-written during the pass is dropped unread). When no late row touches dropped, the file
-written during the pass is the result, and only kept.parquet is encoded at the end.
-No Parquet file is ever read back and rewritten.
+(read back from the file written during the pass) with them merged in read order and
+the late codes added. When no late row touches dropped, the file written during the
+pass is the result, and only kept.parquet is encoded at the end.
 """
 
 from __future__ import annotations
 
+import os
 import queue
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from prefdata.chunks import as_dropped, concat_lists, reason_lists
 from prefdata.dataset.along import _ROW_BITS, Late
@@ -275,27 +276,45 @@ def apply_late(late: LateRows | None, kept: Side, dropped: Side, where: Provenan
 
 
 class DroppedRows:
-    """The local engine's dropped rows during the pass, kept two ways: encoded to
-    Parquet as they come, on the write-behind thread (the file itself when no late
-    decision touches dropped, the common case: then nothing is left to do at the end)
-    and spooled (what ``apply_late`` reads when one does; the Parquet is dropped then).
+    """The local engine's dropped rows during the pass, encoded to Parquet as they come,
+    on the write-behind thread: the file itself when no late decision touches dropped,
+    the common case. When one does, ``read_back`` hands that file's rows to
+    ``apply_late``, batch by batch, and the result is written in its place. Reading it
+    back costs less than keeping every dropped row a second time, as an Arrow spool,
+    in every run in case: in the run that needs it, the kept side, far larger, is
+    being written at the same time, and sets the pace (measured: 1M generated pairs,
+    where contradictions touch dropped, 0.8 s at the end either way; 30k replicated
+    DPO-demo pairs, which no late decision touches, 6% less time with no spool).
     Spooling only would leave all of dropped.parquet to encode after the pass (0.5 s of
     a 2 s run on HH-RLHF, where nearly every pair is a duplicate)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.parquet = ParquetSink(path)
-        self.spool = ArrowSpool(path)
 
     def write(self, batch: pa.RecordBatch) -> None:
         self.parquet.write(batch)
-        self.spool.write(batch)
 
     def set_down(self) -> None:
         """Write out the rows held for the next row group and hand freed memory back:
         called before the dataset-level decisions, the run's peak of memory."""
         self.parquet.flush()
         pa.default_memory_pool().release_unused()
+
+    def read_back(self, empty: pa.Schema) -> tuple[Iterator[pa.RecordBatch], pa.Schema]:
+        """The rows written so far, as batches, and their schema; the file they were in
+        is deleted once they have been read (``path`` is then free for the result)."""
+        self.parquet.close(empty)
+        passed = self.path.with_name(f"{self.path.name}.pass")
+        os.replace(self.path, passed)
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            try:
+                yield from pq.ParquetFile(passed).iter_batches()
+            finally:
+                passed.unlink(missing_ok=True)
+
+        return batches(), pq.read_schema(passed)
 
 
 def write_outputs(
@@ -317,7 +336,6 @@ def write_outputs(
         bool(late.find(kept_keys)[0].any()) or bool(late.find(dropped_keys)[0].any())
     )
     if not touched:  # dropped.parquet is done: only kept is left to write
-        dropped.spool.discard()
         with ThreadPoolExecutor(1, thread_name_prefix="prefdata-kept") as pool:
             side = pool.submit(_copy, kept_side.rows, kept_side.out)
             try:
@@ -326,16 +344,10 @@ def write_outputs(
                 side.result()
         kept_side.out.close(empty[0])
         return
-    dropped.parquet.discard()
-    spool = dropped.spool
+    rows, schema = dropped.read_back(empty[1])
     apply_late(
         late,
         kept_side,
-        Side(
-            spool.batches(),
-            dropped_keys,
-            ParquetSink(spool.path, spool.schema or empty[1]),
-            empty[1],
-        ),
+        Side(rows, dropped_keys, ParquetSink(dropped.path, schema), empty[1]),
         read_order(sources),
     )
