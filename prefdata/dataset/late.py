@@ -283,8 +283,8 @@ class DroppedRows:
     back costs less than keeping every dropped row a second time, as an Arrow spool,
     in every run in case: in the run that needs it, the kept side, far larger, is
     being written at the same time, and sets the pace (measured: 1M generated pairs,
-    where contradictions touch dropped, 0.8 s at the end either way; 30k replicated
-    DPO-demo pairs, which no late decision touches, 6% less time with no spool).
+    where contradictions touch dropped, 0.8-0.9 s at the end either way; 30k replicated
+    DPO-demo pairs, which no late decision touches, about 5% less time with no spool).
     Spooling only would leave all of dropped.parquet to encode after the pass (0.5 s of
     a 2 s run on HH-RLHF, where nearly every pair is a duplicate)."""
 
