@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-
 import pyarrow as pa
 import pyarrow.json as pajson
 
@@ -14,21 +12,23 @@ def parse_with_arrow(chunk: RawChunk) -> RawChunk | None:
     """The chunk's JSON lines parsed by Arrow's reader, or None if any line is amiss.
 
     Arrow's C++ JSON reader builds the columns directly, about three times faster than
-    parsing rows to Python and converting them. It refuses the whole chunk on one bad
-    line or one type conflict; the row path then finds and reports the culprits.
+    parsing rows to Python and converting them; it reads the bytes in place
+    (``BufferReader``; through a Python file object it took a quarter longer). It refuses
+    the whole chunk on one bad line or one type conflict; the row path then finds and
+    reports the culprits.
     """
     text = chunk.text
     assert text is not None
     read_options = pajson.ReadOptions(use_threads=False, block_size=len(text) + 1)
     try:
-        table = pajson.read_json(io.BytesIO(text), read_options=read_options)
+        table = pajson.read_json(pa.BufferReader(text), read_options=read_options)
         # Arrow turns date-like strings into timestamps; the row path keeps them as the
         # text they are, so parse such columns again as text (nested ones: row path)
         dated = [f for f in table.schema if pa.types.is_timestamp(f.type)]
         if dated:
             explicit = pa.schema([pa.field(f.name, pa.string()) for f in dated])
             table = pajson.read_json(
-                io.BytesIO(text),
+                pa.BufferReader(text),
                 read_options=read_options,
                 parse_options=pajson.ParseOptions(explicit_schema=explicit),
             )
