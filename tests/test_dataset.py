@@ -225,13 +225,20 @@ def test_missing_eval_set_is_an_input_error(sample_data: Path, tmp_path: Path) -
         )
 
 
-@given(st.lists(st.lists(st.integers(0, 40), max_size=30), max_size=12))
+@given(
+    st.lists(st.lists(st.integers(0, 40), max_size=30), max_size=12),
+    st.sampled_from([1, 0x9E3779B97F4A7C15, 1 << 40]),
+)
 def test_seen_keys_find_the_same_repeats_as_one_unique_over_everything(
-    chunks: list[list[int]],
+    chunks: list[list[int]], spread: int
 ) -> None:
+    # spread: small keys share one slot (every lookup searches); multiplied by a large
+    # odd number they land in many (most lookups end at a clear slot); 2**40: keys that
+    # differ only in their top bits
+    keyed = [[(k * spread) % 2**64 for k in c] for c in chunks]
     seen = SeenKeys()
-    streamed = [seen.repeats(np.array(c, np.uint64)) for c in chunks]
-    everything = np.array([k for c in chunks for k in c], np.uint64)
+    streamed = [seen.repeats(np.array(c, np.uint64)) for c in keyed]
+    everything = np.array([k for c in keyed for k in c], np.uint64)
     _, first = np.unique(everything, return_index=True)
     expected = np.ones(len(everything), bool)
     expected[first] = False
