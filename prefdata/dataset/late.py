@@ -310,7 +310,7 @@ class DroppedRows:
 
         def batches() -> Iterator[pa.RecordBatch]:
             try:
-                # batches of a chunk's size: a row group's default (64k rows) held 190 MiB
+                # batches of a chunk's size: a row group's default (64k rows) held 135 MiB
                 # more at the run's end on 1M generated pairs
                 yield from pq.ParquetFile(passed).iter_batches(batch_size=8192)
             finally:
