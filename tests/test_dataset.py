@@ -27,8 +27,9 @@ from prefdata.dataset.decisions import (
 )
 from prefdata.dataset.minhash import lsh_params, shingle_hashes, signatures
 from prefdata.dataset.seen import SeenKeys
-from prefdata.dataset.signatures import text_hashes
+from prefdata.dataset.signatures import conversation_hashes, text_hashes
 from prefdata.pipeline import filter_pairs, validate_pairs
+from prefdata.schema import MESSAGES, final_text
 
 
 def _table(sample_data: Path) -> dict[int, list[str]]:
@@ -73,6 +74,25 @@ def test_conversation_hash_sees_order_and_role() -> None:
         pa.array([[u, a], [a, u], [u, a], [], [{"role": "assistant", "content": "x"}]], msgs)
     )
     assert hashes[0] == hashes[2] and len(set(hashes.tolist())) == 4
+
+
+_MESSAGE = st.fixed_dictionaries(
+    {
+        "role": st.sampled_from(["user", "assistant"]),
+        "content": st.one_of(st.none(), st.sampled_from(["", " x  y\n", "x y", "z"])),
+    }
+)
+
+
+@given(
+    st.lists(st.one_of(st.none(), st.lists(_MESSAGE, max_size=3)), max_size=8), st.integers(0, 2)
+)
+def test_last_turn_hashes_are_those_of_the_final_text(
+    rows: list[list[dict[str, str | None]] | None], start: int
+) -> None:
+    column = pa.array(rows, MESSAGES).slice(start)
+    _, last = conversation_hashes(column)
+    assert last.tolist() == text_hashes(final_text(column)).tolist()
 
 
 def _columns(

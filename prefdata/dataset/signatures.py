@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import xxhash
 
 from prefdata.checks.base import PairView
 from prefdata.dataset.minhash import LshParams, band_keys, signatures
@@ -20,6 +21,7 @@ from prefdata.schema import CHOSEN, PROMPT, REJECTED, SOURCE_ROW
 
 _M1 = np.uint64(0xFF51AFD7ED558CCD)
 _M2 = np.uint64(0xC4CEB9FE1A85EC53)
+_EMPTY_TEXT = np.uint64(xxhash.xxh3_64_intdigest(b""))  # what "" normalises and hashes to
 
 
 def _mixed(x: np.ndarray) -> np.ndarray:
@@ -43,11 +45,20 @@ def text_hashes(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
         column = column.combine_chunks()
     if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
         return normalized_hashes(column)
+    return conversation_hashes(column)[0]
+
+
+def conversation_hashes(column: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """``text_hashes`` of a message-list column, and the normalised hash of each row's
+    last message's content (``final_text``'s; an empty list's is that of ""), taken
+    from the same per-message hashes rather than hashing the last turns again."""
     lengths = pc.fill_null(pc.list_value_length(column), 0).to_numpy(zero_copy_only=False)
     flat = column.flatten()
-    position = np.arange(len(flat)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    ends = np.cumsum(lengths)
+    position = np.arange(len(flat)) - np.repeat(ends - lengths, lengths)
+    contents = normalized_hashes(pc.struct_field(flat, "content"))
     per_message = _mixed(
-        normalized_hashes(pc.struct_field(flat, "content")) * _M1
+        contents * _M1
         + repeated_hashes(pc.struct_field(flat, "role")) * _M2
         + position.astype(np.uint64)
     )
@@ -56,7 +67,10 @@ def text_hashes(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
     np.add.at(out, row, per_message)  # wraps modulo 2**64, which a hash may
     # an empty list must not equal a missing one, nor 0 collide with a real sum
     out ^= lengths.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
-    return out
+    last = np.full(len(lengths), _EMPTY_TEXT, np.uint64)
+    filled = lengths > 0
+    last[filled] = contents[ends[filled] - 1]
+    return out, last
 
 
 @dataclass
@@ -90,13 +104,15 @@ def batch_signatures(
     """
     view = view if view is not None and view.batch is batch else PairView(batch)
     prompt_text = view.prompt
-    prompt = text_hashes(batch.column(PROMPT))
-    # a text prompt is its own last turn: one hash serves both
-    conversation = not pa.types.is_string(batch.schema.field(PROMPT).type)
+    column = batch.column(PROMPT)
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        prompt = prompt_last = normalized_hashes(column)  # a text is its own last turn
+    else:
+        prompt, prompt_last = conversation_hashes(column)
     sig = Signatures(
         source_row=batch.column(SOURCE_ROW).to_numpy(zero_copy_only=False).astype(np.int64),
         prompt=prompt,
-        prompt_last=text_hashes(prompt_text) if conversation else prompt,
+        prompt_last=prompt_last,
         chosen=text_hashes(batch.column(CHOSEN)),
         rejected=text_hashes(batch.column(REJECTED)),
         chosen_chars=view.chosen_chars,
