@@ -267,6 +267,25 @@ def test_seen_keys_find_the_same_repeats_as_one_unique_over_everything(
     assert len(seen) == len(np.unique(everything))
 
 
+def test_seen_keys_stay_right_as_their_slot_flags_grow() -> None:
+    # 40k distinct keys outgrow the first flags twice (grown at 8k and 32k keys); every
+    # third chunk repeats keys of an earlier one
+    rng = np.random.default_rng(7)
+    distinct = rng.integers(0, 2**63, 40_000, dtype=np.int64).astype(np.uint64) * np.uint64(2)
+    chunks = [distinct[i : i + 1000] for i in range(0, len(distinct), 1000)]
+    chunks = [
+        c if i % 3 else np.concatenate([c, chunks[i // 2][:100]]) for i, c in enumerate(chunks)
+    ]
+    seen = SeenKeys()
+    got = np.concatenate([seen.repeats(c) for c in chunks])
+    everything = np.concatenate(chunks)
+    _, first = np.unique(everything, return_index=True)
+    expected = np.ones(len(everything), bool)
+    expected[first] = False
+    assert got.tolist() == expected.tolist() and int(got.sum()) > 0
+    assert len(seen) == 40_000 and seen._bits > 16
+
+
 def _plain_dataset_reasons(rows: list[tuple[str, str, str]]) -> list[list[str]]:
     """Per row in read order, its dataset-level codes, the slow plain way."""
     norm = [tuple(" ".join(t.split()) for t in row) for row in rows]

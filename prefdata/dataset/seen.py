@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-# keys are well-mixed hashes: their top bits pick one of 2**24 slots (16 MiB of flags)
-_SLOT_BITS = 24
-_SHIFT = np.uint64(64 - _SLOT_BITS)
+# keys are well-mixed hashes: their top bits pick a slot. The flags grow with the keys,
+# kept at most 1/8 full, from 2**16 slots (64 KiB) up to 2**24 (16 MiB)
+_FIRST_BITS, _MOST_BITS = 16, 24
 
 
 class SeenKeys:
@@ -16,22 +16,27 @@ class SeenKeys:
     counter, so there are at most about log2(n / chunk) runs and each key is merged
     O(log n) times. Merging two sorted runs with a stable sort is a linear-time merge.
 
-    A flag per slot of the keys' top 24 bits says whether any key there was added: a
-    key whose slot is clear is new without a search through the runs, which is most
-    keys until millions are in (1M keys fill 6% of the slots). Searching every run for
-    every key took a sixth of the main thread's time on 1M generated pairs.
+    A flag per slot of the keys' top bits says whether any key there was added: a key
+    whose slot is clear is new without a search through the runs, which is most keys
+    (1M keys fill 6% of 2**24 slots). Searching every run for every key took a sixth of
+    the main thread's time on 1M generated pairs. The flags start small and grow with
+    the keys: a set with few distinct keys (a replicated one) costs no more memory.
     """
 
     def __init__(self) -> None:
         self._runs: list[np.ndarray] = []
-        self._slots = np.zeros(1 << _SLOT_BITS, bool)  # pages are touched as slots fill
+        self._bits = _FIRST_BITS
+        self._slots = np.zeros(1 << self._bits, bool)
+
+    def _slot(self, keys: np.ndarray) -> np.ndarray:
+        return keys >> np.uint64(64 - self._bits)
 
     def __len__(self) -> int:
         return sum(len(run) for run in self._runs)
 
     def contains(self, keys: np.ndarray) -> np.ndarray:
         hit = np.zeros(len(keys), bool)
-        maybe = np.flatnonzero(self._slots[keys >> _SHIFT])
+        maybe = np.flatnonzero(self._slots[self._slot(keys)])
         probe = keys[maybe]
         found = np.zeros(len(probe), bool)
         for run in self._runs:
@@ -41,10 +46,15 @@ class SeenKeys:
         return hit
 
     def _add(self, run: np.ndarray) -> None:
-        self._slots[run >> _SHIFT] = True
+        self._slots[self._slot(run)] = True
         while self._runs and len(self._runs[-1]) <= len(run):
             run = np.sort(np.concatenate([self._runs.pop(), run]), kind="stable")
         self._runs.append(run)
+        if len(self) > len(self._slots) // 8 and self._bits < _MOST_BITS:
+            self._bits = min(self._bits + 2, _MOST_BITS)
+            self._slots = np.zeros(1 << self._bits, bool)
+            for kept in self._runs:
+                self._slots[self._slot(kept)] = True
 
     def repeats(self, keys: np.ndarray) -> np.ndarray:
         """Which of ``keys`` were seen before (here or in an earlier call); adds them all.
