@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import json
 import multiprocessing as mp
 import os
@@ -167,11 +168,13 @@ JOBS: dict[str, Callable[[str, str], dict[str, Any]]] = {
 }
 
 
-def _pandas_imported() -> None:
-    """pyarrow imports pandas on the first array it builds from Python or NumPy values
-    (0.3 s, once per process); the floor never does. Done before the clock starts."""
-    with contextlib.suppress(ImportError):  # not installed: nothing to import
-        import pandas  # noqa: F401
+def _imports_done() -> None:
+    """What a run imports on the way, imported before the clock starts (see
+    ``bench_filter._imports_done``): prefdata, its report writer, ISA-L, and pandas,
+    which pyarrow imports on the first array it builds from Python or NumPy values."""
+    for module in ("prefdata.pipeline", "prefdata.reporting", "pandas", "isal.isal_zlib"):
+        with contextlib.suppress(ImportError):  # not there (or not in a --baseline checkout)
+            importlib.import_module(module)
 
 
 def _child(job: str, path: str, out: str, queue: Any, baseline: str | None = None) -> None:
@@ -179,10 +182,8 @@ def _child(job: str, path: str, out: str, queue: Any, baseline: str | None = Non
         assert baseline is not None, "--baseline DIR"
         sys.path.insert(0, baseline)
         job = "local"
-    if job != "floor":  # imports before the clock, as the floor's pyarrow (see bench_filter)
-        import prefdata.pipeline  # noqa: F401
-
-        _pandas_imported()
+    if job != "floor":  # imports before the clock, as the floor's pyarrow
+        _imports_done()
     start = time.perf_counter()
     result = JOBS[job](path, out)
     result["seconds"] = time.perf_counter() - start
