@@ -82,11 +82,11 @@ def conform(
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
-def _parquet_writer(path: Path, schema: pa.Schema) -> pq.ParquetWriter:
+def _parquet_writer(path: Path, schema: pa.Schema, repeats: bool = False) -> pq.ParquetWriter:
     # min/max statistics of free text help no reader (nothing filters pairs by the
     # alphabetically first prompt) and cost about a fifth of encoding them
     plain = [f.name for f in schema if f.name in NO_DICTIONARY]
-    dictionary = [f.name for f in schema if f.name not in NO_DICTIONARY]
+    dictionary = True if repeats else [f.name for f in schema if f.name not in NO_DICTIONARY]
     statistics = [f.name for f in schema if f.name not in plain or f.name == "source_row"]
     return pq.ParquetWriter(
         path,
@@ -146,10 +146,17 @@ class _Parts:
 
 
 class ParquetSink(_Parts):
-    """One Parquet file written batch by batch, with schema widening when needed."""
+    """One Parquet file written batch by batch, with schema widening when needed.
 
-    def __init__(self, path: Path, base_schema: pa.Schema | None = None) -> None:
+    ``repeats``: every column, free text too, is dictionary-encoded, for rows whose texts
+    recur (``dropped_sink``).
+    """
+
+    def __init__(
+        self, path: Path, base_schema: pa.Schema | None = None, *, repeats: bool = False
+    ) -> None:
         super().__init__(path, base_schema)
+        self._repeats = repeats
         self._writer: pq.ParquetWriter | None = None
         self._held: list[pa.RecordBatch] = []
         self._held_rows = self._held_bytes = 0
@@ -168,7 +175,7 @@ class ParquetSink(_Parts):
         self._held, self._held_rows, self._held_bytes = [], 0, 0
 
     def _start(self, part: Path, schema: pa.Schema) -> None:
-        self._writer = _parquet_writer(part, schema)
+        self._writer = _parquet_writer(part, schema, self._repeats)
 
     def _end(self) -> None:
         self._flush()
@@ -194,7 +201,7 @@ class ParquetSink(_Parts):
             os.replace(self._parts[0], self.path)
             return
         final = self._schema
-        with _parquet_writer(self.path, final) as writer:
+        with _parquet_writer(self.path, final, self._repeats) as writer:
             for part in self._parts:
                 for batch in pq.ParquetFile(part).iter_batches():
                     fitted = conform(batch, final, force=True)
@@ -284,3 +291,14 @@ def write_json_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def dropped_sink(path: Path, base_schema: pa.Schema | None = None) -> ParquetSink:
+    """The sink for dropped rows, both engines'. Their texts recur: a dataset's exact
+    duplicates and identical pairs all land here, so every column is dictionary-encoded
+    (each distinct text stored once per row group). Parquet falls back to plain pages by
+    itself when a column chunk's dictionary outgrows 1 MiB, so distinct text costs little
+    more. Measured: 30k replicated DPO-demo pairs, dropped.parquet 75 -> 3 MB and the run
+    20% faster; HH-RLHF replicated 112 -> 62 MB; 1M generated pairs (distinct text) the
+    same size and time. Kept rows are distinct pairs: plain text there."""
+    return ParquetSink(path, base_schema, repeats=True)

@@ -204,3 +204,28 @@ def test_an_input_given_twice_is_listed_twice(tmp_path: Path) -> None:
     # every row read is counted under the input it came from, as the Ray engine lists them
     assert [(i["path"], i["rows"]) for i in report.inputs] == [(str(path), 6), (str(path), 6)]
     assert sum(i["rows"] for i in report.inputs) == report.input_rows == 12
+
+
+def _text_encodings(path: Path, column: str) -> set[str]:
+    meta = pq.ParquetFile(path).metadata
+    return {
+        encoding
+        for g in range(meta.num_row_groups)
+        for c in range(meta.num_columns)
+        if meta.row_group(g).column(c).path_in_schema == column
+        for encoding in meta.row_group(g).column(c).encodings
+    }
+
+
+def test_dropped_text_is_dictionary_encoded_kept_text_plain(tmp_path: Path) -> None:
+    # dropped rows repeat one another (duplicates, identical pairs): each distinct text
+    # is stored once per row group; kept pairs are distinct, their text plain
+    long = "a long enough answer to pass the length check, " * 3
+    rows = [{"prompt": f"q{i}", "chosen": long + str(i), "rejected": "no " * 20} for i in range(50)]
+    path = _write(tmp_path / "in.jsonl", rows * 4)
+    report = filter_pairs([path], tmp_path / "out")
+    assert report.kept_rows == 50 and report.dropped_rows == 150
+    assert "RLE_DICTIONARY" in _text_encodings(tmp_path / "out" / "dropped.parquet", "chosen")
+    assert "RLE_DICTIONARY" not in _text_encodings(tmp_path / "out" / "kept.parquet", "chosen")
+    dropped = pq.read_table(tmp_path / "out" / "dropped.parquet")
+    assert dropped.column("chosen").to_pylist() == [r["chosen"] for r in rows] * 3

@@ -28,7 +28,7 @@ from prefdata.chunks import as_dropped, concat_lists, reason_lists
 from prefdata.dataset.along import _ROW_BITS, Late
 from prefdata.parallel import WriteBehind
 from prefdata.schema import REASONS
-from prefdata.writer import ArrowSpool, ParquetSink, conform, widen
+from prefdata.writer import ArrowSpool, ParquetSink, conform, dropped_sink, widen
 
 
 @dataclass
@@ -290,7 +290,7 @@ class DroppedRows:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.parquet = ParquetSink(path)
+        self.parquet = dropped_sink(path)
 
     def write(self, batch: pa.RecordBatch) -> None:
         self.parquet.write(batch)
@@ -350,6 +350,6 @@ def write_outputs(
     apply_late(
         late,
         kept_side,
-        Side(rows, dropped_keys, ParquetSink(dropped.path, schema), empty[1]),
+        Side(rows, dropped_keys, dropped_sink(dropped.path, schema), empty[1]),
         read_order(sources),
     )

@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 from prefdata.dataset.late import LateRows, Side, apply_late
 from prefdata.engines.parts import DROPPED_DIR, KEPT_DIR, SIGNATURES_DIR, part_name
 from prefdata.schema import SOURCE_FILE, SOURCE_ROW
-from prefdata.writer import ParquetSink
+from prefdata.writer import ParquetSink, dropped_sink
 
 DECIDED_DIR = "decided"
 
@@ -85,7 +85,7 @@ def apply_to_part(decided: pa.Table, staging: Path, codes: Sequence[str]) -> int
         Side(
             dropped.iter_batches(),
             dropped_keys,
-            ParquetSink(out / DROPPED_DIR / part, dropped.schema_arrow),
+            dropped_sink(out / DROPPED_DIR / part, dropped.schema_arrow),
             dropped.schema_arrow,
         ),
         where,

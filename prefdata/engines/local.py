@@ -28,7 +28,7 @@ from prefdata.parallel import WriteBehind, ordered_map, read_ahead
 from prefdata.readers import InputInfo, agreed_shape, iter_chunks
 from prefdata.results import FILE, OutputFolder
 from prefdata.schema import canonical_fields, provenance_fields
-from prefdata.writer import ArrowSpool, ParquetSink
+from prefdata.writer import ArrowSpool, ParquetSink, dropped_sink
 
 KEPT, DROPPED = FILE.kept, FILE.dropped
 
@@ -145,7 +145,7 @@ def _run(
         if dataset_pass_needed(config):
             sinks = (ArrowSpool(staging / KEPT), DroppedRows(staging / DROPPED))
         else:
-            sinks = (ParquetSink(staging / KEPT), ParquetSink(staging / DROPPED))
+            sinks = (ParquetSink(staging / KEPT), dropped_sink(staging / DROPPED))
     # each chunk's source file, numbered in read order; per input, so that a file given
     # twice is read as two sources whose rows do not share numbers
     sources: dict[tuple[int, str], int] = {}

@@ -25,7 +25,7 @@ from prefdata.config import FilterConfig
 from prefdata.engines.work_units import WorkUnit
 from prefdata.schema import SOURCE_FILE, SOURCE_ROW, canonical_fields, provenance_fields
 from prefdata.stats import Stats
-from prefdata.writer import COMPRESSION, ParquetSink, conform, widen
+from prefdata.writer import COMPRESSION, ParquetSink, conform, dropped_sink, widen
 
 KEPT_DIR, DROPPED_DIR, SIGNATURES_DIR = "kept", "dropped", "signatures"
 
@@ -90,7 +90,7 @@ def run_unit(
     if staging is not None:
         sinks = (
             ParquetSink(Path(staging, KEPT_DIR, part_name(unit.index))),
-            ParquetSink(Path(staging, DROPPED_DIR, part_name(unit.index))),
+            dropped_sink(Path(staging, DROPPED_DIR, part_name(unit.index))),
         )
     signature_sink = (
         ParquetSink(Path(signatures, part_name(unit.index))) if signatures is not None else None
