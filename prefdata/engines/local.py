@@ -138,8 +138,8 @@ def _run(
     staging = folder.staging if folder is not None else None
     # with dataset-level checks, rows may still move at the end: spool kept rows and
     # write kept.parquet once then (write_outputs); dropped rows are written as they
-    # come and spooled too, in case a late decision touches them; without, write as
-    # the rows come
+    # come (read back once if a late decision touches them); without, write as the
+    # rows come
     sinks: tuple[Sink, Sink] | None = None
     if staging is not None:
         if dataset_pass_needed(config):
