@@ -108,9 +108,8 @@ def normalized_hashes(texts: pa.Array) -> np.ndarray:
     # A whitespace byte goes when whitespace or the start of its row comes before it: each
     # run keeps its first byte, and a run that starts a row goes altogether.
     gone = np.empty_like(ws)
-    gone[0] = True
     np.logical_and(ws[1:], ws[:-1], out=gone[1:])
-    gone[starts[filled]] = ws[starts[filled]]
+    gone[starts[filled]] = ws[starts[filled]]  # byte 0 is one of these
     # A run that ends a row goes too: walk back to its first byte.
     tail = filled[ws[ends[filled] - 1]]
     at, first = ends[tail] - 1, starts[tail]
