@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 SLOT = "{{content}}"
 
@@ -81,18 +81,37 @@ class NamedEncoder:
 
     def elements(self, messages: list[dict[str, str]], system: str) -> list[list[str | int]]:
         """Per message, the strings tokenized one by one and the token ids, in order."""
-        t = self.template
-        system = system or t.default_system
-        out = []
-        for i, message in enumerate(messages):
-            parts: list[str | int] = []
-            if i == 0:
-                bos = self.tokenizer.bos_token_id
-                if t.bos_prefix and bos is not None:
-                    parts.append(int(bos))
-                if system:
-                    parts.append(t.system.replace(SLOT, system, 1))
-            slot = t.user if message["role"] == "user" else t.assistant
-            parts.append(slot.replace(SLOT, message["content"], 1))
-            out.append(parts)
-        return out
+        t, bos = self.template, self.tokenizer.bos_token_id
+        head: list[str | int] = [int(bos)] if t.bos_prefix and bos is not None else []
+        return turn_elements(messages, system or t.default_system, head, t)
+
+
+class Slots(Protocol):
+    """A template's three string formatters, ``SLOT`` where the content goes."""
+
+    @property
+    def system(self) -> str: ...
+
+    @property
+    def user(self) -> str: ...
+
+    @property
+    def assistant(self) -> str: ...
+
+
+def turn_elements(
+    messages: list[dict[str, str]], system: str, head: list[str | int], slots: Slots
+) -> list[list[str | int]]:
+    """``Template._encode``'s parts per message, in order: ``head`` (the prefix) and the
+    system message before the first, then each message in its role's slot."""
+    out = []
+    for i, message in enumerate(messages):
+        parts: list[str | int] = []
+        if i == 0:
+            parts.extend(head)
+            if system:
+                parts.append(slots.system.replace(SLOT, system, 1))
+        slot = slots.user if message["role"] == "user" else slots.assistant
+        parts.append(slot.replace(SLOT, message["content"], 1))
+        out.append(parts)
+    return out

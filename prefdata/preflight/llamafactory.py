@@ -30,10 +30,14 @@ import pyarrow as pa
 
 from prefdata.errors import ConfigError
 from prefdata.preflight import codes
-from prefdata.preflight.lf_templates import NAMED, NamedEncoder, fixed_tokenizer
+from prefdata.preflight.lf_templates import (
+    NAMED,
+    SLOT,
+    NamedEncoder,
+    fixed_tokenizer,
+    turn_elements,
+)
 from prefdata.tokenization import backend_of, encode_texts, no_cycle_collection
-
-SLOT = "{{content}}"
 
 
 def infer_seqlen(source_len: int, target_len: int, cutoff_len: int) -> tuple[int, int]:
@@ -96,18 +100,7 @@ class ParsedTemplate:
 
     def elements(self, messages: list[dict[str, str]], system: str) -> list[list[str | int]]:
         """Per message, the strings ``Template._encode`` tokenizes one by one, in order."""
-        system = system or self.default_system
-        out = []
-        for i, message in enumerate(messages):
-            parts: list[str | int] = []
-            if i == 0:
-                parts.append(self.prefix)
-                if system:
-                    parts.append(self.system.replace(SLOT, system, 1))
-            slot = self.user if message["role"] == "user" else self.assistant
-            parts.append(slot.replace(SLOT, message["content"], 1))
-            out.append(parts)
-        return out
+        return turn_elements(messages, system or self.default_system, [self.prefix], self)
 
 
 def encode_elements(tokenizer: Any, groups: list[list[str | int]]) -> list[list[int]]:
