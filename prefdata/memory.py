@@ -12,6 +12,13 @@ the free memory back to the system (``malloc_trim``) when the run ends, so a lon
 process that called ``filter_pairs`` does not stay at the run's peak. The thresholds stay
 set after the run (glibc has no way to put its adaptive mode back); elsewhere than on
 glibc (macOS, musl) this does nothing.
+
+During the run Arrow's buffers come from glibc too (``pa.system_memory_pool``), so the
+same blocks serve both. Arrow's own default, mimalloc, hands freed pages back and
+faults them in again as transparent huge pages, each 2 MiB zero-filled by the kernel:
+on 1M generated pairs, clearing pages took 13% of the run's CPU time; with glibc's pool
+system time fell from 1.6-2.1 s to 1.25-1.45 s (three runs each), peak memory no higher.
+The previous default pool is put back when the run ends.
 """
 
 from __future__ import annotations
@@ -47,12 +54,15 @@ def _glibc() -> ctypes.CDLL | None:
 def large_blocks() -> Iterator[None]:
     """Keep freed large blocks for reuse while the body runs; give them back after."""
     libc = _glibc()
+    pool = pa.default_memory_pool()
     if libc is not None:
         libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
         libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD)
+        pa.set_memory_pool(pa.system_memory_pool())
     try:
         yield
     finally:
+        pa.set_memory_pool(pool)
         pa.default_memory_pool().release_unused()
         if libc is not None:
             libc.malloc_trim(0)

@@ -229,3 +229,18 @@ def test_dropped_text_is_dictionary_encoded_kept_text_plain(tmp_path: Path) -> N
     assert "RLE_DICTIONARY" not in _text_encodings(tmp_path / "out" / "kept.parquet", "chosen")
     dropped = pq.read_table(tmp_path / "out" / "dropped.parquet")
     assert dropped.column("chosen").to_pylist() == [r["chosen"] for r in rows] * 3
+
+
+def test_a_run_puts_the_memory_pool_back(tmp_path: Path, sample_data: Path) -> None:
+    """A run allocates Arrow's buffers from glibc (prefdata.memory) and, failed or not,
+    leaves the caller's default pool as it found it."""
+    before = pa.default_memory_pool().backend_name
+    filter_pairs([sample_data / "pairs.jsonl"], tmp_path / "out")
+    assert pa.default_memory_pool().backend_name == before
+
+    def stop(*_: object) -> None:
+        raise RuntimeError("stopped mid-run")
+
+    with pytest.raises(RuntimeError, match="stopped mid-run"):
+        filter_pairs([sample_data / "pairs.jsonl"], tmp_path / "out2", progress=stop)
+    assert pa.default_memory_pool().backend_name == before
