@@ -8,10 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from prefdata import reasons
+from prefdata.checks.base import _lengths, blank
 from prefdata.chunks import reason_lists, run_checks
 from prefdata.config import FilterConfig
 from prefdata.pipeline import filter_pairs
@@ -149,3 +153,26 @@ def test_reason_lists_keep_row_order() -> None:
     matrix = np.array([[True, False, True], [False, False, False], [False, True, False]])
     lists = reason_lists(["a", "b", "c"], matrix)
     assert lists.to_pylist() == [["a", "c"], [], ["b"]]
+
+
+_TEXT = st.text(
+    alphabet=st.sampled_from(
+        [
+            *("a", "Z", " ", "\t", "\n", "\x0b", "\x1c", "\x85", "\xa0", "é", "漢", "😀"),
+            *("\u1680", "\u2003", "\u200b", "\u2028", "\u3000", "\ufeff", "\x00"),
+        ]
+    ),
+    max_size=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_TEXT, max_size=12), st.integers(0, 3))
+def test_lengths_and_blanks_as_arrow_counts_them(texts: list[str], start: int) -> None:
+    """Characters by offsets for ASCII text, and blanks without trimming, give what
+    Arrow's utf8_length and utf8_trim_whitespace give, for any text and any slice."""
+    array = pa.array(texts, pa.string()).slice(min(start, len(texts)))
+    chars = pc.utf8_length(array).to_numpy(zero_copy_only=False).astype(np.int64)
+    trimmed = pc.utf8_length(pc.utf8_trim_whitespace(array))
+    assert _lengths(array).tolist() == chars.tolist()
+    assert blank(array).tolist() == [n == 0 for n in trimmed.to_pylist()]

@@ -66,7 +66,24 @@ class PairView:
 
 
 def _lengths(texts: pa.Array) -> np.ndarray:
+    """Characters (code points) per row. Text that is all ASCII, as most is, has as many
+    characters as bytes: its offsets say it, after one reduction over its bytes
+    (Arrow's utf8_length walks every byte, a tenth of the checks' time on generated
+    pairs)."""
+    if texts.type == pa.string() and not texts.null_count and len(texts):
+        _, offset_buffer, data = texts.buffers()
+        offsets = np.frombuffer(offset_buffer, np.int32)[texts.offset :][: len(texts) + 1]
+        raw = np.frombuffer(data or b"", np.uint8)[offsets[0] : offsets[-1]]
+        if not len(raw) or raw.max() < 0x80:
+            return np.diff(offsets).astype(np.int64)
     return pc.utf8_length(texts).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def blank(texts: pa.Array) -> np.ndarray:
+    """Rows that are empty or only whitespace (Unicode's, as ``utf8_trim_whitespace``
+    trims it), without building the trimmed text."""
+    empty = pc.equal(pc.binary_length(texts), 0)
+    return _mask(pc.or_(empty, pc.utf8_is_space(texts)))
 
 
 def _mask(values: pa.Array | pa.ChunkedArray) -> np.ndarray:

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
-import pyarrow.compute as pc
 
 from prefdata import reasons
-from prefdata.checks.base import Masks, PairView, _lengths
+from prefdata.checks.base import Masks, PairView, blank
 from prefdata.config import FilterConfig
 
 
 def empty_response(view: PairView, config: FilterConfig) -> Masks:
     """Either response is empty or only whitespace."""
-    empty_c = _lengths(pc.utf8_trim_whitespace(view.chosen)) == 0
-    empty_r = _lengths(pc.utf8_trim_whitespace(view.rejected)) == 0
-    return {reasons.EMPTY_RESPONSE: empty_c | empty_r}
+    return {reasons.EMPTY_RESPONSE: blank(view.chosen) | blank(view.rejected)}
 
 
 def too_short(view: PairView, config: FilterConfig) -> Masks:

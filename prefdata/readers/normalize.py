@@ -347,7 +347,7 @@ def _warn_empty_prompts(
     if not good.num_rows:
         return
     prompt = good.column(PROMPT)
-    lengths = pc.list_value_length(prompt) if layout.shape != "text" else pc.utf8_length(prompt)
+    lengths = pc.list_value_length(prompt) if layout.shape != "text" else pc.binary_length(prompt)
     empty = pc.sum(pc.equal(pc.fill_null(lengths, 0), 0)).as_py() or 0
     if empty * 2 <= good.num_rows:
         return
