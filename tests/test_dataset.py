@@ -20,6 +20,7 @@ from prefdata.config import FilterConfig
 from prefdata.dataset.decisions import (
     Columns,
     balance_rows,
+    combine,
     contradictory_rows,
     distinct,
     duplicate_rows,
@@ -108,6 +109,23 @@ def test_duplicates_keep_the_first_and_contradictions_drop_all() -> None:
     assert duplicate_rows(cols).tolist() == [False, True, False, False, True, False]
     # identical responses cannot be reversed: (4, 5, 5) is not a contradiction of itself
     assert contradictory_rows(cols).tolist() == [True, True, True, False, False, False]
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 3), st.integers(0, 3), st.integers(0, 3)), max_size=60),
+    st.integers(1, 9),
+)
+def test_contradictions_from_the_keys_seen_as_from_a_sort(
+    triples: list[tuple[int, int, int]], chunk: int
+) -> None:
+    """The local engine's lookup of reversed keys among the keys its duplicate check
+    gathered chunk by chunk decides the rows a sort of all keys decides."""
+    cols = _columns(triples) if triples else _columns([(0, 0, 0)])
+    seen = SeenKeys()
+    forward = combine(cols.prompt, cols.chosen, cols.rejected)
+    for start in range(0, len(forward), chunk):
+        seen.repeats(forward[start : start + chunk])
+    assert contradictory_rows(cols, seen).tolist() == contradictory_rows(cols).tolist()
 
 
 def test_minhash_equals_datasketch() -> None:

@@ -23,7 +23,7 @@ import numpy as np
 
 from prefdata import reasons
 from prefdata.config import FilterConfig
-from prefdata.dataset.decisions import Columns, combine, decide
+from prefdata.dataset.decisions import Columns, combine, contradictory_rows, decide
 from prefdata.dataset.eval_sets import load_eval_prompts
 from prefdata.dataset.minhash import lsh_for
 from prefdata.dataset.seen import SeenKeys
@@ -135,12 +135,18 @@ class DatasetPass:
         if self._minhash is not None:
             self._minhash.close()
         parts = self._parts
-        self._seen = SeenKeys()
+        seen, self._seen = self._seen, SeenKeys()
         # one column at a time, freeing its chunk list as it goes: never two copies of all
         merged = {k: np.concatenate(parts.pop(k)) for k in list(parts) if parts[k]}
         n = len(merged.get("key", ()))
         cols = Columns(**{k: merged.get(k, np.zeros(0, np.uint64)) for k in _FIELDS})
-        known = {reasons.DUPLICATE_PAIR: merged.get("duplicate", np.zeros(n, bool))}
+        known: dict[str, np.ndarray] = {}
+        if self.online:
+            known[reasons.DUPLICATE_PAIR] = merged.get("duplicate", np.zeros(n, bool))
+            if reasons.CONTRADICTORY_PAIR not in self.config.disable:
+                # every row's key is in ``seen``: a lookup there, not a sort of them all
+                known[reasons.CONTRADICTORY_PAIR] = contradictory_rows(cols, seen)
+        del seen
         if self.lsh is not None:
             cols.blank = merged.get("blank", np.zeros(n, bool))
             cols.bands = merged.get("bands", np.zeros((0, self.lsh.bands), np.uint64))
@@ -151,13 +157,15 @@ class DatasetPass:
                 if self.config.eval_sets
                 else None
             )
-            decided = decide(cols, self.config, evals, known=known if self.online else None)
+            decided = decide(cols, self.config, evals, known=known)
         finally:
             if isinstance(cols.minhash, DiskRows):
                 cols.minhash.close()
             if self._minhash is not None:
                 os.unlink(self._minhash_path)
-        masks = {code: mask for code, mask in decided.masks.items() if code not in known}
+        # duplicates were applied as the rows came; the rest move rows now
+        online = {reasons.DUPLICATE_PAIR} if self.online else set()
+        masks = {code: mask for code, mask in decided.masks.items() if code not in online}
         return Late(
             merged.get("key", np.zeros(0, np.int64)),
             masks,

@@ -15,6 +15,7 @@ import numpy as np
 from prefdata import reasons
 from prefdata.config import FilterConfig
 from prefdata.dataset.minhash import LshParams, estimated_jaccard, lsh_for
+from prefdata.dataset.seen import SeenKeys
 
 # Candidate pairs verified per block when reading MinHash rows back from disk.
 _VERIFY_BLOCK = 1 << 16
@@ -95,11 +96,17 @@ def duplicate_rows(cols: Columns) -> np.ndarray:
     return duplicate
 
 
-def contradictory_rows(cols: Columns) -> np.ndarray:
-    """Rows whose reversed pair (same prompt, chosen and rejected swapped) also occurs."""
-    forward = combine(cols.prompt, cols.chosen, cols.rejected)
+def contradictory_rows(cols: Columns, keys: SeenKeys | None = None) -> np.ndarray:
+    """Rows whose reversed pair (same prompt, chosen and rejected swapped) also occurs:
+    whose reversed key is among the rows' keys (``combine(prompt, chosen, rejected)``).
+    ``keys``: those keys already gathered, as the local engine's duplicate check holds
+    them (looked up there instead of sorting them all)."""
     backward = combine(cols.prompt, cols.rejected, cols.chosen)
-    return member(forward, backward) & (cols.chosen != cols.rejected)
+    if keys is not None:
+        found = keys.contains(backward)
+    else:
+        found = member(backward, combine(cols.prompt, cols.chosen, cols.rejected))
+    return found & (cols.chosen != cols.rejected)
 
 
 def _bucket_pairs(bands: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -215,7 +222,7 @@ def decide(
     """Every dataset-level reason's rows, and the figures the report shows.
 
     ``known``: masks already decided elsewhere (duplicates, decided as rows streamed
-    past), used as they are.
+    past; contradictions, from the keys gathered then), used as they are.
     """
     known = known or {}
     out = Decided()
@@ -230,7 +237,11 @@ def decide(
             else duplicate_rows(cols)
         )
     if reasons.CONTRADICTORY_PAIR in wanted:
-        out.masks[reasons.CONTRADICTORY_PAIR] = contradictory_rows(cols)
+        out.masks[reasons.CONTRADICTORY_PAIR] = (
+            known[reasons.CONTRADICTORY_PAIR]
+            if reasons.CONTRADICTORY_PAIR in known
+            else contradictory_rows(cols)
+        )
     distinct_prompts = distinct(cols.prompt_last)
     out.summary["distinct_prompts"] = distinct_prompts
     out.summary["rows_repeating_a_prompt"] = n - distinct_prompts
