@@ -82,7 +82,7 @@ def conform(
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
-def _parquet_writer(path: Path, schema: pa.Schema, repeats: bool = False) -> pq.ParquetWriter:
+def parquet_writer(path: Path, schema: pa.Schema, repeats: bool = False) -> pq.ParquetWriter:
     # min/max statistics of free text help no reader (nothing filters pairs by the
     # alphabetically first prompt) and cost about a fifth of encoding them
     plain = [f.name for f in schema if f.name in NO_DICTIONARY]
@@ -175,7 +175,7 @@ class ParquetSink(_Parts):
         self._held, self._held_rows, self._held_bytes = [], 0, 0
 
     def _start(self, part: Path, schema: pa.Schema) -> None:
-        self._writer = _parquet_writer(part, schema, self._repeats)
+        self._writer = parquet_writer(part, schema, self._repeats)
 
     def _end(self) -> None:
         self._flush()
@@ -201,7 +201,7 @@ class ParquetSink(_Parts):
             os.replace(self._parts[0], self.path)
             return
         final = self._schema
-        with _parquet_writer(self.path, final, self._repeats) as writer:
+        with parquet_writer(self.path, final, self._repeats) as writer:
             for part in self._parts:
                 for batch in pq.ParquetFile(part).iter_batches():
                     fitted = conform(batch, final, force=True)

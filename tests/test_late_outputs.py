@@ -5,6 +5,7 @@ the late codes added to rows already dropped; checked against the plain way."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -16,6 +17,7 @@ from hypothesis import strategies as st
 from prefdata.chunks import as_dropped, reason_lists
 from prefdata.dataset.along import row_keys
 from prefdata.dataset.late import DroppedRows, LateRows, _Moved, in_key_order, write_outputs
+from prefdata.parallel_parquet import ParallelParquet
 from prefdata.schema import REASONS, SOURCE_ROW
 from prefdata.writer import ArrowSpool
 
@@ -220,13 +222,13 @@ def test_a_run_with_contradictions_writes_each_file_once(
     path = tmp_path / "in.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     closed: list[str] = []
-    real_close = writer.ParquetSink.close
+    for sink in (writer.ParquetSink, ParallelParquet):  # kept.parquet: ParallelParquet
 
-    def close(self: writer.ParquetSink, empty: pa.Schema) -> None:
-        closed.append(self.path.name)
-        real_close(self, empty)
+        def close(self: Any, empty: pa.Schema, real_close: Any = sink.close) -> None:
+            closed.append(self.path.name)
+            real_close(self, empty)
 
-    monkeypatch.setattr(writer.ParquetSink, "close", close)
+        monkeypatch.setattr(sink, "close", close)
     report = filter_pairs([path], tmp_path / "out")
     assert report.reasons["contradictory_pair"] == 2 * len(range(0, 300, 7))
     # dropped: the pass's file, then the result written from it; kept: once

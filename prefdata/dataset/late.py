@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 from prefdata.chunks import as_dropped, concat_lists, reason_lists
 from prefdata.dataset.along import _ROW_BITS, Late
 from prefdata.parallel import WriteBehind
+from prefdata.parallel_parquet import ParallelParquet
 from prefdata.schema import REASONS
 from prefdata.writer import ArrowSpool, ParquetSink, conform, dropped_sink, widen
 
@@ -220,7 +221,7 @@ class _Behind:
         self._writes.submit(self._out.write, batch)
 
 
-Out = ParquetSink | _Behind
+Out = ParquetSink | ParallelParquet | _Behind
 
 
 def _copy(rows: Iterable[pa.RecordBatch], out: Out) -> None:
@@ -234,7 +235,7 @@ class Side:
 
     rows: Iterable[pa.RecordBatch]  # read once, in key order
     keys: np.ndarray  # each row's key, ascending
-    out: ParquetSink
+    out: ParquetSink | ParallelParquet
     empty: pa.Schema  # the file's schema when it gets no row
 
 
@@ -251,13 +252,21 @@ def apply_late(late: LateRows | None, kept: Side, dropped: Side, where: Provenan
 
     def kept_side() -> None:
         # the larger side, and the one the other waits on: its encoding gets a thread
-        with WriteBehind(depth=2) as writes:
-            out = _Behind(kept.out, writes)
-            if late is None:
-                _copy(kept.rows, out)
-            else:
-                _write_kept(late, kept.rows, kept.keys, out, where, moved)
-            writes.drain()
+        # (or several, ParallelParquet's own)
+        try:
+            with WriteBehind(depth=2) as writes:
+                out: Out = (
+                    _Behind(kept.out, writes) if isinstance(kept.out, ParquetSink) else kept.out
+                )
+                if late is None:
+                    _copy(kept.rows, out)
+                else:
+                    _write_kept(late, kept.rows, kept.keys, out, where, moved)
+                writes.drain()
+        except BaseException:
+            if isinstance(kept.out, ParallelParquet):
+                kept.out.abort()
+            raise
         kept.out.close(kept.empty)
 
     def dropped_side() -> None:
@@ -331,20 +340,24 @@ def write_outputs(
     (read order, ascending); ``empty``: each file's schema when it gets no row.
     """
     (kept, dropped), (kept_keys, dropped_keys) = spools, keys
-    kept_side = Side(
-        kept.batches(), kept_keys, ParquetSink(kept.path, kept.schema or empty[0]), empty[0]
-    )
+    # every batch read back from the spool has its schema: one file, encoded by threads
+    kept_out = ParallelParquet(kept.path, kept.schema or empty[0])
+    kept_side = Side(kept.batches(), kept_keys, kept_out, empty[0])
     touched = late is not None and (
         bool(late.find(kept_keys)[0].any()) or bool(late.find(dropped_keys)[0].any())
     )
     if not touched:  # dropped.parquet is done: only kept is left to write
-        with ThreadPoolExecutor(1, thread_name_prefix="prefdata-kept") as pool:
-            side = pool.submit(_copy, kept_side.rows, kept_side.out)
-            try:
-                dropped.parquet.close(empty[1])
-            finally:
-                side.result()
-        kept_side.out.close(empty[0])
+        try:
+            with ThreadPoolExecutor(1, thread_name_prefix="prefdata-kept") as pool:
+                side = pool.submit(_copy, kept_side.rows, kept_side.out)
+                try:
+                    dropped.parquet.close(empty[1])
+                finally:
+                    side.result()
+        except BaseException:
+            kept_out.abort()
+            raise
+        kept_out.close(empty[0])
         return
     rows, schema = dropped.read_back(empty[1])
     apply_late(
