@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from prefdata import parallel_parquet, writer
 from prefdata.parallel_parquet import ParallelParquet, read_footer, stitch
 from prefdata.schema import canonical_fields
 from prefdata.thrift_compact import STRUCT, decode, encode
@@ -85,6 +86,31 @@ def test_few_rows(tmp_path: Path, rows: int) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["out.parquet"]
 
 
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.integers(1, 40), min_size=1, max_size=25), st.integers(1, 4), st.integers(5, 60))
+def test_same_bytes_for_any_batches(
+    tmp_path_factory: pytest.TempPathFactory, sizes: list[int], workers: int, group: int
+) -> None:
+    """Batches of any sizes, row groups of any size, any number of threads: the same
+    bytes as ParquetSink."""
+    folder = tmp_path_factory.mktemp("any")
+    table = _pairs(sum(sizes), seed=len(sizes))
+    with pytest.MonkeyPatch.context() as patch:
+        for module in (writer, parallel_parquet):
+            patch.setattr(module, "ROW_GROUP_ROWS", group)
+        one = ParquetSink(folder / "one.parquet")
+        many = ParallelParquet(folder / "many.parquet", table.schema, workers)
+        start = 0
+        for size in sizes:
+            one.write(table.slice(start, size).to_batches()[0])
+            many.write(table.slice(start, size).to_batches()[0])
+            start += size
+        one.close(table.schema)
+        many.close(table.schema)
+    assert (folder / "many.parquet").read_bytes() == (folder / "one.parquet").read_bytes()
+    assert pq.read_table(folder / "many.parquet").equals(table)
+
+
 @settings(max_examples=25, deadline=None)
 @given(
     st.lists(st.integers(0, 5), min_size=1, max_size=12),
@@ -105,8 +131,8 @@ def test_stitch_any_order(tmp_path_factory: pytest.TempPathFactory, sizes: list[
         order.append((k, counts[k]))
         counts[k] += 1
         pieces.append(piece)
-    for writer in writers:
-        writer.close()
+    for part_writer in writers:
+        part_writer.close()
     stitch(parts, order, folder / "out.parquet")
     assert pq.read_table(folder / "out.parquet").equals(pa.concat_tables(pieces))
 
