@@ -37,13 +37,20 @@ def _dropped_rows(rows: list[int], codes: list[list[str]]) -> pa.RecordBatch:
 
 
 def _run(
-    tmp_path: Path, fate: list[int], late_codes: dict[int, list[str]], chunk: int
+    tmp_path: Path,
+    fate: list[int],
+    late_codes: dict[int, list[str]],
+    chunk: int,
+    spool_at: int | None = None,
 ) -> tuple[list[dict], list[dict]]:
-    """fate[r]: 0 kept, 1 dropped in the pass; late_codes: rows a late reason drops."""
+    """fate[r]: 0 kept, 1 dropped in the pass; late_codes: rows a late reason drops;
+    spool_at: the chunk from which dropped rows are spooled (DroppedRows.spool_from_now)."""
     kept = ArrowSpool(tmp_path / "kept.parquet")
     dropped = DroppedRows(tmp_path / "dropped.parquet")
     kept_keys, dropped_keys = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
     for start in range(0, len(fate), chunk):
+        if spool_at is not None and start >= spool_at * chunk:
+            dropped.spool_from_now()
         rows = list(range(start, min(start + chunk, len(fate))))
         k = [r for r in rows if fate[r] == 0]
         d = [r for r in rows if fate[r] == 1]
@@ -74,13 +81,19 @@ def _run(
     )
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(
     st.lists(st.integers(0, 1), max_size=120),
     st.data(),
     st.integers(1, 17),
+    st.one_of(st.none(), st.integers(0, 8)),
 )
-def test_outputs_equal_the_plain_way(fate: list[int], data: st.DataObject, chunk: int) -> None:
+def test_outputs_equal_the_plain_way(
+    fate: list[int], data: st.DataObject, chunk: int, spool_at: int | None
+) -> None:
+    """Whatever the late rows, and whether dropped rows were spooled from some chunk on
+    (the pass met a contradiction there) or never, the files hold what the plain way
+    gives: kept less the late rows, dropped in read order with the late codes added."""
     import tempfile
 
     late_rows = data.draw(st.sets(st.integers(0, max(len(fate) - 1, 0)))) if fate else set()
@@ -96,7 +109,7 @@ def test_outputs_equal_the_plain_way(fate: list[int], data: st.DataObject, chunk
         for r in late_rows
     }
     with tempfile.TemporaryDirectory() as tmp:
-        kept, dropped = _run(Path(tmp), fate, late_codes, chunk)
+        kept, dropped = _run(Path(tmp), fate, late_codes, chunk, spool_at)
     assert [r["id"] for r in kept] == [
         f"r{r}" for r, f in enumerate(fate) if f == 0 and r not in late_codes
     ]
@@ -237,3 +250,37 @@ def test_a_run_with_contradictions_writes_each_file_once(
     dropped = pq.read_table(tmp_path / "out" / "dropped.parquet")
     assert dropped.column(SOURCE_ROW).to_pylist() == sorted(dropped.column(SOURCE_ROW).to_pylist())
     assert report.input_rows == report.kept_rows + report.dropped_rows == len(rows)
+
+
+def test_spooling_dropped_rows_after_a_contradiction_changes_no_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run that meets a contradiction in a later chunk spools its dropped rows from
+    there on; its files and report equal those of the same run that never spools."""
+    import json
+
+    from prefdata.config import FilterConfig
+    from prefdata.dataset.along import DatasetPass
+    from prefdata.pipeline import filter_pairs
+
+    # long and unlike each other: these pairs are kept
+    one, two = " alpha beta gamma delta" * 3, " one two three four five six" * 3
+    rows = [
+        {"prompt": f"q{i}?", "chosen": f"{i}{one}", "rejected": f"{i % 50}{two}"}
+        for i in range(400)
+    ]
+    rows += [{"prompt": "q7?", "chosen": f"7{two}", "rejected": f"7{one}"}]  # reversed
+    rows += rows[:30]  # duplicates after it
+    path = tmp_path / "in.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    config = FilterConfig(batch_size=64)
+    spooled = filter_pairs([path], tmp_path / "spooled", config=config)
+    monkeypatch.setattr(DatasetPass, "reverses", lambda self, sig: False)
+    plain = filter_pairs([path], tmp_path / "plain", config=config)
+    # the pair, its reversal, and the later duplicate of the pair
+    assert spooled.reasons == plain.reasons and spooled.reasons["contradictory_pair"] == 3
+    assert spooled.kept_rows == plain.kept_rows > 300
+    for name in ("kept.parquet", "dropped.parquet"):
+        assert pq.read_table(tmp_path / "spooled" / name).equals(
+            pq.read_table(tmp_path / "plain" / name)
+        )

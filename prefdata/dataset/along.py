@@ -130,6 +130,15 @@ class DatasetPass:
         parts["duplicate"].append(duplicate)
         return {reasons.DUPLICATE_PAIR: sig.source_row[duplicate]}
 
+    def reverses(self, sig: Signatures) -> bool:
+        """Whether a row of ``sig`` (added already) is the reversed pair of a row added
+        so far, itself included: a contradiction the end of the pass will decide."""
+        if not self.online or reasons.CONTRADICTORY_PAIR in self.config.disable:
+            return False
+        differ = sig.chosen != sig.rejected
+        backward = combine(sig.prompt[differ], sig.rejected[differ], sig.chosen[differ])
+        return bool(self._seen.contains(backward).any())
+
     def finish(self) -> Late:
         """Decide the reasons that need every row; the signatures are let go."""
         if self._minhash is not None:

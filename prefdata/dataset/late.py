@@ -288,21 +288,33 @@ class DroppedRows:
     """The local engine's dropped rows during the pass, encoded to Parquet as they come,
     on the write-behind thread: the file itself when no late decision touches dropped,
     the common case. When one does, ``read_back`` hands that file's rows to
-    ``apply_late``, batch by batch, and the result is written in its place. Reading it
-    back costs less than keeping every dropped row a second time, as an Arrow spool,
-    in every run in case: in the run that needs it, the kept side, far larger, is
-    being written at the same time, and sets the pace (measured: 1M generated pairs,
-    where contradictions touch dropped, 0.8-0.9 s at the end either way; 30k replicated
-    DPO-demo pairs, which no late decision touches, about 5% less time with no spool).
-    Spooling only would leave all of dropped.parquet to encode after the pass (0.5 s of
-    a 2 s run on HH-RLHF, where nearly every pair is a duplicate)."""
+    ``apply_late``, batch by batch, and the result is written in its place.
+
+    Once the pass has met a contradiction (``spool_from_now``), late decisions will
+    touch dropped rows, and dropped.parquet will be written again: the rows from then on
+    are spooled (uncompressed Arrow IPC, ``writer.ArrowSpool``) instead of encoded, to be
+    encoded once, at the end. On 1M generated pairs, where the first contradiction comes
+    in the first chunks, that spares encoding nearly all dropped rows during the pass and
+    decoding them after it. A run with no contradiction never spools its dropped rows:
+    spooling them all would leave dropped.parquet to encode after the pass (0.5 s of a
+    2 s run on HH-RLHF, where nearly every pair is a duplicate)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.parquet = dropped_sink(path)
+        self.spool: ArrowSpool | None = None
+        self._encoded = False  # any batch went to the Parquet file
 
     def write(self, batch: pa.RecordBatch) -> None:
-        self.parquet.write(batch)
+        if self.spool is None:
+            self._encoded = True
+        (self.spool or self.parquet).write(batch)
+
+    def spool_from_now(self) -> None:
+        """Spool the rows written from now on (dropped.parquet will be written again)."""
+        if self.spool is None:
+            self.parquet.flush()
+            self.spool = ArrowSpool(self.path.with_name(f"{self.path.name}.late"))
 
     def set_down(self) -> None:
         """Write out the rows held for the next row group and hand freed memory back:
@@ -310,22 +322,45 @@ class DroppedRows:
         self.parquet.flush()
         pa.default_memory_pool().release_unused()
 
+    def close(self, empty: pa.Schema) -> None:
+        """dropped.parquet as the pass left it, the spooled rows written after the rest."""
+        if self.spool is not None:
+            for batch in self.spool.batches():
+                self.parquet.write(batch)
+        self.parquet.close(empty)
+
     def read_back(self, empty: pa.Schema) -> tuple[Iterator[pa.RecordBatch], pa.Schema]:
         """The rows written so far, as batches, and their schema; the file they were in
         is deleted once they have been read (``path`` is then free for the result)."""
         self.parquet.close(empty)
         passed = self.path.with_name(f"{self.path.name}.pass")
         os.replace(self.path, passed)
+        schema = pq.read_schema(passed)
+        spool = self.spool
+        if spool is not None and spool.schema is not None:
+            # as one file written all along would have it: the spool's schema when the
+            # Parquet file got nothing (its columns in their order), else widened by it
+            schema = widen(schema, spool.schema) if self._encoded else spool.schema
 
         def batches() -> Iterator[pa.RecordBatch]:
             try:
                 # batches of a chunk's size: a row group's default (64k rows) held 135 MiB
                 # more at the run's end on 1M generated pairs
-                yield from pq.ParquetFile(passed).iter_batches(batch_size=8192)
+                for batch in pq.ParquetFile(passed).iter_batches(batch_size=8192):
+                    yield _fit(batch, schema)
             finally:
                 passed.unlink(missing_ok=True)
+            if spool is not None:
+                for batch in spool.batches():
+                    yield _fit(batch, schema)
 
-        return batches(), pq.read_schema(passed)
+        return batches(), schema
+
+
+def _fit(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    fitted = conform(batch, schema, force=True)
+    assert fitted is not None
+    return fitted
 
 
 def write_outputs(
@@ -351,7 +386,7 @@ def write_outputs(
             with ThreadPoolExecutor(1, thread_name_prefix="prefdata-kept") as pool:
                 side = pool.submit(_copy, kept_side.rows, kept_side.out)
                 try:
-                    dropped.parquet.close(empty[1])
+                    dropped.close(empty[1])
                 finally:
                     side.result()
         except BaseException:

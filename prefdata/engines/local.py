@@ -152,6 +152,7 @@ def _run(
     kept_keys: list[np.ndarray] = []  # where each kept row came from (dataset pass only)
     dropped_keys: list[np.ndarray] = []
     late: LateRows | None = None
+    spooling = False  # dropped rows go to a spool (DroppedRows.spool_from_now)
     with (
         tempfile.TemporaryDirectory(prefix="prefdata-work-", dir=staging) as work,
         WriteBehind() as writes,
@@ -168,6 +169,15 @@ def _run(
             decided = {}
             if dataset is not None and chunk.signatures is not None:
                 decided = dataset.add(number, chunk.signatures)
+                if (
+                    not spooling
+                    and sinks is not None
+                    and isinstance(sinks[1], DroppedRows)
+                    and dataset.reverses(chunk.signatures)
+                ):
+                    # late decisions will rewrite dropped.parquet: spool from here on
+                    writes.submit(sinks[1].spool_from_now)
+                    spooling = True
             result = finish(chunk, decided)
             if dataset is not None:
                 kept_keys.append(row_keys(number, result.kept_source_rows))
