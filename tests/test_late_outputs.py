@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 from prefdata.chunks import as_dropped, reason_lists
 from prefdata.dataset.along import row_keys
-from prefdata.dataset.late import DroppedRows, LateRows, _Moved, in_key_order, write_outputs
+from prefdata.dataset.late import LateRows, _Moved, in_key_order
+from prefdata.engines.local_outputs import DroppedRows, write_outputs
 from prefdata.parallel_parquet import ParallelParquet
 from prefdata.schema import REASONS, SOURCE_ROW
 from prefdata.writer import ArrowSpool
@@ -138,12 +139,12 @@ def test_nothing_at_all_leaves_two_empty_files_with_their_schemas(tmp_path: Path
 def test_a_failing_kept_side_fails_the_call_and_does_not_hang(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from prefdata.dataset import late
+    from prefdata.engines import local_outputs
 
     def broken(*args: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(late, "_copy", broken)
+    monkeypatch.setattr(local_outputs, "copy_rows", broken)
     with pytest.raises(OSError, match="No space"):
         _run(tmp_path, [0, 1, 0], {}, 2)
 

@@ -21,7 +21,8 @@ import pyarrow as pa
 from prefdata.chunks import Checked, ChunkResult, check_chunk, finish
 from prefdata.config import FilterConfig, ReadOptions
 from prefdata.dataset.along import DatasetPass, dataset_pass_needed, row_keys
-from prefdata.dataset.late import DroppedRows, LateRows, write_outputs
+from prefdata.dataset.late import LateRows
+from prefdata.engines.local_outputs import DroppedRows, write_outputs
 from prefdata.engines.tally import Progress, Ran, Tally
 from prefdata.memory import large_blocks
 from prefdata.parallel import WriteBehind, ordered_map, read_ahead
