@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from prefdata.thrift_compact import STRUCT, Fields, decode, encode
-from prefdata.writer import ROW_GROUP_BYTES, ROW_GROUP_ROWS, conform, parquet_writer
+from prefdata.writer import RowGroup, conform, parquet_writer
 
 MAGIC = b"PAR1"
 
@@ -198,8 +198,7 @@ class ParallelParquet:
         self._order: list[tuple[int, int]] = []
         self._counts = [0] * workers
         self._pending: deque[Future[None]] = deque()
-        self._held: list[pa.RecordBatch] = []
-        self._held_rows = self._held_bytes = 0
+        self._held = RowGroup()
         self.rows = 0
 
     def write(self, batch: pa.RecordBatch) -> None:
@@ -207,11 +206,8 @@ class ParallelParquet:
             return
         fitted = conform(batch, self.schema, force=True)
         assert fitted is not None
-        self._held.append(fitted)
-        self._held_rows += fitted.num_rows
-        self._held_bytes += fitted.nbytes
         self.rows += fitted.num_rows
-        if self._held_rows >= ROW_GROUP_ROWS or self._held_bytes >= ROW_GROUP_BYTES:
+        if self._held.add(fitted):
             self._send()
 
     def _encode(self, k: int, table: pa.Table) -> None:
@@ -221,10 +217,9 @@ class ParallelParquet:
         writer.write_table(table, row_group_size=table.num_rows)
 
     def _send(self) -> None:
-        if not self._held_rows:
+        table = self._held.take(self.schema)
+        if table is None:
             return
-        table = pa.Table.from_batches(self._held, schema=self.schema)
-        self._held, self._held_rows, self._held_bytes = [], 0, 0
         k = len(self._order) % len(self._pools)
         self._order.append((k, self._counts[k]))
         self._counts[k] += 1

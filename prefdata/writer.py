@@ -145,6 +145,33 @@ class _Parts:
         self.rows += batch.num_rows
 
 
+class RowGroup:
+    """Batches held until they make a row group: ROW_GROUP_ROWS rows, or ROW_GROUP_BYTES.
+
+    Chunks are a few thousand rows; held together into row groups of ~64k rows (or
+    32 MiB), readers get the row groups they expect and the writer fewer of them. One
+    rule for every Parquet writer here (``ParquetSink``, ``ParallelParquet``), so that
+    they cut the same rows into the same row groups.
+    """
+
+    def __init__(self) -> None:
+        self.batches: list[pa.RecordBatch] = []
+        self.rows = self.bytes = 0
+
+    def add(self, batch: pa.RecordBatch) -> bool:
+        """Hold ``batch``; whether the row group is full now."""
+        self.batches.append(batch)
+        self.rows += batch.num_rows
+        self.bytes += batch.nbytes
+        return self.rows >= ROW_GROUP_ROWS or self.bytes >= ROW_GROUP_BYTES
+
+    def take(self, schema: pa.Schema | None) -> pa.Table | None:
+        """The rows held, as one table (None when there are none); holds nothing after."""
+        table = pa.Table.from_batches(self.batches, schema=schema) if self.rows else None
+        self.batches, self.rows, self.bytes = [], 0, 0
+        return table
+
+
 class ParquetSink(_Parts):
     """One Parquet file written batch by batch, with schema widening when needed.
 
@@ -158,8 +185,7 @@ class ParquetSink(_Parts):
         super().__init__(path, base_schema)
         self._repeats = repeats
         self._writer: pq.ParquetWriter | None = None
-        self._held: list[pa.RecordBatch] = []
-        self._held_rows = self._held_bytes = 0
+        self._held = RowGroup()
 
     def flush(self) -> None:
         """Write the batches held so far as one row group."""
@@ -169,10 +195,9 @@ class ParquetSink(_Parts):
         """Write the batches held so far as one row group (never an empty one: `datasets`
         sizes its read batches by the first row group and fails on 0 rows; an empty file
         has no row group at all)."""
-        if self._held_rows and self._writer is not None:
-            table = pa.Table.from_batches(self._held, schema=self._schema)
-            self._writer.write_table(table, row_group_size=max(table.num_rows, 1))
-        self._held, self._held_rows, self._held_bytes = [], 0, 0
+        table = self._held.take(self._schema)
+        if table is not None and self._writer is not None:
+            self._writer.write_table(table, row_group_size=table.num_rows)
 
     def _start(self, part: Path, schema: pa.Schema) -> None:
         self._writer = parquet_writer(part, schema, self._repeats)
@@ -183,12 +208,7 @@ class ParquetSink(_Parts):
             self._writer.close()
 
     def _append(self, batch: pa.RecordBatch) -> None:
-        # Chunks are a few thousand rows; held together into row groups of ~64k rows (or
-        # 32 MiB), readers get the row groups they expect and the writer fewer of them.
-        self._held.append(batch)
-        self._held_rows += batch.num_rows
-        self._held_bytes += batch.nbytes
-        if self._held_rows >= ROW_GROUP_ROWS or self._held_bytes >= ROW_GROUP_BYTES:
+        if self._held.add(batch):
             self._flush()
 
     def close(self, empty_schema: pa.Schema) -> None:
