@@ -165,7 +165,7 @@ def _gate_preflight(report: Report, options: Any) -> None:
 
 
 def _run_with_progress(quiet: bool, call: Any) -> Report:
-    if quiet:
+    if quiet or not err_console.is_terminal:  # no bar in a log: it would leave a blank line
         return call(None)
     columns = (
         TextColumn("[bold]checking[/]"),

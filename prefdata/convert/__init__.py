@@ -27,7 +27,7 @@ from prefdata.convert.shapes import to_shape
 from prefdata.convert.unpaired import to_paired, to_unpaired, unpaired_row
 from prefdata.errors import ConfigError, InputError
 from prefdata.readers import read_pairs
-from prefdata.readers.sources import READERS, detect_file_type, missing_message
+from prefdata.readers.sources import detect_file_type, missing_message, read_chunks
 from prefdata.schema import REASONS, SOURCE_FILE, SOURCE_ROW
 
 Form = Literal["text", "conversational", "unpaired", "paired", "openai"]
@@ -47,7 +47,7 @@ class ConvertResult:
 
 
 def _records(path: Path) -> Iterator[Any]:
-    for chunk in READERS[detect_file_type(path)](path, 8192):
+    for chunk in read_chunks(path, detect_file_type(path), 8192):
         yield from chunk.parsed()
 
 

@@ -30,6 +30,7 @@ import pickle
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,7 @@ from prefdata.engines.parts import (
 from prefdata.engines.ray_dataset_checks import DatasetOutcome, dataset_codes, run_dataset_checks
 from prefdata.engines.tally import Progress, Ran, Tally
 from prefdata.engines.work_units import Plan, WorkUnit, plan_units
-from prefdata.errors import ConfigError, require
+from prefdata.errors import ConfigError, InputError, PrefdataError, require
 from prefdata.results import OutputFolder
 from prefdata.results.atomic import output_error, remote_write_error
 
@@ -127,6 +128,21 @@ def _stash(unit: WorkUnit) -> Any:
     return ray.put(pa.table({"unit": pa.array([pickle.dumps(unit)], pa.binary())}))
 
 
+@dataclass
+class _Refused:
+    """A unit that raised an error prefdata raises on purpose (a damaged input: one
+    line, exit 2 on the CLI), sent back as a result: raised in a Ray task, it would reach
+    the driver as Ray's UDF failure with the message buried in a remote traceback."""
+
+    kind: str
+    message: str
+
+    def error(self) -> PrefdataError:
+        return {"InputError": InputError, "ConfigError": ConfigError}.get(self.kind, PrefdataError)(
+            self.message
+        )
+
+
 def _process_units(
     batch: dict[str, np.ndarray],
     *,
@@ -135,13 +151,18 @@ def _process_units(
     staging: str | None,
     signatures: str | None,
 ) -> dict[str, np.ndarray]:
-    """map_batches body: unpickle each unit, run it, send back its pickled summary."""
-    summaries = [
-        pickle.dumps(
-            run_unit(pickle.loads(blob), config, shape, staging=staging, signatures=signatures)
-        )
-        for blob in batch["unit"]
-    ]
+    """map_batches body: unpickle each unit, run it, send back its pickled summary (or
+    what it refused, ``_Refused``)."""
+    summaries = []
+    for blob in batch["unit"]:
+        outcome: UnitSummary | _Refused
+        try:
+            outcome = run_unit(
+                pickle.loads(blob), config, shape, staging=staging, signatures=signatures
+            )
+        except PrefdataError as exc:
+            outcome = _Refused(type(exc).__name__, str(exc))
+        summaries.append(pickle.dumps(outcome))
     return {"summary": np.array(summaries, dtype=object)}
 
 
@@ -173,7 +194,10 @@ def _summaries(
     )
     for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
         for blob in batch["summary"]:
-            yield pickle.loads(blob)
+            outcome = pickle.loads(blob)
+            if isinstance(outcome, _Refused):
+                raise outcome.error()
+            yield outcome
 
 
 def _unify_parts(staging: Path) -> None:

@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 from prefdata.config import ReadOptions
 from prefdata.errors import InputError
 from prefdata.readers import InputInfo, Layout, agreed_shape, detect_input
-from prefdata.readers.sources import READERS, RawChunk, _parquet_files
+from prefdata.readers.sources import RawChunk, _parquet_files, read_chunks, row_group_batches
 
 # One unit is roughly this much input: big enough that per-task overhead (scheduling,
 # opening files, one Parquet footer per part) vanishes, small enough that a 2-worker run
@@ -53,7 +53,7 @@ class WorkUnit:
         if self.kind == "parquet":
             pf = pq.ParquetFile(self.path)
             row = self.start_row
-            for batch in pf.iter_batches(batch_size=chunk_rows, row_groups=[self.row_group]):
+            for batch in row_group_batches(pf, self.source, self.row_group, chunk_rows):
                 yield RawChunk(self.source, row, batch=batch)
                 row += batch.num_rows
         elif self.kind == "jsonl":
@@ -150,7 +150,7 @@ def _jsonl_units(
     # reads the bytes once (no parsing), so each unit knows its first line number.
     offset = 0
     unit: WorkUnit | None = None
-    for chunk in READERS["jsonl"](path, chunk_rows):
+    for chunk in read_chunks(path, "jsonl", chunk_rows):
         assert chunk.text is not None
         if unit is None:
             unit = WorkUnit(0, input_index, layout, "jsonl", str(path), str(path.resolve()))
@@ -174,7 +174,7 @@ def _inline_units(
 ) -> Iterator[WorkUnit]:
     unit: WorkUnit | None = None
     size = 0
-    for chunk in READERS[file_type](path, chunk_rows):
+    for chunk in read_chunks(path, file_type, chunk_rows):
         if unit is None:
             unit = WorkUnit(0, input_index, layout, "inline", str(path), chunks=[])
             size = 0

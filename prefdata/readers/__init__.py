@@ -22,7 +22,7 @@ from prefdata.readers.chunk import Malformed, RawChunk, parse_line
 from prefdata.readers.digest import InputDigest
 from prefdata.readers.layouts import Layout, detect_layout
 from prefdata.readers.normalize import Normalized, Warnings, normalize
-from prefdata.readers.sources import READERS, detect_file_type
+from prefdata.readers.sources import detect_file_type, read_chunks
 from prefdata.schema import canonical_fields, provenance_fields
 
 __all__ = [
@@ -119,7 +119,7 @@ def detect_input(
     path = Path(path)
     file_type = options.file_type if options.file_type != "auto" else detect_file_type(path)
     info = InputInfo(str(path), file_type, bytes=_path_size(path))
-    for chunk in READERS[file_type](path, 256):
+    for chunk in read_chunks(path, file_type, 256):
         record = _first_record(chunk)
         if record is not None:
             layout = detect_layout(record, options, source=str(path))
@@ -150,14 +150,7 @@ def iter_chunks(
         layout: Layout | None = None
         pending: list[RawChunk] = []
         digest = InputDigest(path)
-        chunks = READERS[file_type](path, chunk_rows, digest)
-        while True:
-            try:
-                chunk = next(chunks)
-            except StopIteration:
-                break
-            except OSError as exc:  # a disk or network filesystem failing mid-read
-                raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+        for chunk in read_chunks(path, file_type, chunk_rows, digest):
             if layout is None:
                 record = _first_record(chunk)
                 if record is None:

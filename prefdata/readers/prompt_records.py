@@ -11,7 +11,7 @@ from typing import Any
 
 from prefdata.errors import InputError
 from prefdata.readers.layouts.base import BadRecord, content_text
-from prefdata.readers.sources import READERS, detect_file_type, missing_message
+from prefdata.readers.sources import detect_file_type, missing_message, read_chunks
 
 # where prompts stand in prompt-only files, most specific first
 PROMPT_KEYS = ("prompt", "question", "instruction", "input", "problem", "query", "text")
@@ -22,7 +22,7 @@ def iter_records(path: str | Path) -> Iterator[tuple[int, Any]]:
     path = Path(path)
     if not path.exists():
         raise InputError(missing_message(path))
-    for chunk in READERS[detect_file_type(path)](path, 8192):
+    for chunk in read_chunks(path, detect_file_type(path), 8192):
         yield from zip(chunk.row_numbers(), chunk.parsed(), strict=True)
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import errno
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -32,12 +32,76 @@ __all__ = [
     "detect_file_type",
     "missing_message",
     "parse_line",
+    "read_chunks",
     "read_json_array",
+    "row_group_batches",
+    "unreadable",
 ]
 
 # 4 MiB blocks: large enough that per-block overhead vanishes, small enough that
 # memory stays flat whatever the file size.
 BLOCK_BYTES = 4 << 20
+
+
+def unreadable(path: str | Path, exc: Exception, where: str = "") -> InputError:
+    """The one-line error for an input that fails while it is being read.
+
+    An error from the system (the disk, a network filesystem) is said as the system
+    says it; anything else is the file's own bytes failing to decode (Arrow's messages
+    span lines: "Couldn't deserialize thrift ... Deserializing page header failed."),
+    said on one line with the fix.
+    """
+    at = f" ({where})" if where else ""
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return InputError(f"cannot read {path}{at}: {exc.strerror or exc}")
+    reason = " ".join(str(exc).split()).rstrip(" .") or type(exc).__name__
+    # the message may quote the damaged bytes themselves: never a control byte on a terminal
+    reason = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in reason)
+    return InputError(
+        f"cannot read {path}{at}: {reason}; the file looks damaged or cut short: "
+        "download or write it again"
+    )
+
+
+# what reading a damaged file raises, mid-read; an error prefdata raises on purpose
+# (InputError) and running out of memory pass through
+_READ_FAILURES = (OSError, pa.ArrowException)
+
+T = TypeVar("T")
+
+
+def _said(items: Iterator[T], say: Callable[[Exception], InputError]) -> Iterator[T]:
+    """``items``; a failure to read the next one raised as ``say(failure)``."""
+    while True:
+        try:
+            item = next(items)
+        except StopIteration:
+            return
+        except _READ_FAILURES as exc:
+            if isinstance(exc, MemoryError):
+                raise
+            raise say(exc) from None
+        yield item
+
+
+def read_chunks(
+    path: Path, file_type: str, chunk_rows: int, digest: InputDigest | None = None
+) -> Iterator[RawChunk]:
+    """``READERS[file_type]``'s chunks of ``path``; a failure while reading them is an
+    ``InputError`` of one line (``unreadable``), never a traceback. Every reader is read
+    through here."""
+    reader = READERS[file_type](path, chunk_rows, digest)
+    return _said(reader, lambda exc: unreadable(path, exc))
+
+
+def row_group_batches(
+    pf: pq.ParquetFile, file: str | Path, index: int, chunk_rows: int
+) -> Iterator[pa.RecordBatch]:
+    """Row group ``index`` of a Parquet file in batches of ``chunk_rows``; a row group
+    that fails to decode is an ``InputError`` naming the file and the row group. Both
+    engines read Parquet row groups through here."""
+    batches = pf.iter_batches(batch_size=chunk_rows, row_groups=[index])
+    return _said(batches, lambda exc: unreadable(file, exc, f"row group {index}"))
 
 
 def read_jsonl(
@@ -181,7 +245,7 @@ def read_parquet(
         size = file.stat().st_size
         groups = max(pf.num_row_groups, 1)
         for i in range(pf.num_row_groups):
-            for batch in pf.iter_batches(batch_size=chunk_rows, row_groups=[i]):
+            for batch in row_group_batches(pf, file, i, chunk_rows):
                 yield RawChunk(str(file), row, batch=batch, bytes_done=size * (i + 1) // groups)
                 row += batch.num_rows
             if digest is not None:
