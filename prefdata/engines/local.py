@@ -24,7 +24,7 @@ from prefdata.dataset.along import DatasetPass, dataset_pass_needed, row_keys
 from prefdata.dataset.late import LateRows
 from prefdata.engines.local_outputs import DroppedRows, write_outputs
 from prefdata.engines.tally import Progress, Ran, Tally
-from prefdata.memory import large_blocks
+from prefdata.memory import glibc_pool
 from prefdata.parallel import WriteBehind, ordered_map, read_ahead
 from prefdata.readers import InputInfo, agreed_shape, iter_chunks
 from prefdata.results import FILE, OutputFolder
@@ -118,7 +118,7 @@ def run_local(
 ) -> Ran:
     """Check every chunk of ``paths`` into ``tally``; with ``folder``, write kept.parquet
     and dropped.parquet into its staging folder."""
-    with large_blocks():
+    with glibc_pool():
         return _run(paths, folder, config, read_options, tally, progress)
 
 
